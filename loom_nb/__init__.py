@@ -1,0 +1,51 @@
+"""loom-nb: LLM agent swarms inside a Jupyter kernel.
+
+Importing this package is light on purpose (no litellm, anthropic, pandas or duckdb): public
+names load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Findings": "loom_nb.agents._sub_agent",
+    "Evidence": "loom_nb.agents._sub_agent",
+    "sub_agent": "loom_nb.agents._sub_agent",
+    "asub_agent": "loom_nb.agents._sub_agent",
+    "sub_agents": "loom_nb.agents._sub_agent",
+    "asub_agents": "loom_nb.agents._sub_agent",
+    "Agent": "loom_nb.agents._loop",
+    "AgentResult": "loom_nb.agents._loop",
+    "EventBus": "loom_nb.events",
+    "load_config": "loom_nb.config",
+    "Config": "loom_nb.config",
+    "get_model": "loom_nb.models",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loom_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .agents._loop import Agent, AgentResult
+    from .agents._sub_agent import Evidence, Findings, asub_agent, asub_agents, sub_agent, sub_agents
+    from .config import Config, load_config
+    from .events import EventBus
+    from .models import get_model

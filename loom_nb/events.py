@@ -1,0 +1,183 @@
+"""Typed events and the event bus: the spine every subscriber (recorder, widgets, telemetry) hangs on.
+
+Agents never call a recorder or a widget; they emit events here and whoever cares subscribes.
+Emitting is synchronous and cheap: subscribers must only enqueue (a recorder batches, a widget
+coalesces), never do I/O inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "AgentSpawned",
+    "AgentStatus",
+    "AgentStatusName",
+    "Event",
+    "EventBus",
+    "LLMCall",
+    "ToolCallEvent",
+    "ToolStarted",
+    "Warning",
+]
+
+log = logging.getLogger("loom_nb.events")
+
+AgentStatusName = Literal["thinking", "executing", "idle", "done", "crashed", "restarting"]
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class _Base:
+    session_id: str
+    """The session (one swarm run) this event belongs to."""
+    agent: str
+    """Name of the agent that emitted it ("" for session-level events)."""
+    ts: float = field(default_factory=time.time)
+    """Wall-clock time of emission, seconds since the epoch."""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class AgentSpawned(_Base):
+    """An agent process started (also after a restart)."""
+
+    kind: Literal["agent_spawned"] = "agent_spawned"
+    role: str
+    """researcher, architect, implementer, tester, lead, sub_agent or user-defined."""
+    model: str
+    """Model string the agent talks to."""
+    parent: str | None = None
+    """Name of the agent (or supervisor) that started it."""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class AgentStatus(_Base):
+    """An agent changed status."""
+
+    kind: Literal["agent_status"] = "agent_status"
+    status: AgentStatusName
+    """thinking (in a model turn), executing (running tools), idle, done, crashed, restarting."""
+    iteration: int = 0
+    """Iteration number (1-based) when the status was entered; 0 before the first."""
+    tool: str | None = None
+    """While executing: the tool names of this iteration, comma-separated."""
+    reason: str | None = None
+    """For done/crashed: why the agent ended (final answer, iteration limit, the error)."""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class LLMCall(_Base):
+    """One model turn finished (successfully or not)."""
+
+    kind: Literal["llm_call"] = "llm_call"
+    model: str
+    input_tokens: int = 0
+    """Input tokens billed at the full rate (cache reads and writes excluded)."""
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+    """Cost of this turn in USD; None when the model's price is unknown (never a made-up $0)."""
+    latency_s: float = 0.0
+    retries: int = 0
+    """Attempts beyond the first (429, 529, 5xx, timeouts, dropped connections)."""
+    error: str | None = None
+    """Set when the turn failed after its retries."""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class ToolStarted(_Base):
+    """A tool call began (so a live view can show the current tool)."""
+
+    kind: Literal["tool_started"] = "tool_started"
+    tool: str
+    call_id: str
+    args_summary: str
+    """The arguments, shortened for display; never secrets (tools take no secrets)."""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class ToolCallEvent(_Base):
+    """A tool call ended."""
+
+    kind: Literal["tool_call"] = "tool_call"
+    tool: str
+    call_id: str
+    args_summary: str
+    duration_s: float
+    outcome: Literal["ok", "error", "refused"]
+    """ok; error (the tool raised or the input was bad); refused (not allowed for this agent)."""
+    error: str | None = None
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class Warning(_Base):  # noqa: A001 - the event is called what it is
+    """Something the user should know that did not stop the run (for example an unknown price)."""
+
+    kind: Literal["warning"] = "warning"
+    code: str
+    """A short stable identifier, for example "unknown_price"."""
+    message: str
+
+
+Event = AgentSpawned | AgentStatus | LLMCall | ToolStarted | ToolCallEvent | Warning
+
+Subscriber = Callable[[Any], None]
+
+
+class EventBus:
+    """Fan-out of events to subscribers, in emission order, on the emitter's thread.
+
+    A subscriber that raises is logged and kept; it never breaks the emitter.
+    """
+
+    __slots__ = ("_subscribers",)
+
+    def __init__(self) -> None:
+        self._subscribers: tuple[Subscriber, ...] = ()
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call `fn(event)` for every later event; returns a function that unsubscribes."""
+        self._subscribers = (*self._subscribers, fn)
+
+        def unsubscribe() -> None:
+            self._subscribers = tuple(s for s in self._subscribers if s is not fn)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        for fn in self._subscribers:
+            try:
+                fn(event)
+            except Exception:
+                log.exception("event subscriber %r failed on %s", fn, event.kind)
+
+    @asynccontextmanager
+    async def stream(self) -> AsyncIterator[asyncio.Queue[Event]]:
+        """Collect events into a queue for the duration of the block."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        unsubscribe = self.subscribe(queue.put_nowait)
+        try:
+            yield queue
+        finally:
+            unsubscribe()
+
+
+class EventLog:
+    """A subscriber that keeps every event in a list (tests, scripts, post-run summaries)."""
+
+    def __init__(self, bus: EventBus | None = None) -> None:
+        self.events: list[Event] = []
+        if bus is not None:
+            bus.subscribe(self.events.append)
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of_kind(self, kind: str) -> list[Any]:
+        return [e for e in self.events if e.kind == kind]

@@ -1,0 +1,363 @@
+"""Processes: an asyncio task with an identity, a mailbox, call/cast, and monitors (OTP's DOWN notices)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    "Call",
+    "CallError",
+    "CallTimeout",
+    "Down",
+    "ExitReason",
+    "MailboxFull",
+    "Process",
+    "ProcessExit",
+    "is_abnormal",
+    "spawn",
+]
+
+log = logging.getLogger("loom_nb.runtime")
+
+ExitReason = str | BaseException
+"""Why a process ended: "normal" (its body returned), "shutdown" (it was asked to stop and did),
+"killed" (cancelled, for example after its grace timeout ran out), or the exception it raised."""
+
+NORMAL: Final = "normal"
+SHUTDOWN: Final = "shutdown"
+KILLED: Final = "killed"
+
+
+def is_abnormal(reason: ExitReason) -> bool:
+    """OTP's rule: anything but normal or shutdown is a crash (transient children restart on it)."""
+    return not (isinstance(reason, str) and reason in (NORMAL, SHUTDOWN))
+
+
+class ProcessExit(BaseException):  # noqa: N818 - OTP's word; BaseException so `except Exception` can't swallow it
+    """Raised inside a process to end it with `reason`; `receive()` raises it when a stop was asked."""
+
+    def __init__(self, reason: ExitReason = SHUTDOWN) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CallError(RuntimeError):
+    """A call could not be answered because the callee is not alive or exited before replying."""
+
+
+class CallTimeout(TimeoutError):
+    """A call got no reply within its timeout (the callee keeps running)."""
+
+
+class MailboxFull(RuntimeError):  # noqa: N818
+    """cast() into a bounded mailbox that is full; use `await process.send(msg)` to wait for room."""
+
+
+@dataclass(frozen=True, slots=True)
+class Down:
+    """The notice a monitor receives when the watched process ends."""
+
+    ref: int
+    """The monitor reference returned by `monitor()` / `add_monitor()`."""
+    process: Process
+    reason: ExitReason
+
+    @property
+    def abnormal(self) -> bool:
+        return is_abnormal(self.reason)
+
+
+class Call:
+    """A request in a mailbox that expects a reply: answer it with `reply()` (or `fail()`)."""
+
+    __slots__ = ("_future", "request")
+
+    def __init__(self, request: Any, future: asyncio.Future[Any]) -> None:
+        self.request = request
+        self._future = future
+
+    def reply(self, value: Any = None) -> None:
+        if not self._future.done():
+            self._future.set_result(value)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self._future.done():
+            self._future.set_exception(exc)
+
+    def __repr__(self) -> str:
+        return f"Call({self.request!r})"
+
+
+_STOP: Final = object()  # wakes a receive() when a stop is requested
+_pids = itertools.count(1)
+
+Body = Callable[["Process"], Awaitable[Any]]
+
+
+class Process:
+    """A supervised unit of work: `body(process)` runs as one asyncio task.
+
+    The body reads its mailbox with `await process.receive()`. Other code talks to it with
+    `cast(msg)` (fire and forget) or `await call(request, timeout)` (the body answers with
+    `msg.reply(value)`). Every exit fires the monitors with its reason.
+
+    Stopping follows OTP: a process that does not trap exits is cancelled at once (its `finally`
+    blocks are its clean-up) and exits with the stop reason. One that traps exits
+    (`trap_exit=True`, as supervisors do) is asked first: receive() raises ProcessExit and
+    `stopping` turns true; only if it has not ended after the grace timeout is it cancelled, and
+    its reason is then "killed".
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_body",
+        "_done",
+        "_forced",
+        "_mailbox",
+        "_monitors",
+        "_pending_calls",
+        "_stop_reason",
+        "_task",
+        "exit_reason",
+        "trap_exit",
+        "name",
+        "pid",
+        "result",
+    )
+
+    def __init__(
+        self, body: Body, *, name: Hashable | None = None, mailbox_size: int = 0, trap_exit: bool = False
+    ) -> None:
+        self.pid: int = next(_pids)
+        self.name = name
+        self.trap_exit = trap_exit
+        self._body = body
+        self._mailbox: asyncio.Queue[Any] = asyncio.Queue(mailbox_size)
+        self._monitors: dict[int, Callable[[Down], None]] = {}
+        self._pending_calls: set[asyncio.Future[Any]] = set()
+        self._stop_reason: ExitReason | None = None
+        self._forced = False
+        self._task: asyncio.Task[None] | None = None
+        self._done: asyncio.Future[ExitReason] | None = None
+        self.exit_reason: ExitReason | None = None
+        """None while alive; then why it ended."""
+        self.result: Any = None
+        """What the body returned (normal exit only)."""
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else f"exited {self.exit_reason!r}"
+        label = f" {self.name!r}" if self.name is not None else ""
+        return f"<Process {self.pid}{label} {state}>"
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> Process:
+        if self._task is not None:
+            raise RuntimeError(f"{self!r} was already started; each Process may be started once")
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        self._task = loop.create_task(self._run(), name=f"loom-process-{self.pid}")
+        self._task.add_done_callback(self._on_task_done)
+        return self
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never runs _run(): finish it here.
+        if self.exit_reason is None:
+            self._finish(self._cancel_reason())
+
+    def _cancel_reason(self) -> ExitReason:
+        return KILLED if (self._forced or self._stop_reason is None) else self._stop_reason
+
+    async def _run(self) -> None:
+        reason: ExitReason
+        try:
+            self.result = await self._body(self)
+            reason = NORMAL
+        except ProcessExit as exit_:
+            reason = exit_.reason
+        except asyncio.CancelledError:
+            reason = self._cancel_reason()
+        except Exception as exc:
+            reason = exc
+        except BaseException as exc:  # KeyboardInterrupt/SystemExit: record, then let it propagate
+            self._finish(exc)
+            raise
+        self._finish(reason)
+
+    def _finish(self, reason: ExitReason) -> None:
+        self.exit_reason = reason
+        if is_abnormal(reason) and not isinstance(reason, str):
+            log.debug("process %r crashed: %r", self, reason)
+        gone = CallError(f"{self!r} exited ({_describe(reason)}) before replying")
+        for fut in self._pending_calls:
+            if not fut.done():
+                fut.set_exception(gone)
+        self._pending_calls.clear()
+        while not self._mailbox.empty():  # callers waiting on unread calls must not hang
+            msg = self._mailbox.get_nowait()
+            if isinstance(msg, Call):
+                msg.fail(gone)
+        monitors, self._monitors = self._monitors, {}
+        for ref, fn in monitors.items():
+            try:
+                fn(Down(ref, self, reason))
+            except Exception:
+                log.exception("monitor of %r failed", self)
+        assert self._done is not None
+        if not self._done.done():
+            self._done.set_result(reason)
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and self.exit_reason is None
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was requested: long-running bodies should wind down when they see it."""
+        return self._stop_reason is not None
+
+    async def join(self) -> ExitReason:
+        """Wait for the process to end and return its exit reason."""
+        if self._done is None:
+            raise RuntimeError(f"{self!r} was never started")
+        return await asyncio.shield(self._done)
+
+    async def stop(self, reason: ExitReason = SHUTDOWN, timeout: float = 5.0) -> ExitReason:
+        """End the process with `reason` (see the class doc); returns its exit reason.
+
+        `timeout` is the grace period: how long a trapping process may take to wind down, or a
+        cancelled one to run its clean-up, before it is cancelled (again) and recorded "killed".
+        """
+        if self._task is None:
+            raise RuntimeError(f"{self!r} was never started")
+        if self.exit_reason is not None:
+            return self.exit_reason
+        assert self._done is not None
+        if self._stop_reason is None:
+            self._stop_reason = reason
+            if not self.trap_exit:
+                self._task.cancel()
+            else:
+                try:
+                    self._mailbox.put_nowait(_STOP)
+                except asyncio.QueueFull:
+                    pass  # a full mailbox means receive() will not block; `stopping` is set
+        if timeout > 0:
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._done)
+            except TimeoutError:
+                pass
+        if not self._done.done():
+            self._forced = True
+            self._task.cancel()
+            # A body that swallows cancellation is a bug; keep cancelling so stop() cannot hang.
+            while not self._done.done():
+                try:
+                    async with asyncio.timeout(1.0):
+                        await asyncio.shield(self._done)
+                except TimeoutError:
+                    log.warning("%r ignores cancellation; cancelling again", self)
+                    self._task.cancel()
+        # Let the task itself finish so nothing of it stays pending.
+        await asyncio.wait([self._task])
+        return self._done.result()
+
+    def kill(self) -> None:
+        """Cancel at once (OTP's brutal_kill); the exit reason is "killed"."""
+        if self._task is not None and self.exit_reason is None:
+            self._forced = True
+            self._task.cancel()
+
+    # messages --------------------------------------------------------------------------------
+
+    def cast(self, message: Any) -> None:
+        """Put a message in the mailbox without waiting. Dead processes drop it (as in OTP)."""
+        if self.exit_reason is not None:
+            return
+        try:
+            self._mailbox.put_nowait(message)
+        except asyncio.QueueFull:
+            raise MailboxFull(
+                f"the mailbox of {self!r} is full ({self._mailbox.maxsize} messages); "
+                "use `await process.send(msg)` to wait for room"
+            ) from None
+
+    async def send(self, message: Any) -> None:
+        """Put a message in the mailbox, waiting for room if it is bounded (backpressure)."""
+        if self.exit_reason is None:
+            await self._mailbox.put(message)
+
+    async def call(self, request: Any, timeout: float | None = 5.0) -> Any:
+        """Send `request` and wait for the reply; CallTimeout after `timeout` seconds."""
+        if not self.alive:
+            raise CallError(f"cannot call {self!r}: it is not alive")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending_calls.add(fut)
+        try:
+            await self.send(Call(request, fut))
+            async with asyncio.timeout(timeout) as scope:
+                return await fut
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise CallTimeout(f"{self!r} did not reply to {request!r} within {timeout} s") from None
+        finally:
+            self._pending_calls.discard(fut)
+
+    async def receive(self, timeout: float | None = None) -> Any:
+        """Next message (plain or Call). Raises ProcessExit when a stop was requested,
+        TimeoutError when `timeout` passes first."""
+        if self._stop_reason is not None:
+            raise ProcessExit(self._stop_reason)
+        if timeout is None:
+            msg = await self._mailbox.get()
+        else:
+            async with asyncio.timeout(timeout):
+                msg = await self._mailbox.get()
+        if msg is _STOP:
+            raise ProcessExit(self._stop_reason)
+        return msg
+
+    # monitors --------------------------------------------------------------------------------
+
+    def add_monitor(self, callback: Callable[[Down], None]) -> int:
+        """Call `callback(Down)` when this process ends (at once if it already has)."""
+        ref = next(_pids)
+        if self._task is not None and self.exit_reason is not None:
+            callback(Down(ref, self, self.exit_reason))
+        else:
+            self._monitors[ref] = callback
+        return ref
+
+    def remove_monitor(self, ref: int) -> None:
+        self._monitors.pop(ref, None)
+
+    def monitor(self, other: Process) -> int:
+        """Deliver a Down message to this process's mailbox when `other` ends."""
+        return other.add_monitor(self._deliver_down)
+
+    def _deliver_down(self, down: Down) -> None:
+        if self.exit_reason is None:
+            try:
+                self._mailbox.put_nowait(down)
+            except asyncio.QueueFull:
+                log.warning("DOWN notice for %r dropped: the mailbox of %r is full", down.process, self)
+
+
+def _describe(reason: ExitReason) -> str:
+    if isinstance(reason, str):
+        return reason
+    return f"{type(reason).__name__}: {reason}"
+
+
+def spawn(
+    body: Body, *, name: Hashable | None = None, mailbox_size: int = 0, trap_exit: bool = False
+) -> Process:
+    """Start `body` as a process on the running loop. The caller owns it: stop it when done."""
+    return Process(body, name=name, mailbox_size=mailbox_size, trap_exit=trap_exit).start()

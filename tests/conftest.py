@@ -1,0 +1,22 @@
+"""Shared fixtures. Every async test checks that it left no task of its own pending."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+# Tests never reach the internet: real model requests are refused unless they go to 127.0.0.1.
+os.environ["LOOM_NB_ONLY_LOCAL_MODELS"] = "1"
+for _key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
+    os.environ.pop(_key, None)
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks():
+    before = set(asyncio.all_tasks())
+    yield
+    await asyncio.sleep(0)  # let just-finished tasks be reaped, not a synchronisation wait
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+    assert not leaked, f"tasks left pending: {leaked}"
