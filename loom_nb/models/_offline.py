@@ -294,8 +294,19 @@ def _rank_files(state: _State, terms: list[Term]) -> list[tuple[str, float]]:
     return ranked
 
 
+def _term_weights(state: _State, terms: list[Term]) -> list[float]:
+    """Rarer terms weigh more: log(1 + files / files containing the term)."""
+    per_term = [
+        sum(1 for row in (_ok_result(state, f"offline_count_{i}") or "").splitlines() if _COUNT_LINE.match(row))
+        for i in range(len(terms))
+    ]
+    total = max(sum(per_term), 1)
+    return [math.log(1 + total / n) if n else 0.0 for n in per_term]
+
+
 def _best_lines(state: _State, terms: list[Term]) -> list[tuple[str, int, str]]:
     regexes = [re.compile(t.pattern, re.IGNORECASE) for t in terms]
+    weights = _term_weights(state, terms)
     picks: list[tuple[str, int, str]] = []
     k = 0
     while f"offline_lines_{k}" in state.calls:
@@ -305,7 +316,7 @@ def _best_lines(state: _State, terms: list[Term]) -> list[tuple[str, int, str]]:
             if not m:
                 continue
             path, line, text = m.group(1), int(m.group(2)), m.group(3)
-            hits = sum(1 for r in regexes if r.search(text))
+            hits = sum(w for r, w in zip(regexes, weights, strict=True) if r.search(text))
             definition = 1 if re.match(r"\s*(async\s+def|def|class|function|fn|func|struct|interface)\b", text) else 0
             rows.append((hits * 2 + definition, -line, path, line, text))
         rows.sort(reverse=True)

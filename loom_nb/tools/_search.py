@@ -98,7 +98,7 @@ async def _search_rg(rg: str, scope: Scope, start: Path, pattern: str, ignore_ca
     """Matches from ripgrep, or None when rg cannot parse the regex (Python's dialect is wider)."""
     target = scope.relative(start)
     args = [
-        rg, "--no-config", "--null", "--line-number", "--no-heading", "--color", "never",
+        rg, "--no-config", "--null", "--with-filename", "--line-number", "--no-heading", "--color", "never",
         "--no-require-git", "--no-ignore-dot", "--no-ignore-global", "--no-ignore-exclude",
         "--max-filesize", str(MAX_FILESIZE), "--regexp", pattern,
     ]

@@ -1,0 +1,270 @@
+"""Loom's sub_agent: a temporary read-only searcher with the weak model and four tools.
+
+Python: `loom_nb.sub_agent(task, scope=None, project=".")` (or `await loom_nb.asub_agent(...)`
+inside a running loop); several at once with `sub_agents([...], max_concurrency=4)`, each a
+temporary child of a DynamicSupervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import load_config
+from ..events import EventBus
+from ..models import get_model
+from ..models._base import Model
+from ..models._messages import Usage
+from ..runtime import ChildSpec, DynamicSupervisor, Process, Registry, async_stream
+from ..tools import READ_ONLY_TOOLS, Scope, ScopeError, ToolContext
+from ._loop import Agent
+
+__all__ = ["Evidence", "Findings", "asub_agent", "asub_agents", "sub_agent", "sub_agents"]
+
+MAX_ITERATIONS = 10
+
+SYSTEM_PROMPT = """You are a read-only research sub-agent working inside a codebase.
+Your tools can search and read files only: file_search (find files by glob), content_search
+(regex over file contents), file_read (read lines), directory_list (see the layout). You cannot
+change anything. Paths are relative to the scope root.
+
+Work quickly: search, read the most relevant places, then answer. You have at most {limit}
+iterations. Answer with the findings first, then the evidence as one `path:line: what it shows`
+per line, citing only lines you have read."""
+
+_counter = itertools.count(1)
+_EVIDENCE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.\w+):(\d+)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """A file:line the answer cites, checked against the file."""
+
+    path: str
+    """Relative to the scope root."""
+    line: int
+    text: str
+    """The line as it is in the file now."""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.text.strip()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Findings:
+    """What a sub-agent found."""
+
+    task: str
+    text: str
+    """The answer, as the model wrote it."""
+    evidence: tuple[Evidence, ...] = ()
+    """The file:line citations of the answer that really exist in the scope."""
+    partial: bool = False
+    """True when the iteration limit cut the search short (or it failed: see error)."""
+    iterations: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = 0.0
+    """None when the model's price is unknown."""
+    model: str = ""
+    scope: str = ""
+    elapsed_s: float = 0.0
+    agent: str = ""
+    session_id: str = ""
+    error: str | None = None
+    """Why the sub-agent failed (a model error after retries), if it did."""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _resolve_scope(project: str | os.PathLike[str], scope: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+    root = Path(project).expanduser().resolve()
+    if not root.is_dir():
+        raise ScopeError(f"project {os.fspath(project)!r} is not a directory")
+    if scope is None:
+        return root, root
+    raw = os.fspath(scope)
+    if "\x00" in raw:
+        raise ScopeError("the scope contains a NUL byte")
+    target = Path(raw).expanduser()
+    target = (target if target.is_absolute() else root / target).resolve()
+    if not target.is_relative_to(root):
+        raise ScopeError(f"scope {raw!r} is outside the project {root}; give a directory inside it")
+    if not target.is_dir():
+        raise ScopeError(f"scope {raw!r} is not a directory of the project {root}")
+    return root, target
+
+
+def extract_evidence(text: str, scope: Scope, limit: int = 50) -> tuple[Evidence, ...]:
+    """The file:line citations in `text` that exist inside the scope, with the real line."""
+    found: dict[tuple[str, int], Evidence] = {}
+    lines_cache: dict[Path, list[str]] = {}
+    for m in _EVIDENCE.finditer(text):
+        rel, number = m.group(1), int(m.group(2))
+        if (rel, number) in found or number < 1:
+            continue
+        try:
+            path = scope.resolve(rel)
+        except Exception:
+            continue
+        if not path.is_file():
+            continue
+        if path not in lines_cache:
+            try:
+                lines_cache[path] = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+        lines = lines_cache[path]
+        if number <= len(lines):
+            found[(rel, number)] = Evidence(path=scope.relative(path), line=number, text=lines[number - 1])
+        if len(found) >= limit:
+            break
+    return tuple(found.values())
+
+
+async def asub_agent(
+    task: str,
+    scope: str | os.PathLike[str] | None = None,
+    project: str | os.PathLike[str] = ".",
+    model: Model | str | None = None,
+    *,
+    bus: EventBus | None = None,
+    session_id: str | None = None,
+    name: str | None = None,
+    parent: str | None = None,
+    max_iterations: int = MAX_ITERATIONS,
+) -> Findings:
+    """Run one read-only sub-agent on `task` inside `scope` (default: the project root)."""
+    if not task or not task.strip():
+        raise ValueError("a sub-agent needs a task: say what to find")
+    if not 1 <= max_iterations <= MAX_ITERATIONS:
+        raise ValueError(f"a sub-agent runs 1 to {MAX_ITERATIONS} iterations; got {max_iterations}")
+    root, target = _resolve_scope(project, scope)
+    chosen = model if model is not None else load_config(root).weak_model
+    scope_obj = Scope(target)
+    agent = Agent(
+        name=name or f"sub_agent-{next(_counter)}",
+        role="sub_agent",
+        model=get_model(chosen),
+        tools=READ_ONLY_TOOLS,
+        context=ToolContext(scope=scope_obj, project=root, session_id=session_id or uuid.uuid4().hex[:12]),
+        system_prompt=SYSTEM_PROMPT.format(limit=max_iterations),
+        max_iterations=max_iterations,
+        bus=bus,
+        parent=parent,
+    )
+    started = time.perf_counter()
+    result = await agent.run(task)
+    return Findings(
+        task=task,
+        text=result.text,
+        evidence=extract_evidence(result.text, scope_obj),
+        partial=result.partial,
+        iterations=result.iterations,
+        usage=result.usage,
+        cost_usd=result.cost_usd,
+        model=result.model,
+        scope=str(target),
+        elapsed_s=time.perf_counter() - started,
+        agent=agent.name,
+        session_id=agent.session_id,
+    )
+
+
+async def asub_agents(
+    tasks: Sequence[str],
+    scope: str | os.PathLike[str] | None = None,
+    project: str | os.PathLike[str] = ".",
+    model: Model | str | None = None,
+    *,
+    max_concurrency: int = 4,
+    bus: EventBus | None = None,
+    session_id: str | None = None,
+    registry: Registry | None = None,
+    timeout: float | None = None,
+) -> list[Findings]:
+    """Run sub-agents in parallel (at most max_concurrency at once), each a temporary child of a
+    DynamicSupervisor registered as ("sub_agent", session_id, i). Results come in task order; a
+    sub-agent that fails yields Findings with `error` set instead of failing the others."""
+    root, target = _resolve_scope(project, scope)  # fail before anything starts
+    chosen = get_model(model if model is not None else load_config(root).weak_model)
+    sid = session_id or uuid.uuid4().hex[:12]
+    bus = bus or EventBus()
+    registry = registry if registry is not None else Registry()
+    supervisor = DynamicSupervisor(registry=registry, name=("sub_agents", sid))
+    await supervisor.start()
+
+    async def run_one(indexed: tuple[int, str]) -> Findings:
+        index, task = indexed
+        done: asyncio.Future[Findings] = asyncio.get_running_loop().create_future()
+
+        async def body(proc: Process) -> None:
+            findings = await asub_agent(task, target, root, chosen, bus=bus, session_id=sid,
+                                        name=f"sub_agent-{index + 1}", parent="supervisor")
+            if not done.done():
+                done.set_result(findings)
+
+        proc = await supervisor.start_child(
+            ChildSpec(id=index, start=body, restart="temporary", name=("sub_agent", sid, index))
+        )
+        reason = await proc.join()
+        if done.done():
+            return done.result()
+        raise reason if isinstance(reason, BaseException) else RuntimeError(f"sub-agent stopped: {reason}")
+
+    results: list[Findings] = []
+    try:
+        async for item in async_stream(run_one, list(enumerate(tasks)), max_concurrency=max_concurrency,
+                                       timeout=timeout):
+            if item.ok:
+                results.append(item.value)  # type: ignore[arg-type]
+            else:
+                reason = item.reason
+                error = "timed out" if reason == "timeout" else f"{type(reason).__name__}: {reason}"
+                results.append(Findings(task=item.item[1], text=f"The sub-agent failed: {error}",
+                                        partial=True, model=chosen.name, scope=str(target),
+                                        agent=f"sub_agent-{item.index + 1}", session_id=sid, error=error))
+    finally:
+        await supervisor.stop()
+    return results
+
+
+def _run_sync(coro_fn_name: str, coro: object) -> object:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    coro.close()  # type: ignore[attr-defined]
+    raise RuntimeError(
+        f"{coro_fn_name}() cannot block inside a running event loop (a notebook cell, for example): "
+        f"use `await loom_nb.a{coro_fn_name}(...)` there"
+    )
+
+
+def sub_agent(
+    task: str,
+    scope: str | os.PathLike[str] | None = None,
+    project: str | os.PathLike[str] = ".",
+    model: Model | str | None = None,
+    **options: object,
+) -> Findings:
+    """Blocking form of asub_agent, for scripts and the terminal."""
+    return _run_sync("sub_agent", asub_agent(task, scope, project, model, **options))  # type: ignore[return-value,arg-type]
+
+
+def sub_agents(
+    tasks: Sequence[str],
+    scope: str | os.PathLike[str] | None = None,
+    project: str | os.PathLike[str] = ".",
+    model: Model | str | None = None,
+    **options: object,
+) -> list[Findings]:
+    """Blocking form of asub_agents."""
+    return _run_sync("sub_agents", asub_agents(tasks, scope, project, model, **options))  # type: ignore[return-value,arg-type]
