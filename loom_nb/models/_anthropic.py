@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
 import time
@@ -72,9 +73,12 @@ class AnthropicModel(Model):
     def __repr__(self) -> str:  # never the key
         return f"<AnthropicModel {self.name} base_url={self.base_url!r}>"
 
-    def _client(self) -> anthropic.AsyncAnthropic:
-        import asyncio
+    async def aclose(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
+    def _client(self) -> anthropic.AsyncAnthropic:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:

@@ -35,6 +35,15 @@ class Model(ABC):
     ) -> Response:
         """One model turn. Raises ModelError when it fails for good."""
 
+    async def aclose(self) -> None:
+        """Release connections made on the running loop (a no-op for models without any)."""
+
+    async def __aenter__(self) -> Model:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
