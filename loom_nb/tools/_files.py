@@ -73,7 +73,7 @@ file_read = Tool(
 
 def _find(scope: Scope, start: str, pattern: str) -> list[str]:
     base = scope.resolve(start)
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
+    spec = pathspec.GitIgnoreSpec.from_lines([pattern])
     root = str(scope.root)
     found = []
     for path, is_dir, _ in walk_files(base):

@@ -144,7 +144,7 @@ async def search(
     regex = _compile(pattern, ignore_case)  # validates early, for both engines
     file_filter = None
     if glob:
-        file_filter = pathspec.PathSpec.from_lines("gitwildmatch", [Scope.check_glob(glob)])
+        file_filter = pathspec.GitIgnoreSpec.from_lines([Scope.check_glob(glob)])
     rg = ripgrep_path() if engine == "auto" else (shutil.which("rg") if engine == "rg" else None)
     if engine == "rg" and rg is None:
         raise ToolError("ripgrep (rg) is not on PATH")
