@@ -43,9 +43,16 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-if TYPE_CHECKING:
-    from .agents._loop import Agent, AgentResult
-    from .agents._sub_agent import Evidence, Findings, asub_agent, asub_agents, sub_agent, sub_agents
-    from .config import Config, load_config
-    from .events import EventBus
-    from .models import get_model
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads them
+    from .agents._loop import Agent as Agent
+    from .agents._loop import AgentResult as AgentResult
+    from .agents._sub_agent import Evidence as Evidence
+    from .agents._sub_agent import Findings as Findings
+    from .agents._sub_agent import asub_agent as asub_agent
+    from .agents._sub_agent import asub_agents as asub_agents
+    from .agents._sub_agent import sub_agent as sub_agent
+    from .agents._sub_agent import sub_agents as sub_agents
+    from .config import Config as Config
+    from .config import load_config as load_config
+    from .events import EventBus as EventBus
+    from .models import get_model as get_model

@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Config", "ConfigError", "load_config"]
+__all__ = ["CONFIG_FILE", "DEFAULT_ANTHROPIC", "OFFLINE", "WEAK_ANTHROPIC", "Config", "ConfigError", "load_config"]
 
 CONFIG_FILE = ".loom.toml"
 DEFAULT_ANTHROPIC = "anthropic:claude-sonnet-4-5"
@@ -54,10 +54,10 @@ def load_config(project: str | os.PathLike[str] = ".") -> Config:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix or remove the file") from None
     model = data.get("model", {})
     if not isinstance(model, dict):
-        raise ConfigError(f"{path}: [model] must be a table, like\n[model]\ndefault = \"{DEFAULT_ANTHROPIC}\"")
+        raise ConfigError(f'{path}: [model] must be a table, like\n[model]\ndefault = "{DEFAULT_ANTHROPIC}"')
     for key in ("default", "weak"):
         if key in model and (not isinstance(model[key], str) or not model[key].strip()):
-            raise ConfigError(f"{path}: [model] {key} must be a model string such as \"{WEAK_ANTHROPIC}\"")
+            raise ConfigError(f'{path}: [model] {key} must be a model string such as "{WEAK_ANTHROPIC}"')
     return Config(
         project=root,
         default_model=model.get("default", default),

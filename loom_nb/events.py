@@ -21,6 +21,7 @@ __all__ = [
     "AgentStatusName",
     "Event",
     "EventBus",
+    "EventLog",
     "LLMCall",
     "ToolCallEvent",
     "ToolStarted",
@@ -116,7 +117,7 @@ class ToolCallEvent(_Base):
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)
-class Warning(_Base):  # noqa: A001 - the event is called what it is
+class Warning(_Base):
     """Something the user should know that did not stop the run (for example an unknown price)."""
 
     kind: Literal["warning"] = "warning"

@@ -19,7 +19,8 @@ async def no_leaked_tasks():
     yield
     await asyncio.sleep(0)  # let just-finished tasks be reaped, not a synchronisation wait
     leaked = [
-        t for t in asyncio.all_tasks() - before
+        t
+        for t in asyncio.all_tasks() - before
         if not t.done() and t is not asyncio.current_task() and not _is_litellm_task(t)
     ]
     assert not leaked, f"tasks left pending: {leaked}"

@@ -93,13 +93,19 @@ class Agent:
         return f"<Agent {self.name} role={self.role} model={self.model.name}>"
 
     def _status(self, status: str, iteration: int, **kw: object) -> None:
-        self.bus.emit(AgentStatus(session_id=self.session_id, agent=self.name, status=status,  # type: ignore[arg-type]
-                                  iteration=iteration, **kw))  # type: ignore[arg-type]
+        self.bus.emit(
+            AgentStatus(
+                session_id=self.session_id,
+                agent=self.name,
+                status=status,  # type: ignore[arg-type]
+                iteration=iteration,
+                **kw,
+            )
+        )  # type: ignore[arg-type]
 
     async def run(self, input: str) -> AgentResult:
         bus, sid, name = self.bus, self.session_id, self.name
-        bus.emit(AgentSpawned(session_id=sid, agent=name, role=self.role, model=self.model.name,
-                              parent=self.parent))
+        bus.emit(AgentSpawned(session_id=sid, agent=name, role=self.role, model=self.model.name, parent=self.parent))
         messages: list[Message] = [Message.user(input)]
         usage = Usage()
         cost: float | None = 0.0
@@ -116,27 +122,50 @@ class Agent:
                     sent = [*messages[:-1], _with_text(messages[-1], LAST_TURN_NUDGE)]
                 started = time.perf_counter()
                 try:
-                    response = await self.model.request(sent, system=self.system_prompt,
-                                                        tools=self._definitions, settings=settings)
+                    response = await self.model.request(
+                        sent, system=self.system_prompt, tools=self._definitions, settings=settings
+                    )
                 except ModelError as exc:
-                    bus.emit(LLMCall(session_id=sid, agent=name, model=self.model.name,
-                                     latency_s=time.perf_counter() - started, retries=exc.retries,
-                                     error=str(exc)))
+                    bus.emit(
+                        LLMCall(
+                            session_id=sid,
+                            agent=name,
+                            model=self.model.name,
+                            latency_s=time.perf_counter() - started,
+                            retries=exc.retries,
+                            error=str(exc),
+                        )
+                    )
                     raise
                 r = response.usage
-                bus.emit(LLMCall(session_id=sid, agent=name, model=response.model, input_tokens=r.input_tokens,
-                                 output_tokens=r.output_tokens, cache_read_tokens=r.cache_read_tokens,
-                                 cache_write_tokens=r.cache_write_tokens, cost_usd=response.cost_usd,
-                                 latency_s=response.latency_s or time.perf_counter() - started,
-                                 retries=response.retries))
+                bus.emit(
+                    LLMCall(
+                        session_id=sid,
+                        agent=name,
+                        model=response.model,
+                        input_tokens=r.input_tokens,
+                        output_tokens=r.output_tokens,
+                        cache_read_tokens=r.cache_read_tokens,
+                        cache_write_tokens=r.cache_write_tokens,
+                        cost_usd=response.cost_usd,
+                        latency_s=response.latency_s or time.perf_counter() - started,
+                        retries=response.retries,
+                    )
+                )
                 usage = usage + r
                 if response.cost_usd is None:
                     cost = None
                     if not warned_price:
                         warned_price = True
-                        bus.emit(Warning(session_id=sid, agent=name, code="unknown_price",
-                                         message=f"{response.model} has no price in litellm's price map: "
-                                                 "its cost is reported as unknown, not $0"))
+                        bus.emit(
+                            Warning(
+                                session_id=sid,
+                                agent=name,
+                                code="unknown_price",
+                                message=f"{response.model} has no price in litellm's price map: "
+                                "its cost is reported as unknown, not $0",
+                            )
+                        )
                 elif cost is not None:
                     cost += response.cost_usd
                 messages.append(response.as_message())
@@ -146,9 +175,17 @@ class Agent:
                     text = response.text if not calls else _found_so_far(messages)
                     reason = "max_iterations" if partial else "final"
                     self._status("done", iteration, reason=reason)
-                    return AgentResult(text=text, partial=partial, stop_reason=reason,  # type: ignore[arg-type]
-                                       iterations=iteration, usage=usage, cost_usd=cost,
-                                       model=self.model.name, tool_calls=tool_calls, messages=tuple(messages))
+                    return AgentResult(
+                        text=text,
+                        partial=partial,
+                        stop_reason=reason,  # type: ignore[arg-type]
+                        iterations=iteration,
+                        usage=usage,
+                        cost_usd=cost,
+                        model=self.model.name,
+                        tool_calls=tool_calls,
+                        messages=tuple(messages),
+                    )
                 self._status("executing", iteration, tool=", ".join(c.name for c in calls))
                 results = await asyncio.gather(*(self._run_tool(c) for c in calls))
                 tool_calls += len(calls)
@@ -171,8 +208,10 @@ class Agent:
         error: str | None = None
         if tool is None:
             outcome = "refused"
-            error = (f"tool {call.name!r} is not available to this agent; it may use only "
-                     f"{', '.join(sorted(self.tools))}. Nothing was run.")
+            error = (
+                f"tool {call.name!r} is not available to this agent; it may use only "
+                f"{', '.join(sorted(self.tools))}. Nothing was run."
+            )
         elif call.arguments_error is not None:
             outcome, error = "error", f"{call.name} was not run: {call.arguments_error}. Send a JSON object."
         else:
@@ -182,8 +221,18 @@ class Agent:
                 outcome, error = "error", str(exc)
             except Exception as exc:  # a tool that raises becomes an error result; the loop goes on
                 outcome, error = "error", f"{call.name} failed: {type(exc).__name__}: {exc}"
-        bus.emit(ToolCallEvent(session_id=sid, agent=name, tool=call.name, call_id=call.id, args_summary=summary,
-                               duration_s=time.perf_counter() - started, outcome=outcome, error=error))
+        bus.emit(
+            ToolCallEvent(
+                session_id=sid,
+                agent=name,
+                tool=call.name,
+                call_id=call.id,
+                args_summary=summary,
+                duration_s=time.perf_counter() - started,
+                outcome=outcome,
+                error=error,
+            )
+        )
         if error is not None:
             return ToolResultPart(tool_call_id=call.id, name=call.name, content=error, is_error=True)
         return ToolResultPart(tool_call_id=call.id, name=call.name, content=content)

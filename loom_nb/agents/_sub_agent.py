@@ -206,8 +206,9 @@ async def asub_agents(
         done: asyncio.Future[Findings] = asyncio.get_running_loop().create_future()
 
         async def body(proc: Process) -> None:
-            findings = await asub_agent(task, target, root, chosen, bus=bus, session_id=sid,
-                                        name=f"sub_agent-{index + 1}", parent="supervisor")
+            findings = await asub_agent(
+                task, target, root, chosen, bus=bus, session_id=sid, name=f"sub_agent-{index + 1}", parent="supervisor"
+            )
             if not done.done():
                 done.set_result(findings)
 
@@ -221,16 +222,26 @@ async def asub_agents(
 
     results: list[Findings] = []
     try:
-        async for item in async_stream(run_one, list(enumerate(tasks)), max_concurrency=max_concurrency,
-                                       timeout=timeout):
+        async for item in async_stream(
+            run_one, list(enumerate(tasks)), max_concurrency=max_concurrency, timeout=timeout
+        ):
             if item.ok:
                 results.append(item.value)  # type: ignore[arg-type]
             else:
                 reason = item.reason
                 error = "timed out" if reason == "timeout" else f"{type(reason).__name__}: {reason}"
-                results.append(Findings(task=item.item[1], text=f"The sub-agent failed: {error}",
-                                        partial=True, model=chosen.name, scope=str(target),
-                                        agent=f"sub_agent-{item.index + 1}", session_id=sid, error=error))
+                results.append(
+                    Findings(
+                        task=item.item[1],
+                        text=f"The sub-agent failed: {error}",
+                        partial=True,
+                        model=chosen.name,
+                        scope=str(target),
+                        agent=f"sub_agent-{item.index + 1}",
+                        session_id=sid,
+                        error=error,
+                    )
+                )
     finally:
         await supervisor.stop()
     return results

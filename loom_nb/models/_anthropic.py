@@ -165,8 +165,13 @@ class AnthropicModel(Model):
                 if isinstance(args, dict):
                     parts.append(ToolCallPart(id=block.id, name=block.name, arguments=args))
                 else:
-                    parts.append(ToolCallPart(id=block.id, name=block.name,
-                                              arguments_error=f"arguments are not a JSON object: {args!r:.200}"))
+                    parts.append(
+                        ToolCallPart(
+                            id=block.id,
+                            name=block.name,
+                            arguments_error=f"arguments are not a JSON object: {args!r:.200}",
+                        )
+                    )
         return Response(
             parts=tuple(parts),
             usage=usage,
@@ -196,10 +201,12 @@ def _to_wire(message: Message) -> dict[str, Any]:
         elif isinstance(part, ToolCallPart):
             content.append({"type": "tool_use", "id": part.id, "name": part.name, "input": part.arguments})
         elif isinstance(part, ToolResultPart):
-            content.append({
-                "type": "tool_result",
-                "tool_use_id": part.tool_call_id,
-                "content": part.content,
-                "is_error": part.is_error,
-            })
+            content.append(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": part.tool_call_id,
+                    "content": part.content,
+                    "is_error": part.is_error,
+                }
+            )
     return {"role": message.role, "content": content}

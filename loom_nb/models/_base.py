@@ -35,7 +35,7 @@ class Model(ABC):
     ) -> Response:
         """One model turn. Raises ModelError when it fails for good."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release connections made on the running loop (a no-op for models without any)."""
 
     async def __aenter__(self) -> Model:
@@ -68,8 +68,9 @@ def parse_model_string(spec: str) -> ModelSpec:
     """Accept loom's `provider:model` and litellm's `provider/model`; a bare claude-* is Anthropic."""
     text = spec.strip()
     if not text:
-        raise UnknownModel("empty model string: use a form like 'anthropic:claude-haiku-4-5', "
-                           "'openai/gpt-4o' or 'offline'")
+        raise UnknownModel(
+            "empty model string: use a form like 'anthropic:claude-haiku-4-5', 'openai/gpt-4o' or 'offline'"
+        )
     if text == "offline" or text.startswith("offline:"):
         return ModelSpec("offline", text.partition(":")[2])
     colon, slash = text.find(":"), text.find("/")

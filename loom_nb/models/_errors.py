@@ -14,7 +14,7 @@ class ModelError(RuntimeError):
         self.retries = retries
 
 
-class MissingAPIKey(ModelError):  # noqa: N818
+class MissingAPIKey(ModelError):
     """The provider needs a key and none is configured; the message names the variable."""
 
     def __init__(self, model: str, env_vars: list[str]) -> None:
@@ -26,9 +26,9 @@ class MissingAPIKey(ModelError):  # noqa: N818
         self.env_vars = env_vars
 
 
-class ModelRequestBlocked(ModelError):  # noqa: N818
+class ModelRequestBlocked(ModelError):
     """LOOM_NB_ONLY_LOCAL_MODELS is set (test suites) and the request would leave 127.0.0.1."""
 
 
-class UnknownModel(ValueError):  # noqa: N818
+class UnknownModel(ValueError):
     """The model string has no recognisable form."""

@@ -96,8 +96,10 @@ class LitellmModel(Model):
             kwargs["temperature"] = settings.temperature
         if tools:
             kwargs["tools"] = [
-                {"type": "function", "function": {"name": t.name, "description": t.description,
-                                                  "parameters": t.parameters}}
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
                 for t in tools
             ]
             if settings.tool_choice == "none":
@@ -127,8 +129,7 @@ class LitellmModel(Model):
             retries = getattr(exc, "retries", 0)
             detail = str(getattr(exc, "message", exc)).replace("litellm.", "")
             raise ModelError(
-                f"{self.name}: {'HTTP ' + str(status) + ' ' if status else ''}{detail[:500]}"
-                f" after {retries} retries",
+                f"{self.name}: {'HTTP ' + str(status) + ' ' if status else ''}{detail[:500]} after {retries} retries",
                 status_code=status if isinstance(status, int) else None,
                 retries=retries,
             ) from None
@@ -147,8 +148,14 @@ class LitellmModel(Model):
                 error = None if isinstance(args, dict) else f"arguments are not a JSON object: {raw_args!r:.200}"
             except json.JSONDecodeError as exc:
                 args, error = None, f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {raw_args!r:.200}"
-            parts.append(ToolCallPart(id=call.id, name=call.function.name,
-                                      arguments=args if isinstance(args, dict) else {}, arguments_error=error))
+            parts.append(
+                ToolCallPart(
+                    id=call.id,
+                    name=call.function.name,
+                    arguments=args if isinstance(args, dict) else {},
+                    arguments_error=error,
+                )
+            )
         u = getattr(raw, "usage", None)
         prompt = getattr(u, "prompt_tokens", 0) or 0
         details = getattr(u, "prompt_tokens_details", None)
@@ -201,8 +208,7 @@ def _to_wire(message: Message) -> list[dict[str, Any]]:
         calls = message.tool_calls
         if calls:
             out["tool_calls"] = [
-                {"id": c.id, "type": "function",
-                 "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
                 for c in calls
             ]
         return [out]

@@ -36,7 +36,8 @@ MAX_TERMS = 5
 TOP_FILES = 3
 LINES_PER_FILE = 2
 
-_STOPWORDS = frozenset("""
+_STOPWORDS = frozenset(
+    """
 a about above after again all also an and any are as at be because been before being below between
 both but by can could did do does doing done down during each either else every few find for from
 further get gets got had has have having here how i if in into is it its itself just know let like
@@ -49,7 +50,8 @@ classes module modules implement implemented implementation implements handle ha
 handling work works working defined define defines definition project repo repository called call
 calls thing things part parts somewhere anything everything something research researcher
 question questions answer explain describe summarise summarize overview list happen happens
-""".split())
+""".split()
+)
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _QUOTED = re.compile(r"[\"'`]([^\"'`\n]{2,60})[\"'`]")
@@ -100,9 +102,12 @@ def choose_terms(task: str, limit: int = MAX_TERMS) -> list[Term]:
             continue
         if word.lower() in _STOPWORDS or len(word) < 3:
             continue
-        identifier = "_" in word or any(c.isdigit() for c in word) or (
-            any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
-        ) or word.isupper()
+        identifier = (
+            "_" in word
+            or any(c.isdigit() for c in word)
+            or (any(c.isupper() for c in word[1:]) and any(c.islower() for c in word))
+            or word.isupper()
+        )
         if identifier:
             add(word, 5.0, m.start(), exact=True)
         else:
@@ -156,22 +161,26 @@ class OfflineModel(Model):
         if not may_call:
             parts = (TextPart(text=self._answer(state, terms, forced=True, tools_missing=not available)),)
         elif not terms:
-            parts = (TextPart(text=f"{BANNER}\nI found no search terms in the task {state.task!r}: "
-                                   "name a function, a file, or words that appear in the code."),)
+            parts = (
+                TextPart(
+                    text=f"{BANNER}\nI found no search terms in the task {state.task!r}: "
+                    "name a function, a file, or words that appear in the code."
+                ),
+            )
         elif state.phase == 0:
             parts = self._count_calls(terms)
         elif state.phase == 1:
             ranked = _rank_files(state, terms)
-            parts = (self._line_calls(ranked, terms) if ranked
-                     else (TextPart(text=self._answer(state, terms)),))
+            parts = self._line_calls(ranked, terms) if ranked else (TextPart(text=self._answer(state, terms)),)
         elif state.phase == 2:
             calls = self._read_calls(state, terms)
             parts = calls if calls else (TextPart(text=self._answer(state, terms)),)
         else:
             parts = (TextPart(text=self._answer(state, terms)),)
         out_chars = sum(len(p.text) if isinstance(p, TextPart) else len(str(p.arguments)) for p in parts)
-        usage = Usage(input_tokens=(conversation_text(messages) + len(system)) // 4 + 1,
-                      output_tokens=out_chars // 4 + 1)
+        usage = Usage(
+            input_tokens=(conversation_text(messages) + len(system)) // 4 + 1, output_tokens=out_chars // 4 + 1
+        )
         stop = "tool_use" if any(isinstance(p, ToolCallPart) for p in parts) else "end_turn"
         return Response(parts=parts, usage=usage, model=self.name, cost_usd=0.0, stop_reason=stop)
 
@@ -179,15 +188,16 @@ class OfflineModel(Model):
 
     def _count_calls(self, terms: list[Term]) -> tuple[ToolCallPart, ...]:
         calls = [
-            ToolCallPart(id=f"offline_count_{i}", name="content_search",
-                         arguments={"pattern": t.pattern, "ignore_case": True, "output_mode": "count",
-                                    "max_results": 2000})
+            ToolCallPart(
+                id=f"offline_count_{i}",
+                name="content_search",
+                arguments={"pattern": t.pattern, "ignore_case": True, "output_mode": "count", "max_results": 2000},
+            )
             for i, t in enumerate(terms)
         ]
         calls += [
-            ToolCallPart(id=f"offline_names_{i}", name="file_search",
-                         arguments={"pattern": t.glob, "max_results": 200})
-            for i, t in enumerate(terms[:2])
+            ToolCallPart(id=f"offline_names_{i}", name="file_search", arguments={"pattern": t.glob, "max_results": 200})
+            for i, t in enumerate(terms)
         ]
         return tuple(calls)
 
@@ -196,9 +206,17 @@ class OfflineModel(Model):
     def _line_calls(self, ranked: list[tuple[str, float]], terms: list[Term]) -> tuple[ToolCallPart, ...]:
         pattern = "|".join(f"(?:{t.pattern})" for t in terms)
         return tuple(
-            ToolCallPart(id=f"offline_lines_{k}", name="content_search",
-                         arguments={"pattern": pattern, "path": path, "ignore_case": True,
-                                    "output_mode": "content", "max_results": 500})
+            ToolCallPart(
+                id=f"offline_lines_{k}",
+                name="content_search",
+                arguments={
+                    "pattern": pattern,
+                    "path": path,
+                    "ignore_case": True,
+                    "output_mode": "content",
+                    "max_results": 500,
+                },
+            )
             for k, (path, _) in enumerate(ranked[:TOP_FILES])
         )
 
@@ -207,19 +225,23 @@ class OfflineModel(Model):
     def _read_calls(self, state: _State, terms: list[Term]) -> tuple[ToolCallPart, ...]:
         picks = _best_lines(state, terms)
         return tuple(
-            ToolCallPart(id=f"offline_read_{k}_{line}", name="file_read",
-                         arguments={"path": path, "offset": max(1, line - 3), "limit": 8})
+            ToolCallPart(
+                id=f"offline_read_{k}_{line}",
+                name="file_read",
+                arguments={"path": path, "offset": max(1, line - 3), "limit": 8},
+            )
             for k, (path, line, _) in enumerate(picks)
         )
 
     # the answer ---------------------------------------------------------------------------------
 
-    def _answer(self, state: _State, terms: list[Term], *, forced: bool = False,
-                tools_missing: bool = False) -> str:
+    def _answer(self, state: _State, terms: list[Term], *, forced: bool = False, tools_missing: bool = False) -> str:
         lines = [BANNER, f"Findings for: {state.task.strip()}"]
         if tools_missing:
-            lines.append("No tools were offered, so nothing was searched: the offline model works only "
-                         "through file_search, content_search and file_read.")
+            lines.append(
+                "No tools were offered, so nothing was searched: the offline model works only "
+                "through file_search, content_search and file_read."
+            )
             return "\n".join(lines)
         lines.append("Search terms: " + ", ".join(t.text for t in terms))
         ranked = _rank_files(state, terms) if state.phase >= 1 else []
@@ -263,8 +285,11 @@ def _rank_files(state: _State, terms: list[Term]) -> list[tuple[str, float]]:
                 per_file[m.group(1)] = int(m.group(2))
         counts.append(per_file)
     named: list[set[str]] = [
-        {row.strip() for row in (_ok_result(state, f"offline_names_{i}") or "").splitlines()
-         if row.strip() and not row.startswith("[")}
+        {
+            row.strip()
+            for row in (_ok_result(state, f"offline_names_{i}") or "").splitlines()
+            if row.strip() and not row.startswith("[")
+        }
         for i in range(len(terms))
     ]
     universe = set().union(*counts, *named) if counts else set()
@@ -272,7 +297,7 @@ def _rank_files(state: _State, terms: list[Term]) -> list[tuple[str, float]]:
         return []
     n = len(universe)
     scores: dict[str, float] = defaultdict(float)
-    for i, per_file in enumerate(counts):
+    for per_file in counts:
         if not per_file:
             continue
         idf = math.log(1 + n / len(per_file))

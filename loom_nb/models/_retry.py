@@ -38,7 +38,7 @@ class RetryPolicy:
         return base * (1 - 0.25 * rng())
 
 
-class Retryable(Exception):  # noqa: N818
+class Retryable(Exception):
     """Raised by an attempt to say: this failure may be retried (after retry_after seconds)."""
 
     def __init__(self, cause: BaseException, retry_after: float | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Union
+from typing import Any
 
 from ._base import Model
 from ._errors import ModelError
@@ -22,13 +22,13 @@ from ._messages import (
 
 __all__ = ["ScriptExhausted", "ScriptedModel"]
 
-Step = Union[str, ToolCallPart, Sequence[ToolCallPart], Response, BaseException]
+Step = str | ToolCallPart | Sequence[ToolCallPart] | Response | BaseException
 """text -> a text answer; tool call(s) -> a turn asking for them; Response -> as is;
 an exception -> the turn fails with it."""
 ScriptFn = Callable[[Sequence[Message], Sequence[ToolDefinition]], Step | Awaitable[Step]]
 
 
-class ScriptExhausted(ModelError):  # noqa: N818
+class ScriptExhausted(ModelError):
     """The script has no step left for this turn."""
 
 
@@ -39,8 +39,7 @@ class ScriptedModel(Model):
 
     provider = "scripted"
 
-    def __init__(self, script: Iterable[Step] | ScriptFn, *, name: str = "scripted:test",
-                 latency: float = 0.0) -> None:
+    def __init__(self, script: Iterable[Step] | ScriptFn, *, name: str = "scripted:test", latency: float = 0.0) -> None:
         self.name = name
         self.latency = latency
         self._fn: ScriptFn | None = script if callable(script) else None
@@ -85,8 +84,7 @@ def _to_response(step: Any, name: str, input_chars: int) -> Response:
         parts = tuple(step)
     else:
         raise TypeError(f"a script step must be text, tool call(s), a Response or an exception; got {step!r}")
-    out_chars = sum(len(p.text) if isinstance(p, TextPart) else len(str(p.arguments)) + len(p.name)
-                    for p in parts)
+    out_chars = sum(len(p.text) if isinstance(p, TextPart) else len(str(p.arguments)) + len(p.name) for p in parts)
     usage = Usage(input_tokens=input_chars // 4 + 1, output_tokens=out_chars // 4 + 1)
     stop = "tool_use" if any(isinstance(p, ToolCallPart) for p in parts) else "end_turn"
     return Response(parts=parts, usage=usage, model=name, cost_usd=0.0, stop_reason=stop)

@@ -13,7 +13,7 @@ from ._supervisor import ChildSpec, _Child, _SupervisorBase
 __all__ = ["DynamicSupervisor", "MaxChildrenReached"]
 
 
-class MaxChildrenReached(RuntimeError):  # noqa: N818
+class MaxChildrenReached(RuntimeError):
     """start_child() past max_children."""
 
 
@@ -36,9 +36,7 @@ class DynamicSupervisor(_SupervisorBase):
         name: Hashable | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(
-            max_restarts=max_restarts, max_seconds=max_seconds, registry=registry, name=name, clock=clock
-        )
+        super().__init__(max_restarts=max_restarts, max_seconds=max_seconds, registry=registry, name=name, clock=clock)
         if max_children is not None and max_children < 1:
             raise ValueError(f"max_children must be >= 1 or None; got {max_children}")
         self.max_children = max_children

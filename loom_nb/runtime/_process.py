@@ -38,7 +38,7 @@ def is_abnormal(reason: ExitReason) -> bool:
     return not (isinstance(reason, str) and reason in (NORMAL, SHUTDOWN))
 
 
-class ProcessExit(BaseException):  # noqa: N818 - OTP's word; BaseException so `except Exception` can't swallow it
+class ProcessExit(BaseException):
     """Raised inside a process to end it with `reason`; `receive()` raises it when a stop was asked."""
 
     def __init__(self, reason: ExitReason = SHUTDOWN) -> None:
@@ -54,7 +54,7 @@ class CallTimeout(TimeoutError):
     """A call got no reply within its timeout (the callee keeps running)."""
 
 
-class MailboxFull(RuntimeError):  # noqa: N818
+class MailboxFull(RuntimeError):
     """cast() into a bounded mailbox that is full; use `await process.send(msg)` to wait for room."""
 
 
@@ -124,10 +124,10 @@ class Process:
         "_stop_reason",
         "_task",
         "exit_reason",
-        "trap_exit",
         "name",
         "pid",
         "result",
+        "trap_exit",
     )
 
     def __init__(
@@ -356,8 +356,6 @@ def _describe(reason: ExitReason) -> str:
     return f"{type(reason).__name__}: {reason}"
 
 
-def spawn(
-    body: Body, *, name: Hashable | None = None, mailbox_size: int = 0, trap_exit: bool = False
-) -> Process:
+def spawn(body: Body, *, name: Hashable | None = None, mailbox_size: int = 0, trap_exit: bool = False) -> Process:
     """Start `body` as a process on the running loop. The caller owns it: stop it when done."""
     return Process(body, name=name, mailbox_size=mailbox_size, trap_exit=trap_exit).start()

@@ -19,7 +19,7 @@ ANY: Final = _Any()
 """Wildcard for select(): ("researcher", ANY) matches every researcher key of that shape."""
 
 
-class AlreadyRegistered(KeyError):  # noqa: N818
+class AlreadyRegistered(KeyError):
     """The key is held by another live process."""
 
 

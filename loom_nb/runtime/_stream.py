@@ -88,7 +88,7 @@ async def async_stream(
                 return
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             finished: list[StreamResult[R]] = []
-            for task in done:
+            for task in sorted(done, key=lambda t: running[t][0]):
                 index, item = running.pop(task)
                 kind, payload = task.result()
                 if kind == "ok":
@@ -104,7 +104,7 @@ async def async_stream(
                     yield buffer.pop(next_to_yield)
                     next_to_yield += 1
             else:
-                for result in sorted(finished, key=lambda r: r.index):
+                for result in finished:
                     yield result
     finally:
         for task in running:

@@ -34,7 +34,7 @@ class ChildSpecError(ValueError):
     """A child spec field is invalid; the message names the field and what it accepts."""
 
 
-class RestartIntensityExceeded(RuntimeError):  # noqa: N818 - OTP's word
+class RestartIntensityExceeded(RuntimeError):
     """More restarts than max_restarts within max_seconds: the supervisor gave up and exited."""
 
 
@@ -68,9 +68,7 @@ class ChildSpec:
         if not callable(self.start):
             raise ChildSpecError(f"start must be an async function of the process; got {self.start!r}")
         if self.restart not in get_args(RestartType):
-            raise ChildSpecError(
-                f"restart must be one of {', '.join(get_args(RestartType))}; got {self.restart!r}"
-            )
+            raise ChildSpecError(f"restart must be one of {', '.join(get_args(RestartType))}; got {self.restart!r}")
         if self.type not in get_args(ChildType):
             raise ChildSpecError(f"type must be worker or supervisor; got {self.type!r}")
         if not isinstance(self.shutdown, int | float) or self.shutdown < 0 or math.isnan(self.shutdown):
@@ -211,7 +209,7 @@ class _SupervisorBase:
         """Start the initial children (static supervisors)."""
 
     async def _handle_call(self, request: tuple[Any, ...]) -> Any:
-        op, *args = request
+        op = request[0]
         if op == "which_children":
             return [ChildInfo(c.spec.id, c.process, c.spec.type, c.spec.restart) for c in self._children]
         if op == "count_children":
@@ -307,9 +305,7 @@ class Supervisor(_SupervisorBase):
         name: Hashable | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(
-            max_restarts=max_restarts, max_seconds=max_seconds, registry=registry, name=name, clock=clock
-        )
+        super().__init__(max_restarts=max_restarts, max_seconds=max_seconds, registry=registry, name=name, clock=clock)
         if strategy not in get_args(Strategy):
             raise ValueError(f"strategy must be one of {', '.join(get_args(Strategy))}; got {strategy!r}")
         ids = [spec.id for spec in children]

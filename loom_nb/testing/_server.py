@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Fault", "FakeLLMServer", "RecordedRequest", "Reply"]
+__all__ = ["FakeLLMServer", "Fault", "RecordedRequest", "Reply"]
 
 _ids = itertools.count(1)
 REDACTED = "<redacted>"
@@ -105,8 +105,14 @@ class FakeLLMServer:
     """See the module doc. Steps from `script()` are used in order, one per request (both APIs
     share the queue); then `handler(request)` if set; then `default`."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, default: Reply | None = None,
-                 handler: Callable[[RecordedRequest], Step] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        default: Reply | None = None,
+        handler: Callable[[RecordedRequest], Step] | None = None,
+    ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the fake server listens on loopback only")
         self.host = host
@@ -237,8 +243,9 @@ class FakeLLMServer:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _respond(self, method: str, path: str, headers: dict[str, str], raw: bytes,
-                       writer: asyncio.StreamWriter) -> bool:
+    async def _respond(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes, writer: asyncio.StreamWriter
+    ) -> bool:
         """Write one response; False when the connection must close."""
         route = path.split("?", 1)[0].rstrip("/")
         if method != "POST" or not (route.endswith("/messages") or route.endswith("/chat/completions")):
@@ -269,22 +276,26 @@ class FakeLLMServer:
                 return await self._reply(api, request, model, step_reply, writer)
             # drop: promise a body, send half of it, hang up
             payload = json.dumps(_reply_body(api, model, self.default)).encode()
-            head = (f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(payload)}"
-                    "\r\n\r\n").encode()
+            head = (
+                f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n"
+            ).encode()
             writer.write(head + payload[: len(payload) // 2])
             await writer.drain()
             return False
         return await self._reply(api, request, model, step, writer)
 
-    async def _reply(self, api: str, request: RecordedRequest, model: str, reply: Reply,
-                     writer: asyncio.StreamWriter) -> bool:
+    async def _reply(
+        self, api: str, request: RecordedRequest, model: str, reply: Reply, writer: asyncio.StreamWriter
+    ) -> bool:
         if reply.latency:
             await asyncio.sleep(reply.latency)
         if not request.stream:
             await _send(writer, 200, _reply_body(api, model, reply))
             return True
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
-                     b"transfer-encoding: chunked\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
         events = _anthropic_events(model, reply) if api == "anthropic" else _openai_events(model, reply, request)
         for event in events:
             data = event.encode()
@@ -294,11 +305,20 @@ class FakeLLMServer:
         return True
 
 
-async def _send(writer: asyncio.StreamWriter, status: int, body: dict[str, Any],
-                extra: dict[str, str] | None = None) -> None:
+async def _send(
+    writer: asyncio.StreamWriter, status: int, body: dict[str, Any], extra: dict[str, str] | None = None
+) -> None:
     payload = json.dumps(body).encode()
-    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-              500: "Internal Server Error", 503: "Service Unavailable", 529: "Overloaded"}.get(status, "Error")
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+        529: "Overloaded",
+    }.get(status, "Error")
     lines = [f"HTTP/1.1 {status} {reason}", "content-type: application/json", f"content-length: {len(payload)}"]
     lines += [f"{k}: {v}" for k, v in (extra or {}).items()]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
@@ -306,8 +326,12 @@ async def _send(writer: asyncio.StreamWriter, status: int, body: dict[str, Any],
 
 
 def _error_body(api: str, status: int) -> dict[str, Any]:
-    kind = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
-            400: "invalid_request_error"}.get(status, "api_error")
+    kind = {
+        429: "rate_limit_error",
+        529: "overloaded_error",
+        401: "authentication_error",
+        400: "invalid_request_error",
+    }.get(status, "api_error")
     message = f"fake server: injected {status}"
     if api == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": message}}
@@ -334,25 +358,43 @@ def _reply_body(api: str, model: str, reply: Reply) -> dict[str, Any]:
                 parsed = raw  # malformed: the block carries a string where an object belongs
             content.append({"type": "tool_use", "id": f"toolu_{n}_{i}", "name": name, "input": parsed})
         return {
-            "id": f"msg_{n}", "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": "tool_use" if reply.tool_calls else "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens,
-                      "cache_read_input_tokens": reply.cache_read_tokens,
-                      "cache_creation_input_tokens": reply.cache_write_tokens},
+            "id": f"msg_{n}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": reply.input_tokens,
+                "output_tokens": reply.output_tokens,
+                "cache_read_input_tokens": reply.cache_read_tokens,
+                "cache_creation_input_tokens": reply.cache_write_tokens,
+            },
         }
     message: dict[str, Any] = {"role": "assistant", "content": reply.text}
     if reply.tool_calls:
         message["tool_calls"] = [
-            {"id": f"call_{n}_{i}", "type": "function", "function": {"name": name, "arguments": _arguments(reply, i, args)}}
+            {
+                "id": f"call_{n}_{i}",
+                "type": "function",
+                "function": {"name": name, "arguments": _arguments(reply, i, args)},
+            }
             for i, (name, args) in enumerate(reply.tool_calls)
         ]
     prompt = reply.input_tokens + reply.cache_read_tokens
     return {
-        "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": reply.output_tokens,
-                  "total_tokens": prompt + reply.output_tokens,
-                  "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens}},
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": reply.output_tokens,
+            "total_tokens": prompt + reply.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens},
+        },
     }
 
 
@@ -367,33 +409,80 @@ def _chunks(text: str, size: int = 8) -> list[str]:
 
 def _anthropic_events(model: str, reply: Reply) -> list[str]:
     n = next(_ids)
-    out = [_sse("message_start", {"type": "message_start", "message": {
-        "id": f"msg_{n}", "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1,
-                  "cache_read_input_tokens": reply.cache_read_tokens,
-                  "cache_creation_input_tokens": reply.cache_write_tokens}}})]
+    out = [
+        _sse(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": f"msg_{n}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {
+                        "input_tokens": reply.input_tokens,
+                        "output_tokens": 1,
+                        "cache_read_input_tokens": reply.cache_read_tokens,
+                        "cache_creation_input_tokens": reply.cache_write_tokens,
+                    },
+                },
+            },
+        )
+    ]
     index = 0
     if reply.text is not None:
-        out.append(_sse("content_block_start", {"type": "content_block_start", "index": index,
-                                                "content_block": {"type": "text", "text": ""}}))
+        out.append(
+            _sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+            )
+        )
         for piece in _chunks(reply.text):
-            out.append(_sse("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                    "delta": {"type": "text_delta", "text": piece}}))
+            out.append(
+                _sse(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}},
+                )
+            )
         out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
         index += 1
     for i, (name, args) in enumerate(reply.tool_calls):
-        out.append(_sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": {
-            "type": "tool_use", "id": f"toolu_{n}_{i}", "name": name, "input": {}}}))
+        out.append(
+            _sse(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "tool_use", "id": f"toolu_{n}_{i}", "name": name, "input": {}},
+                },
+            )
+        )
         for piece in _chunks(_arguments(reply, i, args), 16):
-            out.append(_sse("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                    "delta": {"type": "input_json_delta", "partial_json": piece}}))
+            out.append(
+                _sse(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "input_json_delta", "partial_json": piece},
+                    },
+                )
+            )
         out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
         index += 1
-    out.append(_sse("message_delta", {"type": "message_delta",
-                                      "delta": {"stop_reason": "tool_use" if reply.tool_calls else "end_turn",
-                                                "stop_sequence": None},
-                                      "usage": {"output_tokens": reply.output_tokens}}))
+    out.append(
+        _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use" if reply.tool_calls else "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": reply.output_tokens},
+            },
+        )
+    )
     out.append(_sse("message_stop", {"type": "message_stop"}))
     return out
 
@@ -409,16 +498,39 @@ def _openai_events(model: str, reply: Reply, request: RecordedRequest) -> list[s
     if reply.text:
         out += [chunk({"content": piece}) for piece in _chunks(reply.text)]
     for i, (name, args) in enumerate(reply.tool_calls):
-        out.append(chunk({"tool_calls": [{"index": i, "id": f"call_{n}_{i}", "type": "function",
-                                          "function": {"name": name, "arguments": ""}}]}))
+        out.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": f"call_{n}_{i}",
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
         for piece in _chunks(_arguments(reply, i, args), 16):
             out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
     out.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
     if (request.body.get("stream_options") or {}).get("include_usage"):
         prompt = reply.input_tokens + reply.cache_read_tokens
-        out.append(_sse(None, {**base, "choices": [], "usage": {
-            "prompt_tokens": prompt, "completion_tokens": reply.output_tokens,
-            "total_tokens": prompt + reply.output_tokens,
-            "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens}}}))
+        out.append(
+            _sse(
+                None,
+                {
+                    **base,
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": prompt,
+                        "completion_tokens": reply.output_tokens,
+                        "total_tokens": prompt + reply.output_tokens,
+                        "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens},
+                    },
+                },
+            )
+        )
     out.append(_sse(None, "[DONE]"))
     return out

@@ -24,7 +24,7 @@ def _read_lines(path: str, offset: int, limit: int) -> tuple[list[tuple[int, str
         f.seek(0)
         wanted: list[tuple[int, str]] = []
         total = 0
-        for total, raw in enumerate(f, 1):  # noqa: B007 - total is the line count afterwards
+        for total, raw in enumerate(f, 1):
             if offset <= total < offset + limit:
                 text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 if len(text) > MAX_LINE_CHARS:
@@ -145,8 +145,7 @@ async def _directory_list(args: dict[str, Any], ctx: ToolContext) -> str:
     rel = ctx.scope.relative(ctx.scope.resolve(args["path"]))
     if not rows:
         return f"{rel}/ is empty (or everything in it is hidden or ignored)."
-    return cap_chars(f"{rel}/\n" + truncate(rows, args["max_entries"], "entries",
-                                            "list a subdirectory or lower depth"))
+    return cap_chars(f"{rel}/\n" + truncate(rows, args["max_entries"], "entries", "list a subdirectory or lower depth"))
 
 
 directory_list = Tool(

@@ -98,9 +98,22 @@ async def _search_rg(rg: str, scope: Scope, start: Path, pattern: str, ignore_ca
     """Matches from ripgrep, or None when rg cannot parse the regex (Python's dialect is wider)."""
     target = scope.relative(start)
     args = [
-        rg, "--no-config", "--null", "--with-filename", "--line-number", "--no-heading", "--color", "never",
-        "--no-require-git", "--no-ignore-dot", "--no-ignore-global", "--no-ignore-exclude",
-        "--max-filesize", str(MAX_FILESIZE), "--regexp", pattern,
+        rg,
+        "--no-config",
+        "--null",
+        "--with-filename",
+        "--line-number",
+        "--no-heading",
+        "--color",
+        "never",
+        "--no-require-git",
+        "--no-ignore-dot",
+        "--no-ignore-global",
+        "--no-ignore-exclude",
+        "--max-filesize",
+        str(MAX_FILESIZE),
+        "--regexp",
+        pattern,
     ]
     if ignore_case:
         args.append("--ignore-case")
@@ -178,13 +191,13 @@ def format_matches(matches: Sequence[Match], mode: str, max_results: int) -> str
         for m in matches:
             counts[m.path] = counts.get(m.path, 0) + 1
         return truncate([f"{p}:{n}" for p, n in counts.items()], max_results, "files", hint)
-    return truncate([f"{m.path}:{m.line}:{_shorten(m.text)}" for m in matches], max_results,
-                    "matching lines", hint)
+    return truncate([f"{m.path}:{m.line}:{_shorten(m.text)}" for m in matches], max_results, "matching lines", hint)
 
 
 async def _content_search(args: dict[str, Any], ctx: ToolContext) -> str:
-    matches = await search(ctx.scope, args["pattern"], path=args["path"], glob=args.get("glob"),
-                           ignore_case=args["ignore_case"])
+    matches = await search(
+        ctx.scope, args["pattern"], path=args["path"], glob=args.get("glob"), ignore_case=args["ignore_case"]
+    )
     if not matches:
         where = f" in files matching {args['glob']!r}" if args.get("glob") else ""
         return f"No matches for /{args['pattern']}/ under {args['path']}{where}."
@@ -202,13 +215,17 @@ content_search = Tool(
         "type": "object",
         "properties": {
             "pattern": {"type": "string", "description": "Regular expression (Rust/Python syntax)."},
-            "path": {"type": "string", "description": "File or directory to search, relative to the scope.",
-                     "default": "."},
-            "glob": {"type": "string", "description": "Only files matching this gitignore-style glob, "
-                     "for example '*.py' or 'src/**/*.ts'."},
+            "path": {
+                "type": "string",
+                "description": "File or directory to search, relative to the scope.",
+                "default": ".",
+            },
+            "glob": {
+                "type": "string",
+                "description": "Only files matching this gitignore-style glob, for example '*.py' or 'src/**/*.ts'.",
+            },
             "ignore_case": {"type": "boolean", "default": False},
-            "output_mode": {"type": "string", "enum": ["content", "files_with_matches", "count"],
-                            "default": "content"},
+            "output_mode": {"type": "string", "enum": ["content", "files_with_matches", "count"], "default": "content"},
             "max_results": {"type": "integer", "minimum": 1, "maximum": 5000, "default": 200},
         },
         "required": ["pattern"],

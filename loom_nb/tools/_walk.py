@@ -95,8 +95,7 @@ def walk_files(start: Path, *, max_depth: int | None = None) -> Iterator[tuple[s
         yield entry.path, is_dir, depth
         if is_dir and (max_depth is None or depth < max_depth):
             spec = _gitignore(entry.path)
-            stack.append((_entries(entry.path),
-                          (*rules, (entry.path, spec)) if spec is not None else rules, depth + 1))
+            stack.append((_entries(entry.path), (*rules, (entry.path, spec)) if spec is not None else rules, depth + 1))
 
 
 def _entries(directory: str) -> Iterator[os.DirEntry[str]]:

@@ -10,8 +10,13 @@ from loom_nb.testing import FakeLLMServer, Fault, Reply
 
 from .conftest import KEY, assert_no_key_anywhere
 
-TOOLS = [ToolDefinition(name="file_read", description="Read a file",
-                        parameters={"type": "object", "properties": {"path": {"type": "string"}}})]
+TOOLS = [
+    ToolDefinition(
+        name="file_read",
+        description="Read a file",
+        parameters={"type": "object", "properties": {"path": {"type": "string"}}},
+    )
+]
 QUICK = ModelSettings(timeout=5)
 
 
@@ -22,12 +27,17 @@ def model(server: FakeLLMServer, name: str = "claude-haiku-4-5", **kw) -> Anthro
 
 
 async def test_text_reply_usage_cost_and_prompt_caching(server):
-    server.script(Reply(text="hello", input_tokens=1000, output_tokens=200, cache_read_tokens=3000,
-                        cache_write_tokens=500))
+    server.script(
+        Reply(text="hello", input_tokens=1000, output_tokens=200, cache_read_tokens=3000, cache_write_tokens=500)
+    )
     r = await model(server).request([Message.user("hi")], system="You are terse.", tools=TOOLS, settings=QUICK)
     assert r.text == "hello" and r.retries == 0
     assert (r.usage.input_tokens, r.usage.output_tokens, r.usage.cache_read_tokens, r.usage.cache_write_tokens) == (
-        1000, 200, 3000, 500)
+        1000,
+        200,
+        3000,
+        500,
+    )
     # haiku 4.5 from litellm's map: $1/M in, $5/M out, $0.10/M cache read, $1.25/M cache write
     assert r.cost_usd == pytest.approx(1000e-6 + 200 * 5e-6 + 3000 * 0.1e-6 + 500 * 1.25e-6)
     body = server.requests[0].body
@@ -39,10 +49,13 @@ async def test_text_reply_usage_cost_and_prompt_caching(server):
 
 async def test_tool_calls_and_tool_choice_none(server):
     server.script(Reply(tool_calls=[("file_read", {"path": "a.py"}), ("file_read", {"path": "b.py"})]))
-    r = await model(server).request([Message.user("read")], tools=TOOLS,
-                                    settings=ModelSettings(tool_choice="none", timeout=5))
-    assert [(c.name, c.arguments) for c in r.tool_calls] == [("file_read", {"path": "a.py"}),
-                                                             ("file_read", {"path": "b.py"})]
+    r = await model(server).request(
+        [Message.user("read")], tools=TOOLS, settings=ModelSettings(tool_choice="none", timeout=5)
+    )
+    assert [(c.name, c.arguments) for c in r.tool_calls] == [
+        ("file_read", {"path": "a.py"}),
+        ("file_read", {"path": "b.py"}),
+    ]
     assert r.stop_reason == "tool_use"
     assert server.requests[0].body["tool_choice"] == {"type": "none"}
 
@@ -57,8 +70,12 @@ async def test_rate_limit_retry_after_is_honoured(server):
 
 
 async def test_overloaded_server_error_and_dropped_connection_are_retried(server):
-    server.script(Fault.overloaded(retry_after=0.01), Fault.server_error(503, retry_after=0.01), Fault.drop(),
-                  Reply(text="survived"))
+    server.script(
+        Fault.overloaded(retry_after=0.01),
+        Fault.server_error(503, retry_after=0.01),
+        Fault.drop(),
+        Reply(text="survived"),
+    )
     r = await model(server).request([Message.user("hi")], settings=QUICK)
     assert r.text == "survived" and r.retries == 3
 
@@ -89,7 +106,7 @@ async def test_retries_run_out_with_a_clear_error(server):
 
 async def test_auth_error_is_not_retried_and_points_at_the_key(server):
     server.script(Fault.error(401))
-    with pytest.raises(ModelError, match="HTTP 401.*check ANTHROPIC_API_KEY") as info:
+    with pytest.raises(ModelError, match=r"HTTP 401.*check ANTHROPIC_API_KEY") as info:
         await model(server).request([Message.user("hi")], settings=QUICK)
     assert len(server.requests) == 1
     assert_no_key_anywhere(server, str(info.value))
@@ -110,7 +127,7 @@ async def test_unknown_price_is_none_not_zero(server):
 
 def test_missing_key_names_the_variable(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    with pytest.raises(MissingAPIKey, match="set ANTHROPIC_API_KEY .* offline"):
+    with pytest.raises(MissingAPIKey, match=r"set ANTHROPIC_API_KEY .* offline"):
         get_model("anthropic:claude-haiku-4-5")
 
 
@@ -123,18 +140,21 @@ async def test_streaming_through_the_real_sdk(server):
     """The server's streaming path, driven by the SDK's own stream helper."""
     import anthropic
 
-    server.script(Reply(text="streamed answer", output_tokens=7),
-                  Reply(tool_calls=[("file_read", {"path": "x.py"})]))
+    server.script(Reply(text="streamed answer", output_tokens=7), Reply(tool_calls=[("file_read", {"path": "x.py"})]))
     client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0)
-    async with client.messages.stream(model="claude-haiku-4-5", max_tokens=50,
-                                      messages=[{"role": "user", "content": "hi"}]) as stream:
+    async with client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
         pieces = [text async for text in stream.text_stream]
         final = await stream.get_final_message()
     assert "".join(pieces) == "streamed answer" and len(pieces) > 1
     assert final.usage.output_tokens == 7
-    async with client.messages.stream(model="claude-haiku-4-5", max_tokens=50, tools=[
-            {"name": "file_read", "input_schema": {"type": "object"}}],
-            messages=[{"role": "user", "content": "hi"}]) as stream:
+    async with client.messages.stream(
+        model="claude-haiku-4-5",
+        max_tokens=50,
+        tools=[{"name": "file_read", "input_schema": {"type": "object"}}],
+        messages=[{"role": "user", "content": "hi"}],
+    ) as stream:
         final = await stream.get_final_message()
     assert final.content[0].input == {"path": "x.py"}
     assert server.requests[0].stream

@@ -9,8 +9,13 @@ from loom_nb.testing import FakeLLMServer, Fault, Reply
 
 from .conftest import KEY, assert_no_key_anywhere
 
-TOOLS = [ToolDefinition(name="file_read", description="Read a file",
-                        parameters={"type": "object", "properties": {"path": {"type": "string"}}})]
+TOOLS = [
+    ToolDefinition(
+        name="file_read",
+        description="Read a file",
+        parameters={"type": "object", "properties": {"path": {"type": "string"}}},
+    )
+]
 QUICK = ModelSettings(timeout=5)
 FAST_RETRY = RetryPolicy(initial_delay=0.01, max_delay=0.05)
 
@@ -49,8 +54,13 @@ async def test_conversation_with_tool_results_round_trips(server):
 
 
 async def test_every_fault_is_survived(server):
-    server.script(Fault.rate_limit(retry_after=0.2), Fault.overloaded(), Fault.server_error(500), Fault.drop(),
-                  Reply(tool_calls=[("file_read", {"path": "x"})]))
+    server.script(
+        Fault.rate_limit(retry_after=0.2),
+        Fault.overloaded(),
+        Fault.server_error(500),
+        Fault.drop(),
+        Reply(tool_calls=[("file_read", {"path": "x"})]),
+    )
     started = time.perf_counter()
     r = await model(server).request([Message.user("hi")], tools=TOOLS, settings=QUICK)
     assert r.retries == 4 and r.tool_calls[0].arguments == {"path": "x"}
@@ -65,9 +75,10 @@ async def test_slow_response_past_the_timeout_is_retried(server):
 
 async def test_retries_run_out_with_a_clear_error(server):
     server.script(*[Fault.server_error(500)] * 3)
-    with pytest.raises(ModelError, match="HTTP 500 .* after 2 retries") as info:
+    with pytest.raises(ModelError, match=r"HTTP 500 .* after 2 retries") as info:
         await model(server, retry=RetryPolicy(max_retries=2, initial_delay=0.01)).request(
-            [Message.user("hi")], settings=QUICK)
+            [Message.user("hi")], settings=QUICK
+        )
     assert len(server.requests) == 3
     assert_no_key_anywhere(server, str(info.value))
 
@@ -97,8 +108,13 @@ async def test_streaming_through_real_litellm(server):
 
     litellm = import_litellm()
     server.script(Reply(text="a streamed litellm answer"))
-    stream = await litellm.acompletion(model="openai/gpt-4o", api_base=server.openai_base_url, api_key=KEY,
-                                       messages=[{"role": "user", "content": "hi"}], stream=True)
+    stream = await litellm.acompletion(
+        model="openai/gpt-4o",
+        api_base=server.openai_base_url,
+        api_key=KEY,
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+    )
     pieces = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
     assert "".join(pieces) == "a streamed litellm answer"
     assert server.requests[0].stream

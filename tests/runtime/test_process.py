@@ -145,7 +145,7 @@ async def test_bounded_mailbox_gives_backpressure():
     p = spawn(slow, mailbox_size=2)
     p.cast(1)
     p.cast(2)
-    with pytest.raises(MailboxFull, match="await process.send"):
+    with pytest.raises(MailboxFull, match=r"await process\.send"):
         p.cast(3)
     sender = asyncio.ensure_future(p.send(3))
     await asyncio.sleep(0)

@@ -116,8 +116,9 @@ async def test_restart_types():
 async def test_restart_intensity_exceeded_stops_children_and_tells_the_parent():
     clock = [100.0]
     j = Journal()
-    inner = Supervisor([j.spec("w"), j.spec("other")], max_restarts=2, max_seconds=5, name="inner",
-                       clock=lambda: clock[0])
+    inner = Supervisor(
+        [j.spec("w"), j.spec("other")], max_restarts=2, max_seconds=5, name="inner", clock=lambda: clock[0]
+    )
     parent_j = Journal()
     outer = Supervisor([inner.child_spec(restart="temporary"), parent_j.spec("sibling")], name="outer")
     await outer.start()

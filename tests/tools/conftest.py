@@ -15,7 +15,8 @@ def tree(tmp_path: Path) -> Path:
     (root / "docs").mkdir()
     (root / ".hidden").mkdir()
     (root / ".gitignore").write_text("build/\n*.log\n!keep.log\n")
-    (root / "src" / "pkg" / "core.py").write_text("def parse_config(path):\n    return load(path)\n\nclass Loader:\n    pass\n")
+    core = "def parse_config(path):\n    return load(path)\n\nclass Loader:\n    pass\n"
+    (root / "src" / "pkg" / "core.py").write_text(core)
     (root / "src" / "pkg" / "util.py").write_text("import os\n# TODO parse later\nvalue = 42\n")
     (root / "src" / ".gitignore").write_text("generated.py\n")
     (root / "src" / "generated.py").write_text("def parse_config(): pass\n")
