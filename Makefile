@@ -1,0 +1,50 @@
+# The two ways in: `make demo` and `make test`. Each sets itself up from a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# The demo runs offline unless told otherwise: make demo MODEL=anthropic:claude-haiku-4-5
+MODEL  ?= offline
+
+.PHONY: demo test lint bench ripgrep clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "loom-nb needs Python >= 3.11: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# content_search uses ripgrep when an `rg` binary is on PATH (Debian's package; PyPI's `ripgrep` is an
+# sdist that needs crates from the network). Without it, the pure-Python search gives the same matches.
+ripgrep:
+	@command -v rg >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing ripgrep (apt-get)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null; \
+	  else \
+	    echo "note: rg not found and not installable here; content_search falls back to pure Python"; \
+	  fi; }
+
+demo: $(STAMP) ripgrep
+	@STDLIB="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"; \
+	echo "Sub-agents searching the Python standard library at $$STDLIB (model: $(MODEL))"; echo; \
+	$(PY) -m loom_nb subagent \
+	  "Where does the json encoder handle NaN and allow_nan?" \
+	  "How does asyncio's TaskGroup cancel its other tasks when one fails?" \
+	  "Where is the retry-after header parsed in urllib?" \
+	  --project "$$STDLIB" --model "$(MODEL)" --max-concurrency 3
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: $(STAMP) ripgrep lint
+	$(PY) -m pytest
+
+bench: $(STAMP) ripgrep
+	$(PY) benchmarks/bench_agents.py
+	$(PY) benchmarks/bench_search.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
