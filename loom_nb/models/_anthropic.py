@@ -84,11 +84,19 @@ class AnthropicModel(Model):
         if client is None:
             import anthropic
 
+            import httpx2
+
+            # Keep alive as many connections as the limiter lets run at once: the SDK's default
+            # (100) makes a larger swarm reconnect on every turn.
+            limit = self.limiter.limit(self.provider)
             client = anthropic.AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=self.base_url,
                 max_retries=self.retry.max_retries,
                 middleware=[_count_attempts],
+                http_client=anthropic.DefaultAsyncHttpxClient(
+                    limits=httpx2.Limits(max_connections=max(limit, 100), max_keepalive_connections=limit)
+                ),
             )
             self._clients[loop] = client
         return client

@@ -112,11 +112,14 @@ class ProviderLimiter:
         for per_loop in self._semaphores.values():
             per_loop.pop(provider, None)
 
+    def limit(self, provider: str) -> int:
+        return self.limits.get(provider, self.default)
+
     def semaphore(self, provider: str) -> asyncio.Semaphore:
         per_loop = self._semaphores.setdefault(asyncio.get_running_loop(), {})
         sem = per_loop.get(provider)
         if sem is None:
-            sem = per_loop[provider] = asyncio.Semaphore(self.limits.get(provider, self.default))
+            sem = per_loop[provider] = asyncio.Semaphore(self.limit(provider))
         return sem
 
 

@@ -1,0 +1,216 @@
+"""Agent-loop overhead: N agents, each K tool-call turns plus a final answer, against a model of
+latency L, supervised by a DynamicSupervisor; in-process (ScriptedModel) and through the fake HTTP
+server (the real Anthropic SDK over 127.0.0.1).
+
+ideal = (K + 1) * L (all agents in parallel, zero framework cost)
+framework time per turn = (wall - ideal) / (N * (K + 1))
+
+Usage: python benchmarks/bench_agents.py [--quick] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from contextlib import contextmanager
+from pathlib import Path
+
+from loom_nb.agents import Agent
+from loom_nb.events import EventBus
+from loom_nb.models import ModelSettings, ProviderLimiter, ScriptedModel, tool_call
+from loom_nb.models._anthropic import AnthropicModel
+from loom_nb.runtime import ChildSpec, DynamicSupervisor, Process
+from loom_nb.testing import FakeLLMServer, Reply
+from loom_nb.tools import Scope, Tool, ToolContext
+
+K = 3
+
+
+async def _noop(args: dict, ctx: ToolContext) -> str:
+    return "ok"
+
+
+NOOP = Tool(
+    name="noop",
+    description="does nothing",
+    parameters={"type": "object", "properties": {}},
+    fn=_noop,
+    permission="read",
+)
+
+
+def _turns_done(messages) -> int:
+    return sum(1 for m in messages if m.role == "assistant")
+
+
+def scripted_model(latency: float) -> ScriptedModel:
+    def fn(messages, tools):
+        return [tool_call("noop")] if _turns_done(messages) < K else "final answer"
+
+    return ScriptedModel(fn, latency=latency)
+
+
+@contextmanager
+def server_process(latency: float):
+    """The fake server in its own process, so its CPU is not counted as the framework's."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        yield url
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def serve(latency: float) -> None:
+    with FakeLLMServer(handler=http_handler(latency)) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+        print(
+            f"  (fake server: {time.process_time() / max(len(server.requests), 1) * 1000:.2f} ms CPU per request)",
+            file=sys.stderr,
+        )
+
+
+def http_handler(latency: float):
+    def handler(request):
+        turns = sum(1 for m in request.body.get("messages", []) if m.get("role") == "assistant")
+        if turns < K:
+            return Reply(tool_calls=[("noop", {})], latency=latency)
+        return Reply(text="final answer", latency=latency)
+
+    return handler
+
+
+async def run_swarm(n: int, model, scope: Scope) -> float:
+    bus = EventBus()
+    bus.subscribe(lambda event: None)  # one subscriber, as the recorder will be
+    sup = DynamicSupervisor(name="bench")
+    await sup.start()
+    done = 0
+    all_done = asyncio.Event()
+
+    def make_body(i: int):
+        async def body(proc: Process) -> None:
+            nonlocal done
+            agent = Agent(
+                name=f"agent-{i}",
+                model=model,
+                tools=[NOOP],
+                bus=bus,
+                max_iterations=K + 2,
+                context=ToolContext(scope=scope, project=scope.root, session_id="bench"),
+                settings=ModelSettings(timeout=60),
+            )
+            await agent.run("work")
+            done += 1
+            if done == n:
+                all_done.set()
+
+        return body
+
+    started = time.perf_counter()
+    for i in range(n):
+        await sup.start_child(ChildSpec(id=i, start=make_body(i), restart="temporary"))
+    await all_done.wait()
+    wall = time.perf_counter() - started
+    await sup.stop()
+    return wall
+
+
+async def measure(n: int, latency: float, transport: str, scope: Scope, repeats: int) -> dict:
+    walls, cpus = [], []
+    for _ in range(repeats):
+        if transport == "in-process":
+            gc.collect()
+            walls.append(await run_swarm(n, scripted_model(latency), scope))
+            continue
+        with server_process(latency) as url:
+            model = AnthropicModel(
+                "claude-haiku-4-5", base_url=url, api_key="bench-key", limiter=ProviderLimiter(default=max(n, 1))
+            )
+            await run_swarm(1, model, scope)  # warm up: SDK import, client, first connection
+            gc.collect()
+            cpu = time.process_time()
+            walls.append(await run_swarm(n, model, scope))
+            cpus.append(time.process_time() - cpu)
+            await model.aclose()
+    wall = statistics.median(walls)
+    ideal = (K + 1) * latency
+    per_turn_ms = (wall - ideal) / (n * (K + 1)) * 1000
+    row = {
+        "transport": transport,
+        "N": n,
+        "K": K,
+        "L_s": latency,
+        "repeats": repeats,
+        "wall_s": wall,
+        "ideal_s": ideal,
+        "wall_over_ideal": wall / ideal,
+        "framework_ms_per_turn": per_turn_ms,
+    }
+    if cpus:  # the client process's CPU per request: loom_nb plus the Anthropic SDK and its HTTP stack
+        row["client_cpu_ms_per_request"] = statistics.median(cpus) / (n * (K + 1)) * 1000
+    return row
+
+
+async def memory_per_agent(n: int, scope: Scope) -> float:
+    gc.collect()
+    tracemalloc.start()
+    await run_swarm(n, scripted_model(0.05), scope)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / n
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, skip the 1 s runs")
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "agents.json")
+    args = parser.parse_args()
+    scope = Scope(Path(__file__).parent)
+    repeats = 1 if args.quick else 3
+    rows = []
+    for transport in ("in-process", "http"):
+        for n, latency in [(1, 0.05), (100, 0.05), (1000, 0.05)]:
+            rows.append(await measure(n, latency, transport, scope, repeats))
+            _print(rows[-1])
+    if not args.quick:
+        for transport in ("in-process", "http"):
+            rows.append(await measure(1000, 1.0, transport, scope, 1))
+            _print(rows[-1])
+    mem = await memory_per_agent(1000, scope)
+    print(f"peak traced memory per agent (N=1000, in-process): {mem / 1024:.1f} KiB")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"rows": rows, "peak_bytes_per_agent": mem, "python": sys.version}, indent=2))
+    print(f"results: {args.json}")
+
+
+def _print(row: dict) -> None:
+    print(
+        f"{row['transport']:>10}  N={row['N']:<5} L={row['L_s'] * 1000:>5.0f} ms  wall={row['wall_s']:.3f} s  "
+        f"ideal={row['ideal_s']:.3f} s  wall/ideal={row['wall_over_ideal']:.3f}  "
+        f"framework/turn={row['framework_ms_per_turn']:.4f} ms"
+        + (
+            f"  client CPU/request={row['client_cpu_ms_per_request']:.2f} ms"
+            if "client_cpu_ms_per_request" in row
+            else ""
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve(float(sys.argv[2]))
+    else:
+        asyncio.run(main())
