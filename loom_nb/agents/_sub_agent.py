@@ -23,10 +23,10 @@ from ..models import get_model
 from ..models._base import Model
 from ..models._messages import Usage
 from ..runtime import ChildSpec, DynamicSupervisor, Process, Registry, async_stream
-from ..tools import READ_ONLY_TOOLS, Scope, ScopeError, ToolContext
+from ..tools import READ_ONLY_TOOLS, Scope, ScopeError, Tool, ToolContext, ToolError
 from ._loop import Agent
 
-__all__ = ["Evidence", "Findings", "asub_agent", "asub_agents", "sub_agent", "sub_agents"]
+__all__ = ["Evidence", "Findings", "asub_agent", "asub_agents", "sub_agent", "sub_agent_tool", "sub_agents"]
 
 MAX_ITERATIONS = 10
 
@@ -279,3 +279,46 @@ def sub_agents(
 ) -> list[Findings]:
     """Blocking form of asub_agents."""
     return _run_sync("sub_agents", asub_agents(tasks, scope, project, model, **options))  # type: ignore[return-value,arg-type]
+
+
+async def _sub_agent_tool(args: dict[str, object], ctx: ToolContext) -> str:
+    try:
+        findings = await asub_agent(
+            str(args["task"]),
+            scope=str(args["scope"]) if args.get("scope") else None,
+            project=ctx.project,
+            bus=ctx.bus,
+            session_id=ctx.session_id or None,
+            parent=ctx.agent or None,
+        )
+    except ScopeError as exc:
+        raise ToolError(str(exc)) from None
+    head = "PARTIAL (the sub-agent hit its iteration limit): " if findings.partial else ""
+    cost = "unknown" if findings.cost_usd is None else f"${findings.cost_usd:.4f}"
+    footer = (
+        f"[{findings.agent} · {findings.model} · {findings.iterations} iterations · {cost} · "
+        f"{len(findings.evidence)} cited lines verified]"
+    )
+    return f"{head}{findings.text.rstrip()}\n{footer}"
+
+
+sub_agent_tool = Tool(
+    name="sub_agent",
+    description=(
+        "Delegate a focused search to a read-only sub-agent (the weak model, file and content search, "
+        "file reads, at most 10 iterations). Give it one precise question; optionally a scope directory "
+        "inside the project. It answers with findings and file:line evidence."
+    ),
+    parameters={
+        "type": "object",
+        "properties": {
+            "task": {"type": "string", "description": "What to find out, as one precise question."},
+            "scope": {"type": "string", "description": "Directory inside the project to search (default: all)."},
+        },
+        "required": ["task"],
+    },
+    fn=_sub_agent_tool,
+    permission="read",
+)
+"""The tool a lead agent uses to spawn sub-agents (it runs them in its own session and names itself
+their parent)."""

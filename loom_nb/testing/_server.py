@@ -120,6 +120,10 @@ class FakeLLMServer:
         self.default = default or Reply(text="ok")
         self.handler = handler
         self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        """Requests received and not yet answered."""
+        self.max_in_flight = 0
+        """The most requests in flight at once (to check a client's backpressure)."""
         self._steps: deque[Step] = deque()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -261,6 +265,21 @@ class FakeLLMServer:
         request = RecordedRequest(api=api, path=route, headers=safe, body=body, stream=bool(body.get("stream")))
         step = self._next_step(request)
         model = str(body.get("model", "fake-model"))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(api, request, model, step, writer)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(
+        self,
+        api: Literal["anthropic", "openai"],
+        request: RecordedRequest,
+        model: str,
+        step: Step,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
 
         if isinstance(step, Fault):
             if step.kind == "status":

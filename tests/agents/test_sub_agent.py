@@ -168,3 +168,35 @@ def test_cli_json_output_and_clear_errors(tmp_path):
     assert bad.returncode == 2 and "outside the project" in bad.stderr and "Traceback" not in bad.stderr
     nokey = run_cli("subagent", "x", "--project", str(tmp_path), "--model", "anthropic:claude-haiku-4-5")
     assert nokey.returncode == 2 and "set ANTHROPIC_API_KEY" in nokey.stderr and "Traceback" not in nokey.stderr
+
+
+async def test_the_sub_agent_tool_lets_a_lead_delegate():
+    from loom_nb.agents import Agent, sub_agent_tool
+    from loom_nb.tools import Scope, ToolContext
+
+    bus = EventBus()
+    log = EventLog(bus)
+    lead_model = ScriptedModel(
+        [
+            [
+                tool_call("sub_agent", task="Where does the json encoder handle allow_nan?", scope="json"),
+                tool_call("sub_agent", task="anything", scope="../.."),
+            ],
+            "summary written",
+        ]
+    )
+    lead = Agent(
+        name="lead",
+        role="lead",
+        model=lead_model,
+        tools=[sub_agent_tool],
+        bus=bus,
+        context=ToolContext(scope=Scope(STDLIB), project=STDLIB, session_id="s42"),
+    )
+    result = await lead.run("research allow_nan")
+    assert result.text == "summary written"
+    ok, bad = lead_model.requests[1][0][-1].tool_results
+    assert not ok.is_error and "encoder.py:" in ok.content and "cited lines verified" in ok.content
+    assert bad.is_error and "outside the project" in bad.content
+    spawned = [e for e in log.of_kind("agent_spawned") if e.role == "sub_agent"]
+    assert [(e.parent, e.session_id) for e in spawned] == [("lead", "s42")]

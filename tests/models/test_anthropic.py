@@ -164,3 +164,15 @@ async def test_streaming_through_the_real_sdk(server):
 async def test_blocked_outside_loopback_in_tests():
     with pytest.raises(ModelError, match="LOOM_NB_ONLY_LOCAL_MODELS"):
         await get_model("anthropic:claude-haiku-4-5", api_key=KEY).request([Message.user("hi")])
+
+
+async def test_the_provider_limit_gives_backpressure(server):
+    import asyncio
+
+    from loom_nb.models import ProviderLimiter
+
+    server.default = Reply(text="slow ok", latency=0.1)
+    m = model(server, limiter=ProviderLimiter(default=2))
+    results = await asyncio.gather(*(m.request([Message.user(str(i))], settings=QUICK) for i in range(6)))
+    assert [r.text for r in results] == ["slow ok"] * 6
+    assert server.max_in_flight == 2
