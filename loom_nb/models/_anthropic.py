@@ -83,7 +83,6 @@ class AnthropicModel(Model):
         client = self._clients.get(loop)
         if client is None:
             import anthropic
-
             import httpx2
 
             # Keep alive as many connections as the limiter lets run at once: the SDK's default
