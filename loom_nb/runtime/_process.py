@@ -237,6 +237,8 @@ class Process:
             raise RuntimeError(f"{self!r} was never started")
         if self.exit_reason is not None:
             return self.exit_reason
+        if asyncio.current_task() is self._task:  # a process stopping itself: exit now, not wait on itself
+            raise ProcessExit(reason)
         assert self._done is not None
         if self._stop_reason is None:
             self._stop_reason = reason

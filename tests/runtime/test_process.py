@@ -160,3 +160,11 @@ async def test_start_twice_is_refused():
     with pytest.raises(RuntimeError, match="started once"):
         p.start()
     await p.stop()
+
+
+async def test_a_process_stopping_itself_exits_with_the_reason():
+    async def body(proc: Process) -> None:
+        await proc.stop("finished early")
+
+    p = spawn(body)
+    assert await p.join() == "finished early"
