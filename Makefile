@@ -28,12 +28,12 @@ ripgrep:
 
 demo: $(STAMP) ripgrep
 	@STDLIB="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"; \
-	echo "Sub-agents searching the Python standard library at $$STDLIB (model: $(MODEL))"; echo; \
+	echo "Three sub-agents search asyncio in the Python standard library ($$STDLIB), model: $(MODEL)"; echo; \
 	$(PY) -m loom_nb subagent \
-	  "Where does the json encoder handle NaN and allow_nan?" \
-	  "How does asyncio's TaskGroup cancel its other tasks when one fails?" \
-	  "Where is the retry-after header parsed in urllib?" \
-	  --project "$$STDLIB" --model "$(MODEL)" --max-concurrency 3
+	  "How does a TaskGroup cancel its other tasks when one of them fails?" \
+	  "Where is asyncio.timeout implemented and how does it cancel the task?" \
+	  "How does a Queue wake up a getter waiting on an empty queue?" \
+	  --project "$$STDLIB" --scope asyncio --model "$(MODEL)" --max-concurrency 3
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -34,6 +34,7 @@ BANNER = "[offline model: keyword search over the files, no LLM was used]"
 NEEDED_TOOLS = ("content_search", "file_search", "file_read")
 MAX_TERMS = 5
 TOP_FILES = 3
+RELEVANT_SHARE = 0.6
 LINES_PER_FILE = 2
 
 _STOPWORDS = frozenset(
@@ -217,7 +218,8 @@ class OfflineModel(Model):
                     "max_results": 500,
                 },
             )
-            for k, (path, _) in enumerate(ranked[:TOP_FILES])
+            for k, (path, score) in enumerate(ranked[:TOP_FILES])
+            if score >= RELEVANT_SHARE * ranked[0][1]  # files far behind the best one add noise, not evidence
         )
 
     # phase 2: read around the best lines --------------------------------------------------------
