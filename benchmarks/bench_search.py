@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from loom_nb.tools import Scope, search
-from loom_nb.tools._search import MAX_FILESIZE
+from loom_nb.tools._search import ripgrep_command
 
 PATTERNS = [
     ("allow_nan", False),  # rare identifier
@@ -29,28 +29,8 @@ PATTERNS = [
 
 
 def rg_binary(root: Path, pattern: str, ignore_case: bool) -> list[tuple[str, int]]:
-    """The same flags loom_nb passes, run and parsed as plainly as possible."""
-    args = [
-        "rg",
-        "--no-config",
-        "--null",
-        "--with-filename",
-        "--line-number",
-        "--no-heading",
-        "--color",
-        "never",
-        "--no-require-git",
-        "--no-ignore-dot",
-        "--no-ignore-global",
-        "--no-ignore-exclude",
-        "--max-filesize",
-        str(MAX_FILESIZE),
-        "--regexp",
-        pattern,
-        *(["--ignore-case"] if ignore_case else []),
-        "--",
-        ".",
-    ]
+    """The same command loom_nb runs, parsed as plainly as possible."""
+    args = ripgrep_command("rg", pattern, ".", ignore_case=ignore_case)
     out = subprocess.run(args, cwd=root, capture_output=True).stdout
     hits = []
     for row in out.split(b"\n"):

@@ -18,7 +18,7 @@ from ._base import Tool, ToolContext, ToolError, cap_chars, truncate
 from ._scope import Scope
 from ._walk import walk_files
 
-__all__ = ["Match", "content_search", "ripgrep_path", "search"]
+__all__ = ["Match", "content_search", "ripgrep_command", "ripgrep_path", "search"]
 
 MAX_FILESIZE = 10 * 1024 * 1024
 """Files above this are skipped by both engines (rg's --max-filesize)."""
@@ -94,9 +94,9 @@ def _search_python(scope: Scope, start: Path, regex: re.Pattern[str]) -> list[Ma
     return out
 
 
-async def _search_rg(rg: str, scope: Scope, start: Path, pattern: str, ignore_case: bool) -> list[Match] | None:
-    """Matches from ripgrep, or None when rg cannot parse the regex (Python's dialect is wider)."""
-    target = scope.relative(start)
+def ripgrep_command(rg: str, pattern: str, target: str, *, ignore_case: bool = False) -> list[str]:
+    """The rg invocation: ignore rules as the Python walk applies them (see _walk.py), NUL after
+    the path so any file name parses, every file's name even when `target` is one file."""
     args = [
         rg,
         "--no-config",
@@ -117,7 +117,12 @@ async def _search_rg(rg: str, scope: Scope, start: Path, pattern: str, ignore_ca
     ]
     if ignore_case:
         args.append("--ignore-case")
-    args += ["--", target]
+    return [*args, "--", target]
+
+
+async def _search_rg(rg: str, scope: Scope, start: Path, pattern: str, ignore_case: bool) -> list[Match] | None:
+    """Matches from ripgrep, or None when rg cannot parse the regex (Python's dialect is wider)."""
+    args = ripgrep_command(rg, pattern, scope.relative(start), ignore_case=ignore_case)
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=scope.root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
