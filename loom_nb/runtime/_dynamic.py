@@ -55,8 +55,9 @@ class DynamicSupervisor(_SupervisorBase):
                     f"{self!r} already has {len(self._children)} children (max_children={self.max_children})"
                 )
             child = _Child(spec)
+            process = self._spawn(child)  # raises (and starts nothing) if its registry name is taken
             self._children.append(child)
-            return self._spawn(child)
+            return process
         if op == "terminate_child":
             (target,) = args
             for child in self._children:

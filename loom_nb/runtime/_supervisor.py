@@ -251,9 +251,8 @@ class _SupervisorBase:
         for child in reversed(self._children):
             try:
                 await self._terminate(child)
-            except BaseException:
+            except Exception:  # keep going: one failed stop must not leave the older siblings running
                 log.exception("%r: stopping child %r failed", self, child.spec.id)
-                raise
 
     def _find(self, proc: Process) -> _Child | None:
         for child in self._children:

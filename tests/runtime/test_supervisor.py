@@ -232,3 +232,19 @@ async def _until(predicate, limit: int = 1000) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("condition never held")
+
+
+async def test_start_child_with_a_taken_name_fails_cleanly():
+    from loom_nb.runtime import AlreadyRegistered
+
+    reg = Registry()
+    j = Journal()
+    dyn = DynamicSupervisor(registry=reg)
+    await dyn.start()
+    await dyn.start_child(j.spec("a", name="lead"))
+    await j.started(1)
+    with pytest.raises(AlreadyRegistered, match="already registered"):
+        await dyn.start_child(j.spec("b", name="lead"))
+    assert (await dyn.count_children())["specs"] == 1
+    assert j.starts.empty()
+    await dyn.stop()
