@@ -25,6 +25,10 @@ _EXPORTS: dict[str, str] = {
     "load_config": "loom_nb.config",
     "Config": "loom_nb.config",
     "get_model": "loom_nb.models",
+    "open_graph": "loom_nb.graph._read",
+    "Graph": "loom_nb.graph._read",
+    "GraphStore": "loom_nb.graph._store",
+    "Recorder": "loom_nb.graph._recorder",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -55,4 +59,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads t
     from .config import Config as Config
     from .config import load_config as load_config
     from .events import EventBus as EventBus
+    from .graph._read import Graph as Graph
+    from .graph._read import open_graph as open_graph
+    from .graph._recorder import Recorder as Recorder
+    from .graph._store import GraphStore as GraphStore
     from .models import get_model as get_model

@@ -23,6 +23,8 @@ __all__ = [
     "EventBus",
     "EventLog",
     "LLMCall",
+    "SessionEnded",
+    "SessionStarted",
     "ToolCallEvent",
     "ToolStarted",
     "Warning",
@@ -126,7 +128,28 @@ class Warning(_Base):
     message: str
 
 
-Event = AgentSpawned | AgentStatus | LLMCall | ToolStarted | ToolCallEvent | Warning
+@dataclass(slots=True, kw_only=True, frozen=True)
+class SessionStarted(_Base):
+    """A session (one swarm run) began. `agent` is ""."""
+
+    kind: Literal["session_started"] = "session_started"
+    intent: str
+    """What the user asked for (the %%loom cell body)."""
+    title: str = ""
+    models: tuple[str, ...] = ()
+    project: str = ""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class SessionEnded(_Base):
+    """A session ended. `agent` is ""."""
+
+    kind: Literal["session_ended"] = "session_ended"
+    status: Literal["done", "failed", "cancelled"]
+    error: str | None = None
+
+
+Event = AgentSpawned | AgentStatus | LLMCall | ToolStarted | ToolCallEvent | Warning | SessionStarted | SessionEnded
 
 Subscriber = Callable[[Any], None]
 

@@ -2,6 +2,7 @@
 every path resolves inside the tool's scope."""
 
 from ._base import Permission, Tool, ToolContext, ToolError
+from ._decisions import decision_log, decision_query
 from ._files import directory_list, file_read, file_search
 from ._scope import Scope, ScopeError
 from ._search import Match, content_search, ripgrep_path, search
@@ -19,6 +20,8 @@ __all__ = [
     "ToolContext",
     "ToolError",
     "content_search",
+    "decision_log",
+    "decision_query",
     "directory_list",
     "file_read",
     "file_search",

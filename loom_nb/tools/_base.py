@@ -11,6 +11,7 @@ from ..models._messages import ToolDefinition
 
 if TYPE_CHECKING:
     from ..events import EventBus
+    from ..graph._decisions import DecisionGraph
     from ._scope import Scope
 
 __all__ = ["Permission", "Tool", "ToolContext", "ToolError", "truncate"]
@@ -34,6 +35,8 @@ class ToolContext:
     session_id: str = ""
     agent: str = ""
     bus: EventBus | None = None
+    graph: DecisionGraph | None = None
+    """The shared decision graph (the decision tools need it)."""
 
 
 ToolFn = Callable[[dict[str, Any], ToolContext], Awaitable[str]]

@@ -1,0 +1,29 @@
+"""The decision graph and run history in DuckDB: recorded live from the event bus, read back as
+pandas DataFrames. duckdb and pandas load on first use."""
+
+from ._decisions import DecisionGraph, Edge, Node, Pulse
+from ._read import Graph, open_graph
+from ._recorder import Recorder
+from ._schema import EDGE_TYPES, MIGRATIONS, NODE_STATUSES, NODE_TYPES, SESSION_STATUSES, Migration
+from ._store import GraphBusy, GraphError, GraphStore, SchemaTooNew, default_path
+
+__all__ = [
+    "EDGE_TYPES",
+    "MIGRATIONS",
+    "NODE_STATUSES",
+    "NODE_TYPES",
+    "SESSION_STATUSES",
+    "DecisionGraph",
+    "Edge",
+    "Graph",
+    "GraphBusy",
+    "GraphError",
+    "GraphStore",
+    "Migration",
+    "Node",
+    "Pulse",
+    "Recorder",
+    "SchemaTooNew",
+    "default_path",
+    "open_graph",
+]

@@ -1,0 +1,197 @@
+"""Reading the graph back as pandas DataFrames (and SQL, and networkx), during and after a run.
+
+No silent row limit: a query returns every row it matches. Parameters are bound, never formatted
+into SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._decisions import DecisionGraph
+from ._schema import EDGE_TYPES, NODE_STATUSES, NODE_TYPES
+from ._store import GraphError, GraphStore, default_path
+
+if TYPE_CHECKING:
+    import networkx
+    import pandas as pd
+
+__all__ = ["Graph", "open_graph"]
+
+CostBy = Literal["agent", "model", "role", "session"]
+
+
+def _where(clauses: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    used = [(c, v) for c, v in clauses if v is not None]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(c for c, _ in used), [v for _, v in used]
+
+
+class Graph(DecisionGraph):
+    """A project's graph: Loom's API (add_node, supersede, pulse, ...) plus DataFrame views."""
+
+    def __repr__(self) -> str:
+        return f"<loom_nb.Graph {self.store.path}>"
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Any SQL over the tables; values go in `params` (? or $name), never into the string."""
+        with self.store.connect() as con:
+            return _tidy(con.execute(query, params if params is not None else []).df())
+
+    def _frame(self, sql: str, params: list[Any]) -> pd.DataFrame:
+        with self.store.connect() as con:
+            return _tidy(con.execute(sql, params).df())
+
+    def sessions(self) -> pd.DataFrame:
+        df = self._frame("SELECT * FROM sessions ORDER BY started_at", [])
+        df["models"] = df["models"].map(_json)
+        return df
+
+    def agents(self, session: str | None = None) -> pd.DataFrame:
+        where, params = _where([("session_id = ?", session)])
+        return self._frame(f"SELECT * FROM agents{where} ORDER BY started_at NULLS LAST, name", params)
+
+    def nodes(
+        self,
+        session: str | None = None,
+        node_type: str | None = None,
+        status: str | None = None,
+        agent: str | None = None,
+        *,
+        expand_metadata: bool = False,
+    ) -> pd.DataFrame:
+        if node_type is not None and node_type not in NODE_TYPES:
+            raise GraphError(f"unknown node type {node_type!r}: use one of {', '.join(NODE_TYPES)}")
+        if status is not None and status not in NODE_STATUSES:
+            raise GraphError(f"unknown status {status!r}: use one of {', '.join(NODE_STATUSES)}")
+        where, params = _where(
+            [
+                ("session_id = ?", session),
+                ("node_type = ?", node_type),
+                ("status = ?", status),
+                ("agent_name = ?", agent),
+            ]
+        )
+        df = self._frame(f"SELECT * FROM decision_nodes{where} ORDER BY id", params)
+        df["metadata"] = df["metadata"].map(_json)
+        if expand_metadata and len(df):
+            import pandas as pd
+
+            meta = pd.json_normalize(df["metadata"].tolist()).add_prefix("metadata.")
+            df = pd.concat([df.drop(columns=["metadata"]), meta.set_index(df.index)], axis=1)
+        return df
+
+    def edges(self, session: str | None = None, edge_type: str | None = None) -> pd.DataFrame:
+        if edge_type is not None and edge_type not in EDGE_TYPES:
+            raise GraphError(f"unknown edge type {edge_type!r}: use one of {', '.join(EDGE_TYPES)}")
+        where, params = _where(
+            [
+                ("from_node_id IN (SELECT id FROM decision_nodes WHERE session_id = ?)", session),
+                ("edge_type = ?", edge_type),
+            ]
+        )
+        return self._frame(f"SELECT * FROM decision_edges{where} ORDER BY id", params)
+
+    def llm_calls(self, session: str | None = None, agent: str | None = None) -> pd.DataFrame:
+        where, params = _where([("session_id = ?", session), ("agent = ?", agent)])
+        return self._frame(f"SELECT * FROM llm_calls{where} ORDER BY ts, id", params)
+
+    def tool_calls(self, session: str | None = None, agent: str | None = None, tool: str | None = None) -> pd.DataFrame:
+        where, params = _where([("session_id = ?", session), ("agent = ?", agent), ("tool = ?", tool)])
+        return self._frame(f"SELECT * FROM tool_calls{where} ORDER BY ts, id", params)
+
+    def events(self, session: str | None = None, kind: str | None = None) -> pd.DataFrame:
+        where, params = _where([("session_id = ?", session), ("kind = ?", kind)])
+        df = self._frame(f"SELECT * FROM events{where} ORDER BY ts, id", params)
+        df["payload"] = df["payload"].map(_json)
+        return df
+
+    def task_dependencies(self, session: str | None = None) -> pd.DataFrame:
+        where, params = _where([("session_id = ?", session)])
+        return self._frame(f"SELECT * FROM task_dependencies{where} ORDER BY id", params)
+
+    def costs(self, by: CostBy = "agent", session: str | None = None) -> pd.DataFrame:
+        """Tokens and USD per agent, model, role or session. `cost_usd` sums the priced calls;
+        `unpriced_calls` counts those whose price is unknown (so a total is never a silent $0)."""
+        keys = {
+            "agent": "l.session_id, l.agent",
+            "model": "l.model",
+            "role": "coalesce(a.role, 'unknown')",
+            "session": "l.session_id",
+        }
+        if by not in keys:
+            raise GraphError(f"costs(by=...) takes one of {', '.join(keys)}; got {by!r}")
+        label = {"agent": "session_id, agent", "model": "model", "role": "role", "session": "session_id"}[by]
+        where, params = _where([("l.session_id = ?", session)])
+        group = keys[by]
+        select = group if by != "role" else f"{group} AS role"
+        return self._frame(
+            f"""SELECT {select}, count(*) AS calls,
+                    sum(l.input_tokens)::BIGINT AS input_tokens, sum(l.output_tokens)::BIGINT AS output_tokens,
+                    sum(l.cache_read_tokens)::BIGINT AS cache_read_tokens,
+                    sum(l.cache_write_tokens)::BIGINT AS cache_write_tokens,
+                    coalesce(sum(l.cost_usd), 0) AS cost_usd,
+                    count(*) FILTER (WHERE l.cost_usd IS NULL AND l.error IS NULL) AS unpriced_calls,
+                    count(*) FILTER (WHERE l.error IS NOT NULL) AS failed_calls,
+                    sum(l.latency_s) AS latency_s
+                FROM llm_calls l LEFT JOIN agents a ON a.session_id = l.session_id AND a.name = l.agent
+                {where} GROUP BY {group} ORDER BY cost_usd DESC, {label}""",
+            params,
+        )
+
+    def timeline(self, session: str) -> pd.DataFrame:
+        """Every event of a session in order, with seconds since its start."""
+        df = self.events(session=session)
+        if len(df):
+            df["t"] = (df["ts"] - df["ts"].iloc[0]).dt.total_seconds()
+        else:
+            df["t"] = []
+        return df[["t", "ts", "agent", "kind", "payload"]]
+
+    def to_networkx(self, session: str | None = None) -> networkx.MultiDiGraph:
+        """The decision graph for graph algorithms: node and edge attributes as columns."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph()
+        nodes = self.nodes(session=session)
+        for row in nodes.to_dict("records"):
+            g.add_node(int(row["id"]), **{k: v for k, v in row.items() if k != "id"})
+        for row in self.edges(session=session).to_dict("records"):
+            if row["from_node_id"] in g and row["to_node_id"] in g:
+                g.add_edge(
+                    int(row["from_node_id"]),
+                    int(row["to_node_id"]),
+                    key=int(row["id"]),
+                    **{k: v for k, v in row.items() if k not in ("id", "from_node_id", "to_node_id")},
+                )
+        return g
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _tidy(df: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns that hold NULLs come back as floats from DuckDB: make them nullable Int64."""
+    for col in ("confidence", "writer_pid", "retries", "restarts"):
+        if col in df.columns and df[col].dtype.kind == "f":
+            df[col] = df[col].astype("Int64")
+    return df
+
+
+def open_graph(
+    path: str | os.PathLike[str] | None = None, *, project: str | os.PathLike[str] = ".", lock_timeout: float = 10.0
+) -> Graph:
+    """The graph of a project (`<project>/.loom/loom.duckdb`) or of the file at `path`."""
+    target = path if path is not None else default_path(project)
+    store = GraphStore(target, create=False, lock_timeout=lock_timeout)
+    return Graph(store)

@@ -1,0 +1,151 @@
+"""The DuckDB schema (Loom's decision graph plus the run history) and its migrations.
+
+Every schema change is a new numbered migration appended to MIGRATIONS; a file records the
+highest one applied, so a file written by an older loom-nb opens in a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DEPENDENCY_TYPES",
+    "EDGE_TYPES",
+    "MIGRATIONS",
+    "NODE_STATUSES",
+    "NODE_TYPES",
+    "SESSION_STATUSES",
+    "Migration",
+]
+
+NODE_TYPES = ("goal", "decision", "option", "action", "outcome", "observation", "revisit")
+EDGE_TYPES = ("leads_to", "chosen", "rejected", "requires", "blocks", "enables", "supersedes")
+NODE_STATUSES = ("active", "superseded", "abandoned")
+SESSION_STATUSES = ("running", "done", "failed", "cancelled", "interrupted")
+DEPENDENCY_TYPES = ("blocks", "requires")
+
+
+def _in(values: Sequence[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Any], None]
+    """Called with an open connection inside a transaction."""
+
+
+def _v1(con: Any) -> None:
+    con.execute(f"""
+        CREATE SEQUENCE decision_nodes_id START 1;
+        CREATE TABLE decision_nodes (
+            id BIGINT PRIMARY KEY DEFAULT nextval('decision_nodes_id'),
+            change_id VARCHAR NOT NULL UNIQUE,
+            node_type VARCHAR NOT NULL CHECK (node_type IN {_in(NODE_TYPES)}),
+            title VARCHAR NOT NULL,
+            description VARCHAR,
+            status VARCHAR NOT NULL DEFAULT 'active' CHECK (status IN {_in(NODE_STATUSES)}),
+            confidence INTEGER CHECK (confidence BETWEEN 0 AND 100),
+            metadata JSON,
+            session_id VARCHAR,
+            agent_name VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE decision_edges_id START 1;
+        CREATE TABLE decision_edges (
+            id BIGINT PRIMARY KEY DEFAULT nextval('decision_edges_id'),
+            change_id VARCHAR NOT NULL UNIQUE,
+            from_node_id BIGINT NOT NULL,
+            to_node_id BIGINT NOT NULL,
+            edge_type VARCHAR NOT NULL CHECK (edge_type IN {_in(EDGE_TYPES)}),
+            weight DOUBLE NOT NULL DEFAULT 1.0,
+            rationale VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE sessions (
+            id VARCHAR PRIMARY KEY,
+            title VARCHAR,
+            intent VARCHAR,
+            status VARCHAR NOT NULL CHECK (status IN {_in(SESSION_STATUSES)}),
+            models JSON,
+            project VARCHAR,
+            writer_pid INTEGER,
+            writer_host VARCHAR,
+            started_at TIMESTAMP NOT NULL,
+            ended_at TIMESTAMP,
+            input_tokens BIGINT NOT NULL DEFAULT 0,
+            output_tokens BIGINT NOT NULL DEFAULT 0,
+            cache_read_tokens BIGINT NOT NULL DEFAULT 0,
+            cache_write_tokens BIGINT NOT NULL DEFAULT 0,
+            cost_usd DOUBLE NOT NULL DEFAULT 0,
+            unpriced_calls BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE TABLE agents (
+            id VARCHAR PRIMARY KEY,
+            session_id VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            role VARCHAR,
+            model VARCHAR,
+            parent VARCHAR,
+            status VARCHAR,
+            restarts INTEGER NOT NULL DEFAULT 0,
+            started_at TIMESTAMP,
+            ended_at TIMESTAMP
+        );
+        CREATE SEQUENCE llm_calls_id START 1;
+        CREATE TABLE llm_calls (
+            id BIGINT DEFAULT nextval('llm_calls_id'),
+            session_id VARCHAR NOT NULL,
+            agent VARCHAR,
+            model VARCHAR,
+            input_tokens BIGINT,
+            output_tokens BIGINT,
+            cache_read_tokens BIGINT,
+            cache_write_tokens BIGINT,
+            cost_usd DOUBLE,
+            latency_s DOUBLE,
+            retries INTEGER,
+            error VARCHAR,
+            ts TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE tool_calls_id START 1;
+        CREATE TABLE tool_calls (
+            id BIGINT DEFAULT nextval('tool_calls_id'),
+            session_id VARCHAR NOT NULL,
+            agent VARCHAR,
+            tool VARCHAR,
+            call_id VARCHAR,
+            args_summary VARCHAR,
+            duration_s DOUBLE,
+            outcome VARCHAR,
+            error VARCHAR,
+            ts TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE events_id START 1;
+        CREATE TABLE events (
+            id BIGINT DEFAULT nextval('events_id'),
+            session_id VARCHAR NOT NULL,
+            agent VARCHAR,
+            kind VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            payload JSON
+        );
+        CREATE SEQUENCE task_dependencies_id START 1;
+        CREATE TABLE task_dependencies (
+            id BIGINT PRIMARY KEY DEFAULT nextval('task_dependencies_id'),
+            session_id VARCHAR NOT NULL,
+            from_task VARCHAR NOT NULL,
+            to_task VARCHAR NOT NULL,
+            dependency_type VARCHAR NOT NULL CHECK (dependency_type IN {_in(DEPENDENCY_TYPES)}),
+            created_at TIMESTAMP NOT NULL
+        );
+    """)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "decision graph and run history", _v1),)
+"""In order; never edit one that has shipped, append a new one."""

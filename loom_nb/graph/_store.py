@@ -1,0 +1,195 @@
+"""The DuckDB file: where it lives, short-lived connections, migrations, crash recovery.
+
+DuckDB lets one process hold a file read-write and then refuses every other opener. So nothing
+holds the file: every write (a recorder batch, a graph call) and every read opens, works and
+closes, retrying while another process has it. Two kernels can then share a project's graph:
+the writer loses nothing (its batch waits), and the reader gets current data or, after
+`lock_timeout`, a GraphBusy error that says to try again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._schema import MIGRATIONS, Migration
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["GraphBusy", "GraphError", "GraphStore", "SchemaTooNew", "default_path", "utcnow"]
+
+DEFAULT_DIR = ".loom"
+DEFAULT_FILE = "loom.duckdb"
+
+
+class GraphError(ValueError):
+    """Bad input to the graph (unknown node type, confidence 140, a missing node...): nothing was written."""
+
+
+class GraphBusy(RuntimeError):
+    """Another process kept the file longer than lock_timeout."""
+
+
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer loom-nb."""
+
+
+def default_path(project: str | os.PathLike[str] = ".") -> Path:
+    """`<project>/.loom/loom.duckdb`: one file per project."""
+    return Path(project).expanduser().resolve() / DEFAULT_DIR / DEFAULT_FILE
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form every TIMESTAMP column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _lock_conflict(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
+
+
+class GraphStore:
+    """A project's graph file. Thread-safe: the recorder's thread and the kernel share one."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        project: str | os.PathLike[str] = ".",
+        migrations: Sequence[Migration] = MIGRATIONS,
+        lock_timeout: float = 10.0,
+        create: bool = True,
+    ) -> None:
+        self.path = Path(path).expanduser().resolve() if path is not None else default_path(project)
+        if not create and not self.path.exists():
+            raise FileNotFoundError(f"no loom graph at {self.path}; run a session first, or pass create=True")
+        self.migrations = tuple(sorted(migrations, key=lambda m: m.version))
+        self.lock_timeout = lock_timeout
+        self._ready = False
+        self._init_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"GraphStore({str(self.path)!r})"
+
+    @property
+    def schema_version(self) -> int:
+        return self.migrations[-1].version if self.migrations else 0
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """An open connection for the block; waits (with backoff) while another process has the file."""
+        con = self._open()
+        try:
+            if not self._ready:
+                with self._init_lock:
+                    if not self._ready:
+                        self._migrate(con)
+                        self._recover(con)
+                        self._ready = True
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: an error inside the block rolls every statement back."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.005
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if not _lock_conflict(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(". See", 1)[0].strip()
+                    raise GraphBusy(
+                        f"{self.path} is busy: another process ({holder}) kept it for {self.lock_timeout:g} s; "
+                        "try again in a moment"
+                    ) from None
+                time.sleep(delay)  # backoff while the other process finishes its short write or read
+                delay = min(delay * 2, 0.1)
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, description VARCHAR, "
+            "applied_at TIMESTAMP NOT NULL)"
+        )
+        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = (row[0] if row else None) or 0
+        if current > self.schema_version:
+            raise SchemaTooNew(
+                f"{self.path} has schema version {current}, newer than this loom-nb understands "
+                f"({self.schema_version}); upgrade loom-nb (pip install -U loom-nb)"
+            )
+        for migration in self.migrations:
+            if migration.version <= current:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                migration.apply(con)
+                con.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, ?)", [migration.version, migration.description, utcnow()]
+                )
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _recover(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Sessions still 'running' whose writer process is gone were interrupted (a killed kernel)."""
+        host = socket.gethostname()
+        rows = con.execute(
+            "SELECT id, writer_pid FROM sessions WHERE status = 'running' AND writer_host = ?", [host]
+        ).fetchall()
+        dead = [sid for sid, pid in rows if pid is not None and not _alive(pid)]
+        for sid in dead:
+            con.execute(
+                """UPDATE sessions SET status = 'interrupted',
+                   ended_at = coalesce((SELECT max(ts) FROM events WHERE session_id = ?), started_at)
+                   WHERE id = ?""",
+                [sid, sid],
+            )
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process its parent has not reaped yet is a zombie: dead for our purposes
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
