@@ -96,8 +96,13 @@ class Recorder:
     def start(self) -> Recorder:
         if self._thread is not None:
             raise RuntimeError("this Recorder is already running")
-        with self.store.connect():
-            pass  # create or migrate the file now, not in the middle of the first batch
+        from ._store import GraphBusy
+
+        try:
+            with self.store.connect():
+                pass  # create or migrate the file now, not in the middle of the first batch
+        except GraphBusy:
+            pass  # another process has it for now: the writer thread retries until it gets it
         self._thread = threading.Thread(target=self._run, name="loom-recorder", daemon=True)
         self._thread.start()
         return self
