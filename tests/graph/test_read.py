@@ -68,7 +68,7 @@ def test_costs_by_agent_model_role_session_keep_unknown_prices_visible(run):
     by_session = run.costs(by="session").set_index("session_id")
     assert by_session.loc["s1", "cost_usd"] == pytest.approx(0.02)
     assert len(run.costs(by="agent", session="s1")) == 2
-    with pytest.raises(GraphError, match="costs\\(by=...\\) takes one of agent, model, role, session"):
+    with pytest.raises(GraphError, match=r"costs\(by=\.\.\.\) takes one of agent, model, role, session"):
         run.costs(by="day")
 
 

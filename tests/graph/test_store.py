@@ -60,11 +60,11 @@ def test_a_failed_migration_changes_nothing(graph):
 def test_a_file_from_a_newer_version_gets_a_clear_error(graph):
     with graph.store.connect() as con:
         con.execute("INSERT INTO schema_version VALUES (99, 'future', now()::TIMESTAMP)")
-    with pytest.raises(SchemaTooNew, match="schema version 99.*upgrade loom-nb"):
+    with pytest.raises(SchemaTooNew, match=r"schema version 99.*upgrade loom-nb"):
         with GraphStore(graph.store.path).connect():
             pass
 
 
 def test_open_graph_of_a_missing_file_says_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no loom graph at .*run a session first"):
+    with pytest.raises(FileNotFoundError, match=r"no loom graph at .*run a session first"):
         open_graph(project=tmp_path)

@@ -26,7 +26,7 @@ async def test_log_and_query_stamp_the_session_and_agent(ctx):
 async def test_bad_input_is_an_error_result_and_writes_nothing(ctx):
     with pytest.raises(ToolError, match="confidence must be <= 100"):
         await decision_log({"node_type": "goal", "title": "x", "confidence": 140}, ctx)
-    with pytest.raises(ToolError, match="no node 42.*nothing was logged"):
+    with pytest.raises(ToolError, match=r"no node 42.*nothing was logged"):
         await decision_log({"node_type": "decision", "title": "orphan", "parent_id": 42}, ctx)
     with pytest.raises(ToolError, match="must be one of goal"):
         await decision_log({"node_type": "idea", "title": "x"}, ctx)
