@@ -1,9 +1,12 @@
 """The recorder: subscribes to the event bus and writes batches to DuckDB from its own thread.
 
-Emitting costs an append to a deque (well under a microsecond). Every `flush_interval` the
-writer thread takes what is pending, turns it into column lists, and inserts each table's rows
-from a DataFrame in one transaction (executemany measured 100x slower here). A batch is atomic:
-a kernel killed mid-write loses at most that batch, and the next open finds the file intact.
+Emitting costs an append to a deque (about a microsecond). Every `flush_interval` (sooner when
+`batch_size` events wait) the writer thread takes what is pending, turns it into column lists,
+and inserts each table's rows from a DataFrame in one transaction (executemany measured 100x
+slower here). A batch is atomic: a kernel killed mid-write loses at most that batch, and the
+next open finds the file intact. The writer keeps its connection while events keep coming (an
+open and a close cost 24 ms, four times a batch) and lets go when idle for `idle_release`
+seconds or when another process asks for the file (see _store.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from ..events import (
@@ -48,6 +51,76 @@ def _payload(event: Any) -> str:
     return json.dumps({n: getattr(event, n) for n in names}, default=str)
 
 
+_LLM_COLUMNS = (
+    "session_id",
+    "agent",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "latency_s",
+    "retries",
+    "error",
+    "ts",
+)
+_TOOL_COLUMNS = ("session_id", "agent", "tool", "call_id", "args_summary", "duration_s", "outcome", "error", "ts")
+
+
+def _frame(pd: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Any:
+    df = pd.DataFrame.from_records(rows, columns=list(columns))
+    df["ts"] = pd.to_datetime(df["ts"], unit="s")
+    return df
+
+
+@dataclasses.dataclass(frozen=True)
+class _Insert:
+    table: str
+    """The registered batch frame the statements read."""
+    statements: tuple[str, ...]
+
+
+_INSERT_EVENTS = _Insert(
+    "batch_events",
+    (
+        "INSERT INTO events (session_id, agent, kind, ts, payload) SELECT session_id, agent, kind, ts, payload "
+        "FROM batch_events",
+    ),
+)
+_INSERT_LLM = _Insert(
+    "batch_llm",
+    (
+        f"INSERT INTO llm_calls ({', '.join(_LLM_COLUMNS)}) SELECT * FROM batch_llm",
+        """INSERT INTO events (session_id, agent, kind, ts, payload)
+       SELECT session_id, agent, 'llm_call', ts, to_json({'model': model, 'input_tokens': input_tokens,
+           'output_tokens': output_tokens, 'cache_read_tokens': cache_read_tokens,
+           'cache_write_tokens': cache_write_tokens, 'cost_usd': cost_usd, 'latency_s': latency_s,
+           'retries': retries, 'error': error}) FROM batch_llm""",
+        """UPDATE sessions SET
+           input_tokens = sessions.input_tokens + d.i, output_tokens = sessions.output_tokens + d.o,
+           cache_read_tokens = sessions.cache_read_tokens + d.cr,
+           cache_write_tokens = sessions.cache_write_tokens + d.cw,
+           cost_usd = sessions.cost_usd + d.c, unpriced_calls = sessions.unpriced_calls + d.u
+       FROM (SELECT session_id, sum(input_tokens) i, sum(output_tokens) o, sum(cache_read_tokens) cr,
+                    sum(cache_write_tokens) cw, coalesce(sum(cost_usd), 0) c,
+                    count(*) FILTER (WHERE cost_usd IS NULL AND error IS NULL) u
+             FROM batch_llm GROUP BY session_id) d
+       WHERE sessions.id = d.session_id""",
+    ),
+)
+_INSERT_TOOLS = _Insert(
+    "batch_tools",
+    (
+        f"INSERT INTO tool_calls ({', '.join(_TOOL_COLUMNS)}) SELECT * FROM batch_tools",
+        """INSERT INTO events (session_id, agent, kind, ts, payload)
+       SELECT session_id, agent, 'tool_call', ts, to_json({'tool': tool, 'call_id': call_id,
+           'args_summary': args_summary, 'duration_s': duration_s, 'outcome': outcome, 'error': error})
+       FROM batch_tools""",
+    ),
+)
+
+
 class Recorder:
     """Writes every event of a bus to a GraphStore, in batches, on a thread of its own.
 
@@ -56,12 +129,23 @@ class Recorder:
     """
 
     def __init__(
-        self, store: GraphStore, *, flush_interval: float = 0.1, on_flush: Callable[[int], None] | None = None
+        self,
+        store: GraphStore,
+        *,
+        flush_interval: float = 0.1,
+        batch_size: int = 5000,
+        idle_release: float = 1.0,
+        on_flush: Callable[[int], None] | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be > 0; got {flush_interval}")
         self.store = store
         self.flush_interval = flush_interval
+        self.batch_size = batch_size
+        """Wake the writer early once this many events wait (keeps latency flat under a flood)."""
+        self.idle_release = idle_release
+        self._con: Any = None
+        self._last_write = 0.0
         self.on_flush = on_flush
         """Called on the writer thread after each batch commits, with the total written so far."""
         self._pending: deque[Any] = deque()
@@ -84,6 +168,8 @@ class Recorder:
     def __call__(self, event: Any) -> None:
         self._pending.append(event)
         self._last_emitted = next(self._emitted)
+        if len(self._pending) >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
 
     def attach(self, bus: EventBus) -> Recorder:
         self._unsubscribe.append(bus.subscribe(self))
@@ -142,13 +228,42 @@ class Recorder:
     # the writer thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
-            stopping = self._stopping
-            self._write_pending()
-            if stopping and not self._pending:
-                return
+        try:
+            while True:
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+                stopping = self._stopping
+                self._write_pending()
+                self._maybe_release()
+                if stopping and not self._pending:
+                    return
+        finally:
+            self._release()
+
+    def _connection(self) -> Any:
+        if self._con is None:
+            self._con = self.store.open()
+            # DuckDB checkpoints every 16 MiB of WAL by default, a pause of hundreds of ms in the middle of a
+            # flood. While the recorder holds the file, checkpoint at 256 MiB; letting go checkpoints anyway.
+            self._con.execute("SET checkpoint_threshold = '256MiB'")
+        return self._con
+
+    def _release(self) -> None:
+        if self._con is not None:
+            con, self._con = self._con, None
+            con.close()
+
+    def _maybe_release(self) -> None:
+        if self._con is None:
+            return
+        if self.store.release_requested():
+            self._release()
+            # Give the asking process the file until it is done (it removes its request) or 0.5 s.
+            deadline = time.monotonic() + 0.5
+            while self.store.release_requested() and time.monotonic() < deadline and not self._stopping:
+                self._wake.wait(0.01)
+        elif time.monotonic() - self._last_write > self.idle_release:
+            self._release()
 
     def _write_pending(self) -> None:
         batch: list[Any] = []
@@ -162,6 +277,7 @@ class Recorder:
         except Exception:
             # Keep the events: they go first into the next attempt. Nothing recorded is lost.
             pending.extendleft(reversed(batch))
+            self._release()
             self._failures += 1
             if self._failures in (1, 10, 100):
                 log.exception(
@@ -173,6 +289,7 @@ class Recorder:
             time.sleep(min(0.05 * self._failures, 1.0))  # back off before the next attempt
             return
         self._failures = 0
+        self._last_write = time.monotonic()
         with self._cond:
             self._written += len(batch)
             self._cond.notify_all()
@@ -191,13 +308,10 @@ class Recorder:
         statuses: dict[str, AgentStatus] = {}
         first_ts: dict[str, float] = {}
         for e in batch:
-            ev_sid.append(e.session_id)
-            ev_agent.append(e.agent)
-            ev_kind.append(e.kind)
-            ev_ts.append(e.ts)
-            ev_payload.append(_payload(e))
             if e.session_id not in first_ts:
                 first_ts[e.session_id] = e.ts
+            # The two kinds that make up the volume get their events-table rows (payload included)
+            # from SQL over their own batch frame, not from json.dumps per event.
             if isinstance(e, LLMCall):
                 llm.append(
                     (
@@ -215,11 +329,18 @@ class Recorder:
                         e.ts,
                     )
                 )
-            elif isinstance(e, ToolCallEvent):
+                continue
+            if isinstance(e, ToolCallEvent):
                 tools.append(
                     (e.session_id, e.agent, e.tool, e.call_id, e.args_summary, e.duration_s, e.outcome, e.error, e.ts)
                 )
-            elif isinstance(e, AgentSpawned):
+                continue
+            ev_sid.append(e.session_id)
+            ev_agent.append(e.agent)
+            ev_kind.append(e.kind)
+            ev_ts.append(e.ts)
+            ev_payload.append(_payload(e))
+            if isinstance(e, AgentSpawned):
                 spawns.setdefault(f"{e.session_id}/{e.agent}", []).append(e)
             elif isinstance(e, AgentStatus):
                 statuses[f"{e.session_id}/{e.agent}"] = e
@@ -228,89 +349,47 @@ class Recorder:
             elif isinstance(e, SessionEnded):
                 ended.append(e)
 
-        def frame(columns: Iterable[str], rows: list[tuple[Any, ...]], ts_col: str | None = "ts") -> Any:
-            df = pd.DataFrame.from_records(rows, columns=list(columns))
-            if ts_col is not None:
-                df[ts_col] = pd.to_datetime(df[ts_col], unit="s")
-            return df
-
-        events_df = pd.DataFrame(
-            {
-                "session_id": ev_sid,
-                "agent": ev_agent,
-                "kind": ev_kind,
-                "ts": pd.to_datetime(ev_ts, unit="s"),
-                "payload": ev_payload,
-            }
-        )
-        with self.store.transaction() as con:
-            self._ensure_sessions(con, first_ts, started, pd)
-            con.register("batch_events", events_df)
-            con.execute(
-                "INSERT INTO events (session_id, agent, kind, ts, payload) "
-                "SELECT session_id, agent, kind, ts, payload FROM batch_events"
+        frames: dict[str, Any] = {}
+        if ev_sid:
+            frames["batch_events"] = pd.DataFrame(
+                {
+                    "session_id": ev_sid,
+                    "agent": ev_agent,
+                    "kind": ev_kind,
+                    "ts": pd.to_datetime(ev_ts, unit="s"),
+                    "payload": ev_payload,
+                }
             )
-            if llm:
-                con.register(
-                    "batch_llm",
-                    frame(
-                        (
-                            "session_id",
-                            "agent",
-                            "model",
-                            "input_tokens",
-                            "output_tokens",
-                            "cache_read_tokens",
-                            "cache_write_tokens",
-                            "cost_usd",
-                            "latency_s",
-                            "retries",
-                            "error",
-                            "ts",
-                        ),
-                        llm,
-                    ),
-                )
-                con.execute("""INSERT INTO llm_calls (session_id, agent, model, input_tokens, output_tokens,
-                    cache_read_tokens, cache_write_tokens, cost_usd, latency_s, retries, error, ts)
-                    SELECT * FROM batch_llm""")
-                con.execute("""UPDATE sessions SET
-                        input_tokens = sessions.input_tokens + d.i, output_tokens = sessions.output_tokens + d.o,
-                        cache_read_tokens = sessions.cache_read_tokens + d.cr,
-                        cache_write_tokens = sessions.cache_write_tokens + d.cw,
-                        cost_usd = sessions.cost_usd + d.c, unpriced_calls = sessions.unpriced_calls + d.u
-                    FROM (SELECT session_id, sum(input_tokens) i, sum(output_tokens) o, sum(cache_read_tokens) cr,
-                                 sum(cache_write_tokens) cw, coalesce(sum(cost_usd), 0) c,
-                                 count(*) FILTER (WHERE cost_usd IS NULL AND error IS NULL) u
-                          FROM batch_llm GROUP BY session_id) d
-                    WHERE sessions.id = d.session_id""")
-            if tools:
-                con.register(
-                    "batch_tools",
-                    frame(
-                        (
-                            "session_id",
-                            "agent",
-                            "tool",
-                            "call_id",
-                            "args_summary",
-                            "duration_s",
-                            "outcome",
-                            "error",
-                            "ts",
-                        ),
-                        tools,
-                    ),
-                )
-                con.execute("""INSERT INTO tool_calls (session_id, agent, tool, call_id, args_summary, duration_s,
-                    outcome, error, ts) SELECT * FROM batch_tools""")
+        if llm:
+            frames["batch_llm"] = _frame(pd, _LLM_COLUMNS, llm)
+        if tools:
+            frames["batch_tools"] = _frame(pd, _TOOL_COLUMNS, tools)
+
+        con = self._connection()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for name, df in frames.items():
+                con.register(name, df)
+            self._ensure_sessions(con, first_ts, started, pd)
+            for sql in (_INSERT_EVENTS, _INSERT_LLM, _INSERT_TOOLS):
+                if sql.table in frames:
+                    for statement in sql.statements:
+                        con.execute(statement)
             self._write_agents(con, spawns, statuses, pd)
             for e in ended:
                 con.execute(
                     "UPDATE sessions SET status = ?, ended_at = to_timestamp(?)::TIMESTAMP WHERE id = ?",
                     [e.status, e.ts, e.session_id],
                 )
-                self._implicit_sessions.discard(e.session_id)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            for name in (*frames, "batch_sessions", "batch_spawns", "batch_status"):
+                con.unregister(name)
+        con.execute("COMMIT")
+        for e in ended:
+            self._implicit_sessions.discard(e.session_id)
 
     def _ensure_sessions(self, con: Any, first_ts: dict[str, float], started: list[SessionStarted], pd: Any) -> None:
         explicit = {e.session_id: e for e in started}

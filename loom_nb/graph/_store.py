@@ -1,10 +1,11 @@
-"""The DuckDB file: where it lives, short-lived connections, migrations, crash recovery.
+"""The DuckDB file: where it lives, connections, migrations, crash recovery.
 
-DuckDB lets one process hold a file read-write and then refuses every other opener. So nothing
-holds the file: every write (a recorder batch, a graph call) and every read opens, works and
-closes, retrying while another process has it. Two kernels can then share a project's graph:
-the writer loses nothing (its batch waits), and the reader gets current data or, after
-`lock_timeout`, a GraphBusy error that says to try again.
+DuckDB lets one process hold a file read-write and then refuses every other opener. So only the
+recorder holds the file, and only while it is busy: graph calls and reads open, work and close.
+A process that finds the file taken leaves a release request (`<file>.release`) and retries; the
+recorder sees it after its current batch and steps aside until the request is gone (or 0.5 s).
+Two kernels can then share a project's graph: the writer loses nothing (its batches wait), and
+the reader gets current data or, after `lock_timeout`, a GraphBusy error that says to try again.
 """
 
 from __future__ import annotations
@@ -82,12 +83,35 @@ class GraphStore:
         return f"GraphStore({str(self.path)!r})"
 
     @property
+    def release_file(self) -> Path:
+        """Exists while another process waits for the file (see the module doc)."""
+        return self.path.with_name(self.path.name + ".release")
+
+    def release_requested(self) -> bool:
+        try:
+            age = time.time() - self.release_file.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        if age > 5.0:  # left by a reader that died while waiting
+            self.release_file.unlink(missing_ok=True)
+            return False
+        return True
+
+    @property
     def schema_version(self) -> int:
         return self.migrations[-1].version if self.migrations else 0
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """An open connection for the block; waits (with backoff) while another process has the file."""
+        con = self.open()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def open(self) -> duckdb.DuckDBPyConnection:
+        """A connection the caller closes (the recorder keeps one while it is busy)."""
         con = self._open()
         try:
             if not self._ready:
@@ -96,9 +120,10 @@ class GraphStore:
                         self._migrate(con)
                         self._recover(con)
                         self._ready = True
-            yield con
-        finally:
+        except BaseException:
             con.close()
+            raise
+        return con
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -118,20 +143,27 @@ class GraphStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.005
-        while True:
-            try:
-                return duckdb.connect(str(self.path))
-            except duckdb.IOException as exc:
-                if not _lock_conflict(exc):
-                    raise
-                if time.monotonic() >= deadline:
-                    holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(". See", 1)[0].strip()
-                    raise GraphBusy(
-                        f"{self.path} is busy: another process ({holder}) kept it for {self.lock_timeout:g} s; "
-                        "try again in a moment"
-                    ) from None
-                time.sleep(delay)  # backoff while the other process finishes its short write or read
-                delay = min(delay * 2, 0.1)
+        asked = False
+        try:
+            while True:
+                try:
+                    return duckdb.connect(str(self.path))
+                except duckdb.IOException as exc:
+                    if not _lock_conflict(exc):
+                        raise
+                    self.release_file.touch()  # ask the holder (a recorder) to step aside
+                    asked = True
+                    if time.monotonic() >= deadline:
+                        holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(". See", 1)[0].strip()
+                        raise GraphBusy(
+                            f"{self.path} is busy: another process ({holder}) kept it for {self.lock_timeout:g} s; "
+                            "try again in a moment"
+                        ) from None
+                    time.sleep(delay)  # backoff while the other process finishes or steps aside
+                    delay = min(delay * 2, 0.05)
+        finally:
+            if asked:
+                self.release_file.unlink(missing_ok=True)
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(

@@ -99,3 +99,11 @@ def test_to_networkx(run):
     g = run.to_networkx()
     assert isinstance(g, nx.MultiDiGraph) and g.number_of_nodes() == 2 and g.number_of_edges() == 1
     assert g.nodes[1]["title"] == "Refactor" and list(g.edges(data="edge_type")) == [(1, 2, "leads_to")]
+
+
+def test_null_metadata_reads_as_none(graph):
+    with graph.store.connect() as con:
+        con.execute("""INSERT INTO decision_nodes (change_id, node_type, title, status, metadata, created_at,
+                       updated_at) VALUES ('a', 'goal', 'ok', 'active', '{"x": 1}', now()::TIMESTAMP, now()::TIMESTAMP),
+                       ('b', 'goal', 'null meta', 'active', NULL, now()::TIMESTAMP, now()::TIMESTAMP)""")
+    assert graph.nodes()["metadata"].tolist() == [{"x": 1}, None]

@@ -1,0 +1,187 @@
+"""The decision graph in DuckDB: recording rate, flush latency, emit-side cost, reads over 1M nodes,
+and pyvis rendering (when available).
+
+Usage: python benchmarks/bench_graph.py [--events 500000] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from loom_nb.events import EventBus, LLMCall, SessionStarted, ToolCallEvent
+from loom_nb.graph import Graph, GraphStore, Recorder
+
+
+def _events(n: int, session: str) -> list:
+    out = []
+    for i in range(n):
+        if i % 2:
+            out.append(
+                LLMCall(
+                    session_id=session,
+                    agent=f"agent-{i % 50}",
+                    model="anthropic:claude-haiku-4-5",
+                    input_tokens=1200,
+                    output_tokens=80,
+                    cost_usd=0.0016,
+                    latency_s=0.9,
+                )
+            )
+        else:
+            out.append(
+                ToolCallEvent(
+                    session_id=session,
+                    agent=f"agent-{i % 50}",
+                    tool="content_search",
+                    call_id=f"c{i}",
+                    args_summary="pattern='parse_config'",
+                    duration_s=0.004,
+                    outcome="ok",
+                )
+            )
+    return out
+
+
+def recording_rate(n: int, directory: Path) -> dict:
+    """Emit n events as fast as possible; the rate is n / time until all are on disk."""
+    events = _events(n, "rate")
+    store = GraphStore(directory / "rate.duckdb")
+    bus = EventBus()
+    rec = Recorder(store).attach(bus)
+    bus.emit(SessionStarted(session_id="rate", agent="", intent="bench"))
+    rec.flush()
+    started = time.perf_counter()
+    for e in events:
+        bus.emit(e)
+    emitted = time.perf_counter() - started
+    rec.flush(timeout=600)
+    total = time.perf_counter() - started
+    rec.close()
+    return {
+        "events": n,
+        "emit_s": emitted,
+        "emit_us_per_event": emitted / n * 1e6,
+        "to_disk_s": total,
+        "events_per_s": n / total,
+    }
+
+
+def flush_latency(rate: int, seconds: float, directory: Path) -> dict:
+    """Emit at a steady `rate` per second; for each event, the time until the batch holding it commits."""
+    store = GraphStore(directory / "latency.duckdb")
+    bus = EventBus()
+    commits: list[tuple[float, int]] = []
+    lock = threading.Lock()
+
+    def on_flush(written: int) -> None:
+        with lock:
+            commits.append((time.perf_counter(), written))
+
+    rec = Recorder(store, on_flush=on_flush).attach(bus)
+    bus.emit(SessionStarted(session_id="lat", agent="", intent="bench"))
+    rec.flush()
+    base = rec.written
+    events = _events(int(rate * seconds), "lat")
+    emit_times: list[float] = []
+    started = time.perf_counter()
+    burst = max(1, rate // 1000)  # a burst every millisecond, idle in between, as an event loop is
+    for i in range(0, len(events), burst):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)  # pacing the producer, not synchronisation
+        for e in events[i : i + burst]:
+            bus.emit(e)
+        emit_times.extend([time.perf_counter()] * len(events[i : i + burst]))
+    rec.flush()
+    rec.close()
+    latencies = []
+    j = 0
+    for i, t in enumerate(emit_times):
+        seq = base + i + 1
+        while commits[j][1] < seq:
+            j += 1
+        latencies.append(commits[j][0] - t)
+    latencies.sort()
+    return {
+        "rate_per_s": rate,
+        "events": len(events),
+        "batches": len(commits),
+        "latency_p50_ms": latencies[len(latencies) // 2] * 1000,
+        "latency_p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "latency_max_ms": latencies[-1] * 1000,
+    }
+
+
+def nodes_over_a_million(directory: Path, repeats: int = 5) -> dict:
+    store = GraphStore(directory / "million.duckdb")
+    with store.connect() as con:
+        con.execute("""INSERT INTO decision_nodes (change_id, node_type, title, description, status, confidence,
+                metadata, session_id, agent_name, created_at, updated_at)
+            SELECT md5(i::VARCHAR), ['goal','decision','option','action','outcome','observation','revisit'][i % 7 + 1],
+                   'node ' || i, 'a description of node ' || i,
+                   CASE WHEN i % 10 = 0 THEN 'superseded' ELSE 'active' END, (i % 101)::INTEGER,
+                   CASE WHEN i % 10 = 0 THEN '{"source": "researcher-' || (i % 13) || '", "tokens": ' || i || '}'
+                        ELSE '{}' END, 'session-' || (i % 100), 'agent-' || (i % 40),
+                   now()::TIMESTAMP, now()::TIMESTAMP
+            FROM range(1000000) t(i)""")
+    g = Graph(store)
+    out = {}
+    for label, kwargs in (
+        ("session (10k rows)", {"session": "session-42"}),
+        ("session+type (1.4k rows)", {"session": "session-42", "node_type": "goal"}),
+        ("type+status (129k rows)", {"node_type": "goal", "status": "active"}),
+    ):
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            df = g.nodes(**kwargs)
+            times.append(time.perf_counter() - t)
+        out[label] = {"rows": len(df), "median_ms": statistics.median(times) * 1000}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=500_000)
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "graph.json")
+    args = parser.parse_args()
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        results["recording"] = r = recording_rate(args.events, d)
+        print(
+            f"recording: {r['events']:,} events on disk in {r['to_disk_s']:.2f} s = {r['events_per_s']:,.0f} "
+            f"events/s; emit side {r['emit_us_per_event']:.2f} µs/event",
+            flush=True,
+        )
+        results["latency"] = []
+        for rate in (10_000, 100_000):
+            lat = flush_latency(rate, 3.0, d)
+            results["latency"].append(lat)
+            print(
+                f"flush latency at {rate:,}/s: p50 {lat['latency_p50_ms']:.0f} ms, p99 {lat['latency_p99_ms']:.0f} "
+                f"ms, max {lat['latency_max_ms']:.0f} ms ({lat['batches']} batches)",
+                flush=True,
+            )
+        results["nodes_1M"] = nodes = nodes_over_a_million(d)
+        for label, v in nodes.items():
+            print(f"g.nodes({label}) over 1,000,000 nodes: {v['median_ms']:.0f} ms", flush=True)
+        try:
+            from bench_pyvis import pyvis_sizes  # rendering, once the pyvis view exists
+
+            results["pyvis"] = pyvis_sizes(d)
+        except ImportError:
+            pass
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"results: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
