@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The demo runs offline unless told otherwise: make demo MODEL=anthropic:claude-haiku-4-5
 MODEL  ?= offline
 
-.PHONY: demo test lint bench ripgrep clean
+.PHONY: demo test lint bench ripgrep chromium clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "loom-nb needs Python >= 3.11: make PYTHON=python3.11 ...")'
@@ -26,6 +26,17 @@ ripgrep:
 	    echo "note: rg not found and not installable here; content_search falls back to pure Python"; \
 	  fi; }
 
+# Tests look at what a browser shows with Debian's chromium, driven by Playwright (which must not
+# download a browser of its own: the machines reach no browser CDN).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium not found and not installable here: the browser tests will fail"; \
+	  fi; }
+
 demo: $(STAMP) ripgrep
 	@STDLIB="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"; \
 	echo "Three sub-agents search asyncio in the Python standard library ($$STDLIB), model: $(MODEL)"; echo; \
@@ -39,12 +50,13 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: $(STAMP) ripgrep lint
+test: $(STAMP) ripgrep chromium lint
 	$(PY) -m pytest
 
-bench: $(STAMP) ripgrep
+bench: $(STAMP) ripgrep chromium
 	$(PY) benchmarks/bench_agents.py
 	$(PY) benchmarks/bench_search.py
+	$(PY) benchmarks/bench_graph.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -16,8 +16,12 @@ from ._schema import EDGE_TYPES, NODE_STATUSES, NODE_TYPES
 from ._store import GraphError, GraphStore, default_path
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import networkx
     import pandas as pd
+
+    from ._view import GraphView
 
 __all__ = ["Graph", "open_graph"]
 
@@ -156,6 +160,19 @@ class Graph(DecisionGraph):
         else:
             df["t"] = []
         return df[["t", "ts", "agent", "kind", "payload"]]
+
+    def show(self, session: str | None = None, *, height: int = 620) -> GraphView:
+        """Draw the decision graph (of one session, or all): displays inline in a notebook."""
+        from ._view import GraphView, render_graph
+
+        nodes = self.nodes(session=session)
+        title = f"session {session}" if session else "decision graph"
+        page = render_graph(nodes, self.edges(session=session), title=title, height=height)
+        return GraphView(page, height=height, nodes=len(nodes))
+
+    def save_html(self, path: str | os.PathLike[str], session: str | None = None) -> Path:
+        """Write the drawing as a standalone HTML file (opens offline in any browser)."""
+        return self.show(session).save(path)
 
     def to_networkx(self, session: str | None = None) -> networkx.MultiDiGraph:
         """The decision graph for graph algorithms: node and edge attributes as columns."""
