@@ -8,6 +8,15 @@ MODEL  ?= offline
 
 .PHONY: demo test lint bench ripgrep chromium clean
 
+# $(call ensure,COMMAND,DEBIAN_PACKAGE,WHAT_HAPPENS_WITHOUT): install a Debian package where we can.
+ensure = command -v $(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $(2) (apt-get)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	  else \
+	    echo "note: $(1) not found and not installable here: $(3)"; \
+	  fi; }
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "loom-nb needs Python >= 3.11: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
@@ -18,24 +27,12 @@ $(STAMP): pyproject.toml
 # content_search uses ripgrep when an `rg` binary is on PATH (Debian's package; PyPI's `ripgrep` is an
 # sdist that needs crates from the network). Without it, the pure-Python search gives the same matches.
 ripgrep:
-	@command -v rg >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing ripgrep (apt-get)"; \
-	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null; \
-	  else \
-	    echo "note: rg not found and not installable here; content_search falls back to pure Python"; \
-	  fi; }
+	@$(call ensure,rg,ripgrep,content_search falls back to pure Python)
 
 # Tests look at what a browser shows with Debian's chromium, driven by Playwright (which must not
 # download a browser of its own: the machines reach no browser CDN).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium (apt-get)"; \
-	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "chromium not found and not installable here: the browser tests will fail"; \
-	  fi; }
+	@$(call ensure,chromium,chromium,the browser tests will fail)
 
 demo: $(STAMP) ripgrep
 	@STDLIB="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"; \

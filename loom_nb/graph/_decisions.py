@@ -330,6 +330,17 @@ class DecisionGraph:
     def list_edges(
         self, *, edge_type: str | None = None, node_id: int | None = None, session_id: str | None = None
     ) -> list[Edge]:
+        where, params = self._edge_filters(edge_type, node_id, session_id)
+        with self.store.connect() as con:
+            return [
+                _edge(r)
+                for r in con.execute(
+                    f"SELECT {_EDGE_COLUMNS} FROM decision_edges{where} ORDER BY id", params
+                ).fetchall()
+            ]
+
+    @staticmethod
+    def _edge_filters(edge_type: str | None, node_id: int | None, session_id: str | None) -> tuple[str, list[Any]]:
         clauses, params = [], []
         if edge_type is not None:
             clauses.append("edge_type = ?")
@@ -340,14 +351,7 @@ class DecisionGraph:
         if session_id is not None:
             clauses.append("from_node_id IN (SELECT id FROM decision_nodes WHERE session_id = ?)")
             params.append(session_id)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        with self.store.connect() as con:
-            return [
-                _edge(r)
-                for r in con.execute(
-                    f"SELECT {_EDGE_COLUMNS} FROM decision_edges{where} ORDER BY id", params
-                ).fetchall()
-            ]
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def supersede(self, old_id: int, new_id: int, *, rationale: str | None = None) -> Edge:
         """new supersedes old, in one transaction: the edge, and old marked superseded."""

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._decisions import DecisionGraph
-from ._schema import EDGE_TYPES, NODE_STATUSES, NODE_TYPES
 from ._store import GraphError, GraphStore, default_path
 
 if TYPE_CHECKING:
@@ -73,18 +72,7 @@ class Graph(DecisionGraph):
         *,
         expand_metadata: bool = False,
     ) -> pd.DataFrame:
-        if node_type is not None and node_type not in NODE_TYPES:
-            raise GraphError(f"unknown node type {node_type!r}: use one of {', '.join(NODE_TYPES)}")
-        if status is not None and status not in NODE_STATUSES:
-            raise GraphError(f"unknown status {status!r}: use one of {', '.join(NODE_STATUSES)}")
-        where, params = _where(
-            [
-                ("session_id = ?", session),
-                ("node_type = ?", node_type),
-                ("status = ?", status),
-                ("agent_name = ?", agent),
-            ]
-        )
+        where, params = self._node_filters(node_type, status, session, agent)
         df = self._frame(f"SELECT * FROM decision_nodes{where} ORDER BY id", params)
         df["metadata"] = _json_column(df["metadata"])
         if expand_metadata and len(df):
@@ -95,14 +83,7 @@ class Graph(DecisionGraph):
         return df
 
     def edges(self, session: str | None = None, edge_type: str | None = None) -> pd.DataFrame:
-        if edge_type is not None and edge_type not in EDGE_TYPES:
-            raise GraphError(f"unknown edge type {edge_type!r}: use one of {', '.join(EDGE_TYPES)}")
-        where, params = _where(
-            [
-                ("from_node_id IN (SELECT id FROM decision_nodes WHERE session_id = ?)", session),
-                ("edge_type = ?", edge_type),
-            ]
-        )
+        where, params = self._edge_filters(edge_type, None, session)
         return self._frame(f"SELECT * FROM decision_edges{where} ORDER BY id", params)
 
     def llm_calls(self, session: str | None = None, agent: str | None = None) -> pd.DataFrame:

@@ -58,16 +58,11 @@ class ToolResultPart:
 Part = TextPart | ToolCallPart | ToolResultPart
 
 
-@dataclass(slots=True, kw_only=True, frozen=True)
-class Message:
-    """One turn of the conversation. Tool results travel in user messages (Anthropic's shape)."""
+class _PartsView:
+    """What a message and a response both say about their parts."""
 
-    role: Literal["user", "assistant"]
+    __slots__ = ()
     parts: tuple[Part, ...]
-
-    @classmethod
-    def user(cls, text: str) -> Message:
-        return cls(role="user", parts=(TextPart(text=text),))
 
     @property
     def text(self) -> str:
@@ -76,6 +71,18 @@ class Message:
     @property
     def tool_calls(self) -> list[ToolCallPart]:
         return [p for p in self.parts if isinstance(p, ToolCallPart)]
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class Message(_PartsView):
+    """One turn of the conversation. Tool results travel in user messages (Anthropic's shape)."""
+
+    role: Literal["user", "assistant"]
+    parts: tuple[Part, ...]
+
+    @classmethod
+    def user(cls, text: str) -> Message:
+        return cls(role="user", parts=(TextPart(text=text),))
 
     @property
     def tool_results(self) -> list[ToolResultPart]:
@@ -116,7 +123,7 @@ class Usage:
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)
-class Response:
+class Response(_PartsView):
     """A model turn's answer."""
 
     parts: tuple[TextPart | ToolCallPart, ...]
@@ -129,14 +136,6 @@ class Response:
     latency_s: float = 0.0
     retries: int = 0
     """Attempts beyond the first that this turn needed."""
-
-    @property
-    def text(self) -> str:
-        return "\n".join(p.text for p in self.parts if isinstance(p, TextPart))
-
-    @property
-    def tool_calls(self) -> list[ToolCallPart]:
-        return [p for p in self.parts if isinstance(p, ToolCallPart)]
 
     def as_message(self) -> Message:
         return Message(role="assistant", parts=self.parts)
