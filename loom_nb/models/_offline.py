@@ -24,8 +24,7 @@ from ._messages import (
     ToolCallPart,
     ToolDefinition,
     ToolResultPart,
-    Usage,
-    conversation_text,
+    estimate_usage,
 )
 
 __all__ = ["OfflineModel", "choose_terms"]
@@ -178,10 +177,7 @@ class OfflineModel(Model):
             parts = calls if calls else (TextPart(text=self._answer(state, terms)),)
         else:
             parts = (TextPart(text=self._answer(state, terms)),)
-        out_chars = sum(len(p.text) if isinstance(p, TextPart) else len(str(p.arguments)) for p in parts)
-        usage = Usage(
-            input_tokens=(conversation_text(messages) + len(system)) // 4 + 1, output_tokens=out_chars // 4 + 1
-        )
+        usage = estimate_usage(messages, system, parts)
         stop = "tool_use" if any(isinstance(p, ToolCallPart) for p in parts) else "end_turn"
         return Response(parts=parts, usage=usage, model=self.name, cost_usd=0.0, stop_reason=stop)
 

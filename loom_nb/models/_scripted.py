@@ -16,8 +16,7 @@ from ._messages import (
     TextPart,
     ToolCallPart,
     ToolDefinition,
-    Usage,
-    conversation_text,
+    estimate_usage,
 )
 
 __all__ = ["ScriptExhausted", "ScriptedModel"]
@@ -68,10 +67,10 @@ class ScriptedModel(Model):
                 raise ScriptExhausted(f"{self.name} ran out of scripted steps after {self._next} turns")
             step = self._steps[self._next]
             self._next += 1
-        return _to_response(step, self.name, conversation_text(messages) + len(system))
+        return _to_response(step, self.name, messages, system)
 
 
-def _to_response(step: Any, name: str, input_chars: int) -> Response:
+def _to_response(step: Any, name: str, messages: Sequence[Message], system: str) -> Response:
     if isinstance(step, BaseException):
         raise step
     if isinstance(step, Response):
@@ -84,7 +83,6 @@ def _to_response(step: Any, name: str, input_chars: int) -> Response:
         parts = tuple(step)
     else:
         raise TypeError(f"a script step must be text, tool call(s), a Response or an exception; got {step!r}")
-    out_chars = sum(len(p.text) if isinstance(p, TextPart) else len(str(p.arguments)) + len(p.name) for p in parts)
-    usage = Usage(input_tokens=input_chars // 4 + 1, output_tokens=out_chars // 4 + 1)
+    usage = estimate_usage(messages, system, parts)
     stop = "tool_use" if any(isinstance(p, ToolCallPart) for p in parts) else "end_turn"
     return Response(parts=parts, usage=usage, model=name, cost_usd=0.0, stop_reason=stop)

@@ -54,12 +54,6 @@ class Scope:
         rel = path.relative_to(self.root).as_posix()
         return rel if rel else "."
 
-    def is_inside(self, path: Path) -> bool:
-        return path.resolve().is_relative_to(self.root)
-
-    def contains(self, other: Path) -> bool:
-        return other.resolve().is_relative_to(self.root)
-
     @staticmethod
     def check_glob(pattern: str) -> str:
         """A glob may only look down from where it is applied."""

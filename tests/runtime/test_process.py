@@ -168,3 +168,14 @@ async def test_a_process_stopping_itself_exits_with_the_reason():
 
     p = spawn(body)
     assert await p.join() == "finished early"
+
+
+async def test_kill_cancels_at_once_with_reason_killed():
+    never = asyncio.Event()
+
+    async def body(proc: Process) -> None:
+        await never.wait()
+
+    p = spawn(body, trap_exit=True)
+    p.kill()
+    assert await p.join() == "killed"
