@@ -22,7 +22,7 @@ from ..events import EventBus
 from ..models import get_model
 from ..models._base import Model
 from ..models._messages import Usage
-from ..runtime import ChildSpec, DynamicSupervisor, Process, Registry, async_stream
+from ..runtime import DynamicSupervisor, Registry, supervised_map
 from ..tools import READ_ONLY_TOOLS, Scope, ScopeError, Tool, ToolContext, ToolError
 from ._loop import Agent
 
@@ -203,47 +203,40 @@ async def asub_agents(
 
     async def run_one(indexed: tuple[int, str]) -> Findings:
         index, task = indexed
-        done: asyncio.Future[Findings] = asyncio.get_running_loop().create_future()
-
-        async def body(proc: Process) -> None:
-            findings = await asub_agent(
-                task, target, root, chosen, bus=bus, session_id=sid, name=f"sub_agent-{index + 1}", parent="supervisor"
-            )
-            if not done.done():
-                done.set_result(findings)
-
-        proc = await supervisor.start_child(
-            ChildSpec(id=index, start=body, restart="temporary", name=("sub_agent", sid, index))
+        return await asub_agent(
+            task, target, root, chosen, bus=bus, session_id=sid, name=f"sub_agent-{index + 1}", parent="supervisor"
         )
-        reason = await proc.join()
-        if done.done():
-            return done.result()
-        raise reason if isinstance(reason, BaseException) else RuntimeError(f"sub-agent stopped: {reason}")
 
     results: list[Findings] = []
     try:
-        async for item in async_stream(
-            run_one, list(enumerate(tasks)), max_concurrency=max_concurrency, timeout=timeout
-        ):
-            if item.ok:
-                results.append(item.value)  # type: ignore[arg-type]
-            else:
-                reason = item.reason
-                error = "timed out" if reason == "timeout" else f"{type(reason).__name__}: {reason}"
-                results.append(
-                    Findings(
-                        task=item.item[1],
-                        text=f"The sub-agent failed: {error}",
-                        partial=True,
-                        model=chosen.name,
-                        scope=str(target),
-                        agent=f"sub_agent-{item.index + 1}",
-                        session_id=sid,
-                        error=error,
-                    )
-                )
+        outcomes = await supervised_map(
+            run_one,
+            list(enumerate(tasks)),
+            supervisor=supervisor,
+            max_concurrency=max_concurrency,
+            timeout=timeout,
+            name=lambda i, item: ("sub_agent", sid, i),
+        )
     finally:
         await supervisor.stop()
+    for item in outcomes:
+        if item.ok:
+            results.append(item.value)  # type: ignore[arg-type]
+        else:
+            reason = item.reason
+            error = "timed out" if reason == "timeout" else f"{type(reason).__name__}: {reason}"
+            results.append(
+                Findings(
+                    task=item.item[1],
+                    text=f"The sub-agent failed: {error}",
+                    partial=True,
+                    model=chosen.name,
+                    scope=str(target),
+                    agent=f"sub_agent-{item.index + 1}",
+                    session_id=sid,
+                    error=error,
+                )
+            )
     return results
 
 

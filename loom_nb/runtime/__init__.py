@@ -1,6 +1,7 @@
 """OTP on asyncio: processes, supervisors, a registry and async_stream. Knows nothing of LLMs."""
 
 from ._dynamic import DynamicSupervisor, MaxChildrenReached
+from ._map import supervised_map
 from ._process import (
     Call,
     CallError,
@@ -41,4 +42,5 @@ __all__ = [
     "async_stream",
     "is_abnormal",
     "spawn",
+    "supervised_map",
 ]
