@@ -1,0 +1,383 @@
+"""A swarm run: one session. The lead plans, researchers work under a DynamicSupervisor, the lead
+answers; every step is an event, recorded to the project's graph, and the plan and findings land in
+the decision graph (goal -> research action -> observation, with agent names).
+
+The engine is loop-agnostic: `await swarm.run()` on any running loop (a script, a test, or the
+kernel's swarm thread that the notebook face provides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..agents._loop import Agent
+from ..agents._sub_agent import Findings, _resolve_scope, extract_evidence
+from ..config import load_config
+from ..events import Event, EventBus, LLMCall, SessionEnded, SessionStarted, Warning
+from ..models import get_model
+from ..models._base import Model
+from ..models._messages import Usage
+from ..runtime import DynamicSupervisor, Registry, supervised_map
+from ..tools import Scope, ToolContext
+from ._lead import plan, synthesise
+from ._roles import ROLES, Role, Task
+
+__all__ = ["BudgetExceeded", "Swarm", "SwarmResult"]
+
+Status = Literal["done", "failed", "cancelled"]
+
+
+class BudgetExceeded(RuntimeError):
+    """The session's cost passed its budget: it was stopped."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwarmResult:
+    """What a session produced."""
+
+    session_id: str
+    status: Status
+    text: str
+    """The lead's answer (empty when the session did not get that far)."""
+    findings: tuple[Findings, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = 0.0
+    """None when some call's price is unknown."""
+    elapsed_s: float = 0.0
+    error: str | None = None
+    """Why it failed or was cancelled."""
+
+    def __str__(self) -> str:
+        return self.text or f"[{self.status}] {self.error or ''}"
+
+
+class _Meter:
+    """Adds up tokens and cost from LLMCall events (the budget guard reads it)."""
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.cost = 0.0
+        self.unpriced = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, LLMCall) and event.error is None:
+            self.usage = self.usage + Usage(
+                input_tokens=event.input_tokens,
+                output_tokens=event.output_tokens,
+                cache_read_tokens=event.cache_read_tokens,
+                cache_write_tokens=event.cache_write_tokens,
+            )
+            if event.cost_usd is None:
+                self.unpriced += 1
+            else:
+                self.cost += event.cost_usd
+
+
+class Swarm:
+    """`await Swarm("Where is the session stored?", project=".").run()` -> SwarmResult."""
+
+    def __init__(
+        self,
+        intent: str,
+        *,
+        project: str | os.PathLike[str] = ".",
+        scope: str | os.PathLike[str] | None = None,
+        model: Model | str | None = None,
+        weak: Model | str | None = None,
+        max_agents: int = 4,
+        max_tasks: int = 6,
+        budget_usd: float | None = None,
+        session: str | None = None,
+        db: str | os.PathLike[str] | None = None,
+        record: bool = True,
+        bus: EventBus | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        if not intent or not intent.strip():
+            raise ValueError("a swarm needs an intent: say what you want found out")
+        if max_agents < 1:
+            raise ValueError(f"max_agents must be >= 1; got {max_agents}")
+        if max_tasks < 1:
+            raise ValueError(f"max_tasks must be >= 1; got {max_tasks}")
+        if budget_usd is not None and budget_usd <= 0:
+            raise ValueError(f"budget_usd must be > 0 (or None for no budget); got {budget_usd}")
+        self.intent = intent.strip()
+        self.root, self.scope_dir = _resolve_scope(project, scope)
+        config = load_config(self.root)
+        # Models are built now, so a missing key is reported before anything starts.
+        self.model = get_model(model if model is not None else config.default_model)
+        self.weak = get_model(weak if weak is not None else config.weak_model)
+        self.max_agents = max_agents
+        """Agents working at once (the lead's plan may hold more tasks; they queue)."""
+        self.max_tasks = max_tasks
+        """Most tasks the lead's plan may hold."""
+        self.budget_usd = budget_usd
+        self.session_id = session or uuid.uuid4().hex[:12]
+        self.bus = bus or EventBus()
+        self.registry = registry if registry is not None else Registry()
+        self.db = Path(db) if db is not None else None
+        self.record = record
+        self.meter = _Meter()
+        self.bus.subscribe(self.meter)
+        self._task: asyncio.Task[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_reason: str | None = None
+        self._ran = False
+
+    def __repr__(self) -> str:
+        return f"<Swarm {self.session_id} {self.intent[:40]!r}>"
+
+    # control --------------------------------------------------------------------------------
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        """End the run soon (thread-safe: widget callbacks may arrive on another thread)."""
+        if self._task is None or self._loop is None or self._task.done():
+            return
+        self._stop_reason = self._stop_reason or reason
+        if self._loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._task.cancel()
+        else:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def _budget_guard(self, event: Event) -> None:
+        if self.budget_usd is not None and isinstance(event, LLMCall) and self.meter.cost > self.budget_usd:
+            self.stop(f"budget of ${self.budget_usd:g} reached (spent ${self.meter.cost:.4f})")
+
+    # the run ------------------------------------------------------------------------------
+
+    async def run(self) -> SwarmResult:
+        if self._ran:
+            raise RuntimeError("each Swarm may be run once; make a new Swarm for another run")
+        self._ran = True
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        recorder = None
+        graph = None
+        if self.record:
+            from ..graph import DecisionGraph, GraphStore, Recorder
+
+            store = GraphStore(self.db) if self.db is not None else GraphStore(project=self.root)
+            recorder = Recorder(store).attach(self.bus)
+            graph = DecisionGraph(store, session_id=self.session_id, agent_name="lead")
+        unsubscribe = self.bus.subscribe(self._budget_guard)
+        started = time.perf_counter()
+        self.bus.emit(
+            SessionStarted(
+                session_id=self.session_id,
+                agent="",
+                intent=self.intent,
+                title=self.intent.splitlines()[0][:80],
+                models=tuple(dict.fromkeys((self.model.name, self.weak.name))),
+                project=str(self.root),
+            )
+        )
+        findings: tuple[Findings, ...] = ()
+        text, status, error = "", "done", None
+        try:
+            scope = Scope(self.scope_dir)
+            tasks = await plan(
+                self.intent,
+                model=self.model,
+                max_tasks=self.max_tasks,
+                bus=self.bus,
+                session_id=self.session_id,
+                scope=scope,
+            )
+            goal_and_actions = await self._log_plan(graph, tasks)
+            findings = await self._dispatch(tasks, scope, graph)
+            await self._log_findings(graph, goal_and_actions, findings)
+            text = await synthesise(
+                self.intent, findings, model=self.model, bus=self.bus, session_id=self.session_id, scope=scope
+            )
+        except asyncio.CancelledError:
+            status, error = "cancelled", self._stop_reason or "cancelled"
+            if self._stop_reason is None:
+                raise  # cancelled from outside (an interrupt): record it, then let it propagate
+        except Exception as exc:
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            unsubscribe()
+            if status != "done" and error is None:
+                status, error = "cancelled", "cancelled"
+            self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
+            if recorder is not None:
+                await asyncio.shield(asyncio.to_thread(recorder.close))
+        if self.meter.unpriced:
+            self.bus.emit(
+                Warning(
+                    session_id=self.session_id,
+                    agent="",
+                    code="unknown_price",
+                    message=f"{self.meter.unpriced} calls had no known price; cost is a lower bound",
+                )
+            )
+        return SwarmResult(
+            session_id=self.session_id,
+            status=status,
+            text=text,
+            findings=findings,  # type: ignore[arg-type]
+            usage=self.meter.usage,
+            cost_usd=None if self.meter.unpriced else self.meter.cost,
+            elapsed_s=time.perf_counter() - started,
+            error=error,
+        )
+
+    async def _dispatch(self, tasks: list[Task], scope: Scope, graph: Any) -> tuple[Findings, ...]:
+        supervisor = DynamicSupervisor(registry=self.registry, name=("swarm", self.session_id))
+        await supervisor.start()
+        counters: dict[str, int] = {}
+        names = []
+        for task in tasks:
+            counters[task.role] = counters.get(task.role, 0) + 1
+            names.append(f"{task.role}-{counters[task.role]}")
+
+        async def run_task(indexed: tuple[int, Task]) -> Findings:
+            index, task = indexed
+            return await self._run_role(ROLES[task.role], names[index], task, scope, graph)
+
+        try:
+            outcomes = await supervised_map(
+                run_task,
+                list(enumerate(tasks)),
+                supervisor=supervisor,
+                max_concurrency=self.max_agents,
+                name=lambda i, item: (names[i], self.session_id),
+            )
+        finally:
+            await asyncio.shield(supervisor.stop())
+        results = []
+        for outcome in outcomes:
+            if outcome.ok:
+                results.append(outcome.value)
+            else:
+                reason = outcome.reason
+                err = "timed out" if reason == "timeout" else f"{type(reason).__name__}: {reason}"
+                results.append(
+                    Findings(
+                        task=outcome.item[1].prompt,
+                        text=f"failed: {err}",
+                        partial=True,
+                        agent=names[outcome.index],
+                        session_id=self.session_id,
+                        error=err,
+                    )
+                )
+        return tuple(results)  # type: ignore[arg-type]
+
+    async def _run_role(self, role: Role, name: str, task: Task, scope: Scope, graph: Any) -> Findings:
+        model = self.weak if role.model == "weak" else self.model
+        agent = Agent(
+            name=name,
+            role=role.name,
+            model=model,
+            tools=role.tools(),
+            system_prompt=role.system_prompt.format(limit=role.max_iterations),
+            max_iterations=role.max_iterations,
+            bus=self.bus,
+            parent="lead",
+            context=ToolContext(
+                scope=scope,
+                project=self.root,
+                session_id=self.session_id,
+                graph=graph.for_agent(name) if graph is not None else None,
+            ),
+        )
+        started = time.perf_counter()
+        result = await agent.run(task.prompt)
+        return Findings(
+            task=task.prompt,
+            text=result.text,
+            evidence=extract_evidence(result.text, scope),
+            partial=result.partial,
+            iterations=result.iterations,
+            usage=result.usage,
+            cost_usd=result.cost_usd,
+            model=result.model,
+            scope=str(scope.root),
+            elapsed_s=time.perf_counter() - started,
+            agent=name,
+            session_id=self.session_id,
+        )
+
+    # the decision graph -------------------------------------------------------------------
+
+    async def _log_plan(self, graph: Any, tasks: list[Task]) -> tuple[int, list[int]] | None:
+        if graph is None:
+            return None
+
+        def write() -> tuple[int, list[int]]:
+            goal = graph.add_node(
+                "goal",
+                self.intent.splitlines()[0][:200],
+                self.intent,
+                metadata={"models": [self.model.name, self.weak.name]},
+            )
+            actions = [
+                graph.add_node(
+                    "action", f"research: {t.prompt}"[:200], t.prompt, parent_id=goal.id, metadata={"role": t.role}
+                ).id
+                for t in tasks
+            ]
+            return goal.id, actions
+
+        return await asyncio.to_thread(write)
+
+    async def _log_findings(
+        self, graph: Any, ids: tuple[int, list[int]] | None, findings: tuple[Findings, ...]
+    ) -> None:
+        if graph is None or ids is None:
+            return
+        _, actions = ids
+
+        def write() -> None:
+            for action_id, f in zip(actions, findings, strict=True):
+                confidence = 20 if f.error else (40 if f.partial or not f.evidence else 70)
+                title = str(f.evidence[0]) if f.evidence else _first_line(f.text)
+                graph.for_agent(f.agent).add_node(
+                    "observation",
+                    title[:200],
+                    f.text[:4000],
+                    confidence=confidence,
+                    parent_id=action_id,
+                    metadata={
+                        "evidence": [str(e) for e in f.evidence[:20]],
+                        "partial": f.partial,
+                        "error": f.error,
+                        "model": f.model,
+                    },
+                )
+
+        await asyncio.to_thread(write)
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("["):
+            return line
+    return text.strip()[:200] or "(no findings)"
+
+
+def run_sync(swarm: Swarm, on_result: Callable[[SwarmResult], None] | None = None) -> SwarmResult:
+    """Run where no loop is running (a script, a terminal); inside a loop use `await swarm.run()`."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        result = asyncio.run(swarm.run())
+        if on_result:
+            on_result(result)
+        return result
+    raise RuntimeError("swarm.run_sync() cannot block inside a running event loop: use `await swarm.run()`")
