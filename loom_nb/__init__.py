@@ -33,7 +33,23 @@ _EXPORTS: dict[str, str] = {
     "SwarmResult": "loom_nb.swarm._swarm",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension", *sorted(_EXPORTS)]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext loom_nb`: registers %loom and %%loom (nothing heavy is imported yet)."""
+    from .notebook._magics import LoomMagics
+
+    ipython.register_magics(LoomMagics(shell=ipython))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext loom_nb`: stops running sessions and the swarm thread."""
+    from .notebook import _runner
+
+    if _runner._default is not None:
+        _runner._default.shutdown()
+        _runner._default = None
 
 
 def __getattr__(name: str) -> Any:

@@ -41,7 +41,12 @@ def test_all_lists_every_public_name_of_the_subpackages():
 
 
 def test_top_level_all_matches_lazy_exports():
-    assert set(loom_nb.__all__) == {"__version__", *loom_nb._EXPORTS}
+    assert set(loom_nb.__all__) == {
+        "__version__",
+        "load_ipython_extension",
+        "unload_ipython_extension",
+        *loom_nb._EXPORTS,
+    }
     assert loom_nb.sub_agent.__module__ == "loom_nb.agents._sub_agent"
 
 

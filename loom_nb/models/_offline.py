@@ -215,7 +215,9 @@ class OfflineModel(Model):
                 },
             )
             for k, (path, score) in enumerate(ranked[:TOP_FILES])
-            if score >= RELEVANT_SHARE * ranked[0][1]  # files far behind the best one add noise, not evidence
+            # the top two always (counts alone cannot tell a definition from its callers); after them,
+            # files far behind the best one add noise, not evidence
+            if k < 2 or score >= RELEVANT_SHARE * ranked[0][1]
         )
 
     # phase 2: read around the best lines --------------------------------------------------------

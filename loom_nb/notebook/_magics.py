@@ -1,0 +1,330 @@
+"""%loom and %%loom: thin over the Python API (Swarm, SwarmRunner, open_graph, sub_agent).
+
+Settings come from the project's .loom.toml, then `%config LoomMagics.<name> = ...`, then the
+options on the line. User errors are UsageErrors (a short message, no traceback); bugs keep theirs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import string
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Bool, Float, Int, Unicode
+
+__all__ = ["LoomMagics", "interpolate"]
+
+HELP = """%%loom [options]          the cell body is the intent: a research swarm runs on it
+%loom [options] <intent>  the same on one line
+
+options: --model M  --weak M  --project DIR  --scope DIR  --budget USD  --max-agents N  --background
+         --session NAME  --db PATH  --offline  --out NAME   ({name} in the intent is the variable name)
+
+%loom status              running sessions of this kernel
+%loom agents [session]    a DataFrame of the agents: role, model, status, current tool, tokens, cost
+%loom stop [session]      stop a running session (the newest by default)
+%loom sessions            every recorded session of the project
+%loom graph [session]     draw the decision graph
+%loom costs [--by agent|model|role|session] [--session S]
+%loom sql "select ..."    any SQL over the recorded tables
+%loom models              the configured models, and whether each key is set
+%loom subagent "task" [--scope DIR]   one read-only search sub-agent
+%loom help                this text"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting the kernel."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"%loom: {message} (see %loom help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise UsageError(message or HELP)
+
+
+def _run_parser() -> _Parser:
+    p = _Parser(prog="%%loom", add_help=False)
+    p.add_argument("--model")
+    p.add_argument("--weak")
+    p.add_argument("--project")
+    p.add_argument("--scope")
+    p.add_argument("--budget", type=float)
+    p.add_argument("--max-agents", type=int, dest="max_agents")
+    p.add_argument("--background", action="store_true")
+    p.add_argument("--session")
+    p.add_argument("--db")
+    p.add_argument("--offline", action="store_true")
+    p.add_argument("--out")
+    return p
+
+
+class _Namespace(Mapping[str, Any]):
+    def __init__(self, ns: Mapping[str, Any]) -> None:
+        self.ns = ns
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.ns:
+            raise UsageError(
+                f"{{{key}}} in the intent names no variable of the notebook; define {key}, or write "
+                f"{{{{{key}}}}} for literal braces"
+            )
+        return self.ns[key]
+
+    def __iter__(self) -> Any:
+        return iter(self.ns)
+
+    def __len__(self) -> int:
+        return len(self.ns)
+
+
+def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
+    """`{name}` becomes the notebook variable's value; `{{` and `}}` are literal braces."""
+    try:
+        return string.Formatter().vformat(text, (), _Namespace(namespace))
+    except (ValueError, IndexError) as exc:
+        raise UsageError(f"the intent has unmatched braces ({exc}); write {{{{ and }}}} for literal ones") from None
+
+
+@magics_class
+class LoomMagics(Magics):
+    """`%config LoomMagics.model = "anthropic:claude-sonnet-4-5"` and so on (see each trait)."""
+
+    model = Unicode(None, allow_none=True, help="Model for the lead (over .loom.toml [model] default).").tag(
+        config=True
+    )
+    weak = Unicode(None, allow_none=True, help="Model for researchers (over .loom.toml [model] weak).").tag(config=True)
+    project = Unicode(".", help="Project root: where .loom.toml and .loom/loom.duckdb live.").tag(config=True)
+    budget = Float(None, allow_none=True, help="Stop a session once it has cost this many USD.").tag(config=True)
+    max_agents = Int(4, help="Agents working at once in a session.").tag(config=True)
+    db = Unicode(None, allow_none=True, help="The graph file (default <project>/.loom/loom.duckdb).").tag(config=True)
+    offline = Bool(False, help="Use the offline model for everything (no key, no network).").tag(config=True)
+
+    def __init__(self, shell: Any = None, runner: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._runner = runner
+        self._commands: dict[str, Callable[[list[str]], Any]] = {
+            "status": self._status,
+            "agents": self._agents,
+            "stop": self._stop,
+            "sessions": self._sessions,
+            "graph": self._graph,
+            "costs": self._costs,
+            "sql": self._sql,
+            "models": self._models,
+            "subagent": self._subagent,
+            "help": self._help,
+        }
+
+    @property
+    def runner(self) -> Any:
+        if self._runner is None:
+            from ._runner import default_runner
+
+            self._runner = default_runner()
+        return self._runner
+
+    @line_cell_magic
+    def loom(self, line: str, cell: str | None = None) -> Any:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%loom: {exc} (check the quotes)") from None
+        if cell is None and words and words[0] in self._commands:
+            return self._commands[words[0]](words[1:])
+        if cell is None:
+            # %loom [options] <intent>: options first, the rest is the intent
+            options: list[str] = []
+            i = 0
+            while i < len(words) and words[i].startswith("--"):
+                options.append(words[i])
+                takes_value = words[i] not in ("--background", "--offline") and "=" not in words[i]
+                if takes_value and i + 1 < len(words):
+                    options.append(words[i + 1])
+                    i += 1
+                i += 1
+            args = _run_parser().parse_args(options)
+            intent = " ".join(words[i:])
+        else:
+            args = _run_parser().parse_args(words)
+            intent = cell
+        if not intent.strip():
+            raise UsageError("%%loom needs an intent: write what you want found out in the cell body")
+        if cell is not None:  # IPython already expanded {name} on the line itself, not in the body
+            intent = interpolate(intent, self.shell.user_ns if self.shell else {})
+        return self._run(intent, args)
+
+    # the run ------------------------------------------------------------------------------
+
+    def _settings(self, args: argparse.Namespace) -> dict[str, Any]:
+        offline = args.offline or self.offline
+        return {
+            "project": args.project or self.project,
+            "scope": args.scope,
+            "model": "offline" if offline else (args.model or self.model),
+            "weak": "offline" if offline else (args.weak or self.weak),
+            "budget_usd": args.budget if args.budget is not None else self.budget,
+            "max_agents": args.max_agents if args.max_agents is not None else self.max_agents,
+            "session": args.session,
+            "db": args.db or self.db,
+        }
+
+    def _run(self, intent: str, args: argparse.Namespace) -> Any:
+        from ..swarm import Swarm
+
+        settings = self._settings(args)
+        try:
+            swarm = Swarm(intent, **settings)
+        except Exception as exc:
+            raise _usage(exc) from None
+        handle = self.runner.submit(swarm) if args.background else self.runner.run_foreground(swarm)
+        if self.shell is not None:
+            self.shell.user_ns[args.out or "_loom"] = handle
+        return handle
+
+    # sub-commands -------------------------------------------------------------------------
+
+    def _latest(self, session: str | None, *, running_only: bool = False) -> Any:
+        handles = self.runner.running() if running_only else list(self.runner.handles.values())
+        if session is not None:
+            handle = self.runner.handles.get(session)
+            if handle is None:
+                raise UsageError(f"%loom: no session {session!r} in this kernel; %loom status lists them")
+            return handle
+        if not handles:
+            raise UsageError(
+                "%loom: no session is running in this kernel"
+                if running_only
+                else "%loom: no session has run in this kernel yet"
+            )
+        return handles[-1]
+
+    def _status(self, words: list[str]) -> Any:
+        import pandas as pd
+
+        rows = [
+            {
+                "session": h.session_id,
+                "status": h.status,
+                "agents": len(h.tracker.rows()),
+                "tokens": h.swarm.meter.usage.total_tokens,
+                "cost_usd": h.swarm.meter.cost,
+                "intent": h.swarm.intent[:60],
+            }
+            for h in self.runner.handles.values()
+        ]
+        return pd.DataFrame(rows, columns=["session", "status", "agents", "tokens", "cost_usd", "intent"])
+
+    def _agents(self, words: list[str]) -> Any:
+        return self._latest(words[0] if words else None).agents()
+
+    def _stop(self, words: list[str]) -> str:
+        handle = self._latest(words[0] if words else None, running_only=not words)
+        handle.stop("stopped with %loom stop")
+        handle.wait(timeout=10, raise_errors=False)
+        return f"session {handle.session_id}: {handle.status}"
+
+    def _open_graph(self) -> Any:
+        from ..graph import open_graph
+
+        try:
+            return open_graph(self.db) if self.db else open_graph(project=self.project)
+        except FileNotFoundError as exc:
+            raise UsageError(f"%loom: {exc}") from None
+
+    def _sessions(self, words: list[str]) -> Any:
+        return self._open_graph().sessions()
+
+    def _graph(self, words: list[str]) -> Any:
+        return self._open_graph().show(words[0] if words else None)
+
+    def _costs(self, words: list[str]) -> Any:
+        p = _Parser(prog="%loom costs", add_help=False)
+        p.add_argument("--by", default="agent", choices=["agent", "model", "role", "session"])
+        p.add_argument("--session")
+        args = p.parse_args(words)
+        return self._open_graph().costs(by=args.by, session=args.session)
+
+    def _sql(self, words: list[str]) -> Any:
+        if not words:
+            raise UsageError('%loom sql needs a query: %loom sql "select * from sessions"')
+        try:
+            return self._open_graph().sql(" ".join(words))
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise UsageError(f"%loom sql: {exc}") from None
+
+    def _models(self, words: list[str]) -> Any:
+        import pandas as pd
+
+        from ..config import load_config
+        from ..models import parse_model_string
+
+        config = load_config(self.project)
+        rows = []
+        for use, configured, trait in (
+            ("lead", config.default_model, self.model),
+            ("weak", config.weak_model, self.weak),
+        ):
+            name = "offline" if self.offline else (trait or configured)
+            spec = parse_model_string(name)
+            env = _key_variable(spec.provider, spec.litellm_name)
+            rows.append(
+                {
+                    "use": use,
+                    "model": spec.name,
+                    "key variable": env or "(none needed)",
+                    "key set": "✓" if env is None or os.environ.get(env) else "✗",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def _subagent(self, words: list[str]) -> Any:
+        p = _Parser(prog="%loom subagent", add_help=False)
+        p.add_argument("task")
+        p.add_argument("--scope")
+        p.add_argument("--model")
+        args = p.parse_args(words)
+        import asyncio
+
+        from ..agents import asub_agent
+
+        model = "offline" if self.offline else (args.model or self.weak)
+        try:
+            future = asyncio.run_coroutine_threadsafe(
+                asub_agent(args.task, args.scope, self.project, model), self.runner.loop
+            )
+            return future.result()
+        except Exception as exc:
+            raise _usage(exc) from None
+
+    def _help(self, words: list[str]) -> None:
+        print(HELP)
+
+
+def _key_variable(provider: str, litellm_name: str) -> str | None:
+    """The environment variable holding the provider's key (never its value)."""
+    if provider in ("offline", "ollama", "ollama_chat", "hosted_vllm", "vllm", "lm_studio", "llamafile"):
+        return None
+    if provider == "anthropic":
+        return "ANTHROPIC_API_KEY"
+    from ..models._litellm import import_litellm
+
+    missing = import_litellm().validate_environment(model=litellm_name).get("missing_keys") or []
+    return missing[0] if missing else f"{provider.upper()}_API_KEY"
+
+
+def _usage(exc: Exception) -> Exception:
+    """User errors become UsageErrors (no traceback); anything else is a bug and keeps its own."""
+    from ..config import ConfigError
+    from ..models import ModelError, UnknownModel
+    from ..tools import ToolError
+
+    if isinstance(exc, ConfigError | ModelError | UnknownModel | ToolError | ValueError):
+        return UsageError(f"%loom: {exc}")
+    return exc

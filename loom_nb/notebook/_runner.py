@@ -1,0 +1,201 @@
+"""Where swarms run inside a kernel: a dedicated event loop on a daemon thread of the kernel process.
+
+Why not the kernel's own loop (measured, see DESIGN.md): a synchronous magic cannot wait on the
+loop that is running it without nesting it, and nest_asyncio inside ipykernel 7 broke queued
+cells; an interrupt does not reach a top-level await until it yields. A blocking wait on the main
+thread, by contrast, gets KeyboardInterrupt within a second. So the foreground waits on a
+concurrent future in short slices (interruptible), the background just returns, `await handle`
+wraps the same future on the kernel's loop, and stop() from any thread (a widget callback on a
+subshell) goes through call_soon_threadsafe. The kernel's loop never runs swarm code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..swarm._swarm import Swarm, SwarmResult
+    from ._tracker import SessionTracker
+
+__all__ = ["SwarmHandle", "SwarmRunner", "default_runner"]
+
+
+class SwarmRunner:
+    """One loop thread for all the swarms of a process; started on first use."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.handles: dict[str, SwarmHandle] = {}
+        """Every run of this process, by session id (newest last)."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                ready = threading.Event()
+                loop = asyncio.new_event_loop()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=run, name="loom-swarms", daemon=True)
+                self._thread.start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def submit(self, swarm: Swarm) -> SwarmHandle:
+        """Start the swarm on the loop thread; returns at once."""
+        from ._tracker import SessionTracker
+
+        tracker = SessionTracker(swarm.bus, swarm.session_id)  # subscribed before the first event
+        future = asyncio.run_coroutine_threadsafe(swarm.run(), self.loop)
+        handle = SwarmHandle(swarm, future, self, tracker)
+        self.handles[swarm.session_id] = handle
+        return handle
+
+    def run_foreground(self, swarm: Swarm, *, poll: float = 0.1) -> SwarmHandle:
+        """Run to the end, blocking this thread; an interrupt cancels the swarm, waits for it to
+        record itself as cancelled, then raises KeyboardInterrupt."""
+        handle = self.submit(swarm)
+        try:
+            while not handle.future.done():
+                try:
+                    handle.future.result(timeout=poll)
+                except concurrent.futures.TimeoutError:
+                    continue
+                except KeyboardInterrupt:
+                    raise
+                except BaseException:  # the run's own failure: the handle reports it
+                    break
+        except KeyboardInterrupt:
+            swarm.stop("interrupted")
+            handle.wait(timeout=10, raise_errors=False)
+            raise
+        return handle
+
+    def running(self) -> list[SwarmHandle]:
+        return [h for h in self.handles.values() if not h.done]
+
+    def shutdown(self) -> None:
+        """Stop every running swarm and the loop thread (extension unload, process exit)."""
+        for handle in self.running():
+            handle.stop("the kernel extension was unloaded")
+        for handle in list(self.handles.values()):
+            handle.wait(timeout=10, raise_errors=False)
+        with self._lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            self._loop = None
+            self._thread = None
+
+
+class SwarmHandle:
+    """What a %%loom cell returns: the session id, status and answer, the graph and costs,
+    stop(), wait(), and `await handle` from a cell."""
+
+    def __init__(
+        self, swarm: Swarm, future: concurrent.futures.Future[SwarmResult], runner: SwarmRunner, tracker: SessionTracker
+    ) -> None:
+        self.swarm = swarm
+        self.future = future
+        self.runner = runner
+        self.tracker = tracker
+        """Live per-agent state (what `%loom agents` and the live view show)."""
+        self.session_id = swarm.session_id
+        self.started = time.time()
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+    @property
+    def result(self) -> SwarmResult | None:
+        """The SwarmResult once finished (None while running, or if the run was interrupted)."""
+        if not self.future.done() or self.future.cancelled() or self.future.exception() is not None:
+            return None
+        return self.future.result()
+
+    @property
+    def status(self) -> str:
+        if not self.future.done():
+            return "running"
+        result = self.result
+        if result is not None:
+            return result.status
+        return "cancelled"
+
+    @property
+    def text(self) -> str:
+        result = self.result
+        return result.text if result is not None else ""
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        """End the run within a moment (safe from any thread)."""
+        self.swarm.stop(reason)
+
+    def wait(self, timeout: float | None = None, *, raise_errors: bool = True) -> SwarmResult | None:
+        """Block until the run ends (interruptible); returns its result."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.future.done():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError(f"session {self.session_id} still running after {timeout} s")
+            try:
+                self.future.result(timeout=0.1 if left is None else min(0.1, left))
+            except concurrent.futures.TimeoutError:
+                continue
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                if raise_errors:
+                    raise
+                break
+        return self.result
+
+    def __await__(self) -> Any:
+        return asyncio.wrap_future(self.future).__await__()
+
+    @property
+    def graph(self) -> Any:
+        from ..graph import open_graph
+
+        return open_graph(self.swarm.db) if self.swarm.db is not None else open_graph(project=self.swarm.root)
+
+    def agents(self) -> Any:
+        """A DataFrame: name, role, model, status, current tool, iterations, tokens, cost, restarts."""
+        return self.tracker.dataframe()
+
+    def costs(self, by: str = "agent") -> Any:
+        return self.graph.costs(by=by, session=self.session_id)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        cost = self.swarm.meter.cost
+        return (
+            f"<loom session {self.session_id}: {self.status}, {self.swarm.meter.usage.total_tokens:,} tokens, "
+            f"${cost:.4f}{' +unpriced' if self.swarm.meter.unpriced else ''}>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        head = f"**loom session `{self.session_id}`** · {self.status}"
+        return head + ("\n\n" + self.text if self.text else "")
+
+
+_default: SwarmRunner | None = None
+
+
+def default_runner() -> SwarmRunner:
+    global _default
+    if _default is None:
+        _default = SwarmRunner()
+    return _default

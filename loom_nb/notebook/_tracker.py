@@ -1,0 +1,156 @@
+"""Live state of a session's agents, folded from its events (for `%loom agents` and the live view).
+
+Events arrive on the swarm thread; readers (cells, the widget timer) take copies under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..events import AgentSpawned, AgentStatus, Event, EventBus, LLMCall, SessionEnded, ToolCallEvent, ToolStarted
+
+__all__ = ["AgentRow", "SessionTracker"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentRow:
+    """One agent as the live view shows it."""
+
+    name: str
+    role: str = ""
+    model: str = ""
+    status: str = "idle"
+    tool: str = ""
+    """The tool running now and its arguments, in short."""
+    iterations: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
+    restarts: int = 0
+    tool_calls: int = 0
+
+
+@dataclass
+class _State:
+    agents: dict[str, AgentRow] = field(default_factory=dict)
+    feed: list[str] = field(default_factory=list)
+    version: int = 0
+    ended: str | None = None
+
+
+class SessionTracker:
+    """Subscribe with `SessionTracker(bus)`; read with rows(), feed(), totals()."""
+
+    FEED_LENGTH = 8
+
+    def __init__(self, bus: EventBus, session_id: str) -> None:
+        self.session_id = session_id
+        self.started = time.time()
+        self._state = _State()
+        self._lock = threading.Lock()
+        self._unsubscribe = bus.subscribe(self)
+
+    def __call__(self, event: Event) -> None:
+        if event.session_id != self.session_id:
+            return
+        with self._lock:
+            self._apply(event)
+            self._state.version += 1
+
+    def _apply(self, e: Event) -> None:
+        st = self._state
+        if isinstance(e, SessionEnded):
+            st.ended = e.status
+            self._note(f"session {e.status}" + (f": {e.error}" if e.error else ""))
+            return
+        if not e.agent:
+            return
+        row = st.agents.get(e.agent) or AgentRow(name=e.agent)
+        if isinstance(e, AgentSpawned):
+            restarts = row.restarts + 1 if e.agent in st.agents else 0
+            row = replace(row, role=e.role, model=e.model, status="idle", restarts=restarts)
+            self._note(f"{e.agent} ({e.role}) started" + (f" — restart {restarts}" if restarts else ""))
+        elif isinstance(e, AgentStatus):
+            row = replace(
+                row,
+                status=e.status,
+                iterations=max(row.iterations, e.iteration),
+                tool="" if e.status != "executing" else row.tool,
+            )
+            if e.status in ("done", "crashed"):
+                self._note(f"{e.agent} {e.status}" + (f": {e.reason}" if e.reason and e.status == "crashed" else ""))
+        elif isinstance(e, LLMCall):
+            row = replace(
+                row,
+                input_tokens=row.input_tokens + e.input_tokens + e.cache_read_tokens,
+                output_tokens=row.output_tokens + e.output_tokens,
+                cost_usd=row.cost_usd + (e.cost_usd or 0.0),
+                unpriced_calls=row.unpriced_calls + (e.cost_usd is None and e.error is None),
+            )
+        elif isinstance(e, ToolStarted):
+            row = replace(row, tool=f"{e.tool}({e.args_summary})"[:80])
+        elif isinstance(e, ToolCallEvent):
+            row = replace(row, tool_calls=row.tool_calls + 1)
+            if e.outcome != "ok":
+                self._note(f"{e.agent}: {e.tool} {e.outcome}" + (f" — {e.error[:60]}" if e.error else ""))
+        st.agents[e.agent] = row
+
+    def _note(self, line: str) -> None:
+        feed = self._state.feed
+        feed.append(f"{time.strftime('%H:%M:%S')} {line}")
+        del feed[: -self.FEED_LENGTH]
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # readers -------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """Changes whenever an event changed the state (the live view redraws only then)."""
+        return self._state.version
+
+    @property
+    def ended(self) -> str | None:
+        return self._state.ended
+
+    def rows(self) -> list[AgentRow]:
+        with self._lock:
+            return list(self._state.agents.values())
+
+    def feed(self) -> list[str]:
+        with self._lock:
+            return list(self._state.feed)
+
+    def totals(self) -> dict[str, Any]:
+        rows = self.rows()
+        return {
+            "agents": len(rows),
+            "input_tokens": sum(r.input_tokens for r in rows),
+            "output_tokens": sum(r.output_tokens for r in rows),
+            "cost_usd": sum(r.cost_usd for r in rows),
+            "unpriced_calls": sum(r.unpriced_calls for r in rows),
+            "elapsed_s": time.time() - self.started,
+        }
+
+    def dataframe(self) -> Any:
+        import pandas as pd
+
+        columns = [
+            "name",
+            "role",
+            "model",
+            "status",
+            "tool",
+            "iterations",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "restarts",
+            "tool_calls",
+        ]
+        return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in self.rows()], columns=columns)

@@ -1,0 +1,135 @@
+"""%loom and %%loom on a real InteractiveShell (the kernel tests drive a real kernel)."""
+
+import subprocess
+import sys
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from loom_nb.notebook import SwarmRunner
+from loom_nb.notebook._magics import LoomMagics, interpolate
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "config.py").write_text("import tomllib\n\n\ndef parse_config(path):\n    return tomllib.load(path)\n")
+    (tmp_path / "app.py").write_text("from config import parse_config\n\nsettings = parse_config('a.toml')\n")
+    return tmp_path
+
+
+@pytest.fixture
+def shell(project, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    sh = InteractiveShell.instance()
+    runner = SwarmRunner()
+    magics = LoomMagics(shell=sh, runner=runner)
+    magics.project = str(project)
+    sh.register_magics(magics)
+    yield sh
+    runner.shutdown()
+
+
+def test_load_ext_is_quick_and_light():
+    code = (
+        "import sys, time; from IPython.core.interactiveshell import InteractiveShell; "
+        "sh = InteractiveShell.instance(); sh.run_line_magic('load_ext', 'loom_nb'); "
+        "print(sorted(m for m in ('pandas', 'duckdb', 'litellm', 'anthropic', 'ipywidgets') if m in sys.modules)); "
+        "print('loom' in sh.magics_manager.magics['cell'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "True"
+
+
+def test_cell_magic_runs_a_foreground_swarm_and_binds_the_handle(shell, project):
+    handle = shell.run_cell_magic("loom", "--offline --max-agents 2", "Where is parse_config defined and used?")
+    assert handle.status == "done" and "config.py:4" in handle.text
+    assert shell.user_ns["_loom"] is handle
+    agents = handle.agents()
+    assert list(agents.columns) == [
+        "name",
+        "role",
+        "model",
+        "status",
+        "tool",
+        "iterations",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "restarts",
+        "tool_calls",
+    ]
+    assert set(agents["name"]) >= {"lead", "researcher-1"} and set(agents["status"]) == {"done"}
+    assert (project / ".loom" / "loom.duckdb").exists()
+    assert handle.graph.sessions()["status"].tolist() == ["done"]
+
+
+def test_line_magic_with_options_out_name_and_interpolation(shell):
+    shell.user_ns["fn"] = "parse_config"
+    result = shell.run_cell("%loom --offline --out research Where is {fn} used? {{literal}}")
+    handle = shell.user_ns["research"]
+    assert result.result is handle and handle.swarm.intent == "Where is parse_config used? {literal}"
+    cell = shell.run_cell_magic("loom", "--offline", "Where is {fn} used? {{literal}}")
+    assert cell.swarm.intent == "Where is parse_config used? {literal}"
+
+
+def test_interpolation_errors_say_what_to_do():
+    with pytest.raises(UsageError, match=r"\{missing\} in the intent names no variable"):
+        interpolate("look at {missing}", {})
+    with pytest.raises(UsageError, match="unmatched braces"):
+        interpolate("a { b", {})
+
+
+def test_bad_options_and_missing_keys_are_short_usage_errors(shell):
+    with pytest.raises(UsageError, match="unrecognized arguments: --bogus"):
+        shell.run_cell_magic("loom", "--bogus", "x")
+    with pytest.raises(UsageError, match="argument --max-agents: invalid int value"):
+        shell.run_cell_magic("loom", "--max-agents many", "x")
+    with pytest.raises(UsageError, match="ANTHROPIC_API_KEY"):
+        shell.run_cell_magic("loom", "--model anthropic:claude-sonnet-4-5", "x")
+    with pytest.raises(UsageError, match="needs an intent"):
+        shell.run_cell_magic("loom", "--offline", "   ")
+    result = shell.run_cell("%loom --bogus find things")  # as a user sees it: no traceback
+    assert isinstance(result.error_in_exec, UsageError)
+
+
+def test_config_traits_sit_between_loom_toml_and_options(shell, project):
+    (project / ".loom.toml").write_text('[model]\ndefault = "anthropic:claude-sonnet-4-5"\nweak = "offline"\n')
+    with pytest.raises(UsageError, match="ANTHROPIC_API_KEY"):  # .loom.toml alone
+        shell.run_cell_magic("loom", "", "x")
+    shell.run_line_magic("config", "LoomMagics.model = 'offline'")  # %config beats .loom.toml
+    assert shell.run_cell_magic("loom", "", "Where is parse_config?").swarm.model.name == "offline"
+    with pytest.raises(UsageError, match="ANTHROPIC_API_KEY"):  # an option beats %config
+        shell.run_cell_magic("loom", "--model anthropic:claude-haiku-4-5", "x")
+    shell.run_line_magic("config", "LoomMagics.model = None")
+
+
+def test_background_status_stop_and_subcommands(shell, project):
+    handle = shell.run_cell_magic("loom", "--offline --background --session bg1", "Where is parse_config?")
+    assert handle.session_id == "bg1"
+    assert handle.wait(timeout=30).status == "done"
+    status = shell.run_line_magic("loom", "status")
+    assert status.set_index("session").loc["bg1", "status"] == "done"
+    assert "researcher-1" in set(shell.run_line_magic("loom", "agents bg1")["name"])
+    assert shell.run_line_magic("loom", "stop bg1") == "session bg1: done"
+    with pytest.raises(UsageError, match="no session is running"):
+        shell.run_line_magic("loom", "stop")
+    assert shell.run_line_magic("loom", "sessions")["id"].tolist() == ["bg1"]
+    assert shell.run_line_magic("loom", "graph bg1").nodes >= 3
+    costs = shell.run_line_magic("loom", "costs --by role")
+    assert set(costs["role"]) == {"lead", "researcher"} or set(costs["role"]) == {"researcher"}
+    assert shell.run_line_magic("loom", "sql \"select count(*) as n from sessions where id = 'bg1'\"")["n"][0] == 1
+    with pytest.raises(UsageError, match="%loom sql"):
+        shell.run_line_magic("loom", 'sql "select * from nowhere"')
+    models = shell.run_line_magic("loom", "models")
+    assert models["key set"].tolist() == ["✓", "✓"] and models["model"].tolist() == ["offline", "offline"]
+    findings = shell.run_line_magic("loom", 'subagent "Where is parse_config?" --model offline')
+    assert any(ev.path == "config.py" for ev in findings.evidence)
+
+
+def test_models_never_shows_a_key(shell, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-value-123")
+    shell.run_line_magic("config", "LoomMagics.offline = False")
+    table = shell.run_line_magic("loom", "models")
+    assert "sk-ant-secret-value-123" not in table.to_string()
+    assert table.set_index("use").loc["lead", "key set"] == "✓"
