@@ -181,10 +181,33 @@ class LoomMagics(Magics):
             swarm = Swarm(intent, **settings)
         except Exception as exc:
             raise _usage(exc) from None
-        handle = self.runner.submit(swarm) if args.background else self.runner.run_foreground(swarm)
+        live = self._live_view_available()
+        if args.background:
+            handle = self.runner.submit(swarm)
+            if live:
+                from ._view import start_live_view
+
+                start_live_view(handle)
+        else:
+            on_submit = None
+            if live:
+                from ._view import start_live_view
+
+                on_submit = start_live_view
+            handle = self.runner.run_foreground(swarm, on_submit=on_submit)
         if self.shell is not None:
             self.shell.user_ns[args.out or "_loom"] = handle
         return handle
+
+    def _live_view_available(self) -> bool:
+        """Widgets need a kernel (a front end may render them); a terminal IPython gets the handle."""
+        if self.shell is None or getattr(self.shell, "kernel", None) is None:
+            return False
+        try:
+            import ipywidgets  # noqa: F401
+        except ImportError:
+            return False
+        return True
 
     # sub-commands -------------------------------------------------------------------------
 

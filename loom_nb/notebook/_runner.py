@@ -33,6 +33,7 @@ class SwarmRunner:
         self._lock = threading.Lock()
         self.handles: dict[str, SwarmHandle] = {}
         """Every run of this process, by session id (newest last)."""
+        self._watchers: set[concurrent.futures.Future[Any]] = set()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -62,10 +63,20 @@ class SwarmRunner:
         self.handles[swarm.session_id] = handle
         return handle
 
-    def run_foreground(self, swarm: Swarm, *, poll: float = 0.1) -> SwarmHandle:
+    def watch(self, coro: Any) -> concurrent.futures.Future[Any]:
+        """Run a helper coroutine (a live view's refresher) on the loop thread; the runner owns it."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        self._watchers.add(future)
+        future.add_done_callback(self._watchers.discard)
+        return future
+
+    def run_foreground(self, swarm: Swarm, *, poll: float = 0.1, on_submit: Any = None) -> SwarmHandle:
         """Run to the end, blocking this thread; an interrupt cancels the swarm, waits for it to
-        record itself as cancelled, then raises KeyboardInterrupt."""
+        record itself as cancelled, then raises KeyboardInterrupt. `on_submit(handle)` runs once the
+        swarm has started (the magic shows the live view there)."""
         handle = self.submit(swarm)
+        if on_submit is not None:
+            on_submit(handle)
         try:
             while not handle.future.done():
                 try:
@@ -91,6 +102,8 @@ class SwarmRunner:
             handle.stop("the kernel extension was unloaded")
         for handle in list(self.handles.values()):
             handle.wait(timeout=10, raise_errors=False)
+        for future in list(self._watchers):
+            future.cancel()
         with self._lock:
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._loop.stop)
@@ -112,6 +125,8 @@ class SwarmHandle:
         self.runner = runner
         self.tracker = tracker
         """Live per-agent state (what `%loom agents` and the live view show)."""
+        self.view: Any = None
+        """The live view showing this session, if one was shown."""
         self.session_id = swarm.session_id
         self.started = time.time()
 
@@ -188,6 +203,8 @@ class SwarmHandle:
 
     def _repr_markdown_(self) -> str:
         head = f"**loom session `{self.session_id}`** · {self.status}"
+        if self.view is not None:  # the live view above already shows the agents and the answer
+            return head
         return head + ("\n\n" + self.text if self.text else "")
 
 

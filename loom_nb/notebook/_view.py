@@ -1,0 +1,194 @@
+"""The live view of a session: ipywidgets, updated at most 10 times a second, with a stop button.
+
+Updates come from a refresher task on the swarm thread that redraws only when the session changed
+(the notebook server pauses output above 1000 messages a second; a flood of events here still means
+at most 10 redraws a second). Nothing is printed from that thread. The view's display carries a
+static HTML/text summary beside the widget, refreshed when the run ends, so nbconvert, nbval and
+terminals (no widget front end) show the outcome too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._runner import SwarmHandle
+
+__all__ = ["LiveView"]
+
+STATUS_COLORS = {
+    "thinking": "#5b8def",
+    "executing": "#ef8a17",
+    "idle": "#9e9e9e",
+    "done": "#2e7d32",
+    "crashed": "#d32f2f",
+    "restarting": "#9b6ef3",
+}
+MAX_RATE_HZ = 10.0
+
+
+def _money(x: float) -> str:
+    return f"${x:.4f}"
+
+
+class LiveView:
+    """Shows one SwarmHandle; `display(view)` in a cell (the magic does it)."""
+
+    def __init__(self, handle: SwarmHandle) -> None:
+        import ipywidgets as w
+
+        self.handle = handle
+        self.redraws = 0
+        """How many times the widgets were redrawn (the benchmark reads it)."""
+        self.header = w.HTML()
+        self.budget = w.FloatProgress(min=0.0, max=1.0, value=0.0, description="budget", layout=w.Layout(width="260px"))
+        self.budget.layout.visibility = "visible" if handle.swarm.budget_usd else "hidden"
+        self.stop_button = w.Button(
+            description="Stop",
+            button_style="danger",
+            icon="stop",
+            tooltip="stop this session",
+            layout=w.Layout(width="90px"),
+        )
+        self.stop_button.on_click(lambda _: handle.stop("stop button"))
+        self.table = w.HTML()
+        self.feed = w.HTML()
+        self.answer = w.HTML()
+        self.widget = w.VBox([w.HBox([self.header, self.budget, self.stop_button]), self.table, self.feed, self.answer])
+        self._display: Any = None
+        self.redraw()
+
+    # drawing -------------------------------------------------------------------------------
+
+    def redraw(self) -> None:
+        self.header.value = self._header_html()
+        spent = self.handle.swarm.meter.cost
+        if self.handle.swarm.budget_usd:
+            share = min(spent / self.handle.swarm.budget_usd, 1.0)
+            self.budget.value = share
+            self.budget.bar_style = "danger" if share >= 1.0 else ("warning" if share >= 0.8 else "success")
+        self.table.value = self._table_html()
+        self.feed.value = self._feed_html()
+        if self.handle.done and self.handle.text and not self.answer.value:
+            self.answer.value = f'<pre style="white-space:pre-wrap">{html.escape(self.handle.text)}</pre>'
+        done = self.handle.done or self.handle.tracker.ended is not None
+        self.stop_button.disabled = done
+        self.redraws += 1
+
+    def _header_html(self) -> str:
+        h = self.handle
+        t = h.tracker.totals()
+        unpriced = f" + {t['unpriced_calls']} unpriced" if t["unpriced_calls"] else ""
+        budget = f" of {_money(h.swarm.budget_usd)}" if h.swarm.budget_usd else ""
+        return (
+            f"<b>loom session {html.escape(h.session_id)}</b> · {html.escape(self._status())} · "
+            f"{t['elapsed_s']:.1f} s · {t['input_tokens']:,} in / {t['output_tokens']:,} out tokens · "
+            f"{_money(t['cost_usd'])}{unpriced}{budget}"
+        )
+
+    def _status(self) -> str:
+        if self.handle.done:
+            return self.handle.status
+        return self.handle.tracker.ended or "running"
+
+    def _table_html(self) -> str:
+        rows = []
+        for r in self.handle.tracker.rows():
+            color = STATUS_COLORS.get(r.status, "#9e9e9e")
+            rows.append(
+                "<tr>"
+                + "".join(
+                    f"<td>{c}</td>"
+                    for c in (
+                        html.escape(r.name),
+                        html.escape(r.role),
+                        html.escape(r.model),
+                        f'<span style="color:{color}">●</span> {html.escape(r.status)}',
+                        html.escape(r.tool),
+                        r.iterations,
+                        f"{r.input_tokens:,}",
+                        f"{r.output_tokens:,}",
+                        _money(r.cost_usd) + (" +?" if r.unpriced_calls else ""),
+                    )
+                )
+                + "</tr>"
+            )
+        head = "".join(
+            f"<th>{c}</th>" for c in ("agent", "role", "model", "status", "tool", "iter", "in", "out", "cost")
+        )
+        return (
+            f'<table class="loom-agents" style="border-collapse:collapse;font-size:12px">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+
+    def _feed_html(self) -> str:
+        lines = self.handle.tracker.feed()
+        if not lines:
+            return ""
+        return '<div style="font:11px monospace;color:#555">' + "<br>".join(html.escape(x) for x in lines) + "</div>"
+
+    # display -------------------------------------------------------------------------------
+
+    def summary_html(self) -> str:
+        """The same information without widgets (for nbconvert, nbval, terminals)."""
+        answer = html.escape(self.handle.text) if self.handle.done else ""
+        return (
+            f'<div class="loom-summary">{self._header_html()}<br>{self._table_html()}'
+            + (f"<pre>{answer}</pre>" if answer else "")
+            + "</div>"
+        )
+
+    def summary_text(self) -> str:
+        t = self.handle.tracker.totals()
+        lines = [
+            f"loom session {self.handle.session_id}: {self._status()}, {t['agents']} agents, "
+            f"{t['input_tokens']:,} in / {t['output_tokens']:,} out tokens, {_money(t['cost_usd'])}"
+        ]
+        lines += [
+            f"  {r.name:<14} {r.role:<11} {r.status:<10} iter {r.iterations:<3} {_money(r.cost_usd)}"
+            for r in self.handle.tracker.rows()
+        ]
+        if self.handle.done and self.handle.text:
+            lines += ["", self.handle.text]
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle["text/plain"] = self.summary_text()
+        bundle["text/html"] = self.summary_html()
+        return bundle
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        self._display = display(self, display_id=True)
+
+    def finish(self) -> None:
+        """Last redraw, and the static summary brought up to date."""
+        self.redraw()
+        if self._display is not None:
+            self._display.update(self)
+
+    async def refresh(self, period: float = 1.0 / MAX_RATE_HZ) -> None:
+        """Run on the swarm thread until the session ends: redraw when something changed."""
+        seen = -1
+        try:
+            while not self.handle.done:
+                version = self.handle.tracker.version
+                if version != seen:
+                    seen = version
+                    self.redraw()
+                await asyncio.sleep(period)  # the coalescing period: at most 10 redraws a second
+        finally:
+            self.finish()
+
+
+def start_live_view(handle: SwarmHandle) -> LiveView:
+    """Show the view in the current cell and keep it fresh from the swarm thread."""
+    view = LiveView(handle)
+    view.show()
+    handle.view = view
+    handle.runner.watch(view.refresh())
+    return view
