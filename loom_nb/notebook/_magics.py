@@ -194,7 +194,16 @@ class LoomMagics(Magics):
                 from ._view import start_live_view
 
                 on_submit = start_live_view
-            handle = self.runner.run_foreground(swarm, on_submit=on_submit)
+            shown: list[Any] = []
+            try:
+                handle = self.runner.run_foreground(
+                    swarm, on_submit=(lambda h: shown.append(on_submit(h))) if on_submit else None
+                )
+            finally:
+                # The final redraw and summary go out from this cell, so front ends (and nbclient, nbval)
+                # file them under it; the swarm thread's own last redraw may come after the cell ended.
+                for view in shown:
+                    view.finish()
         if self.shell is not None:
             self.shell.user_ns[args.out or "_loom"] = handle
         return handle

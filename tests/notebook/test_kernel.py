@@ -1,0 +1,190 @@
+"""%%loom in a real kernel (jupyter_client): foreground, background, interrupt, queued cells,
+nothing printed into the wrong cell, and the static summary when no widget front end exists."""
+
+from __future__ import annotations
+
+import queue
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+SETUP = textwrap.dedent("""
+    import asyncio, pathlib, threading
+    from loom_nb.models import ScriptedModel
+    from loom_nb.notebook import default_runner
+    from loom_nb.swarm import Swarm
+
+    def lead(questions, summary="the answer"):
+        def fn(messages, tools):
+            first = messages[0].text
+            return summary if first.startswith("Request:") else "\\n".join(questions)
+        return ScriptedModel(fn, name="scripted:lead")
+
+    gate = None
+    def gated_model(marker):
+        async def fn(messages, tools):
+            global gate
+            gate = asyncio.Event()
+            pathlib.Path(marker).write_text("started")
+            await gate.wait()
+            return "released"
+        return ScriptedModel(fn)
+
+    def release():
+        default_runner().loop.call_soon_threadsafe(gate.set)
+""")
+
+
+class Kernel:
+    def __init__(self, cwd: Path) -> None:
+        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(cwd))
+
+    def execute(self, code: str, timeout: float = 60) -> dict:
+        msg_id = self.kc.execute(code)
+        return self.collect(msg_id, timeout)
+
+    def collect(self, msg_id: str, timeout: float = 60) -> dict:
+        outputs = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no idle status within {timeout} s; outputs so far: {outputs}") from None
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind = msg["msg_type"]
+            if kind == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            if kind in ("stream", "display_data", "execute_result", "error", "update_display_data"):
+                outputs.append(msg)
+        reply = self.kc.get_shell_msg(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=timeout)
+        return {"status": reply["content"]["status"], "outputs": outputs, "reply": reply["content"]}
+
+    def value(self, expr: str) -> str:
+        result = self.execute(expr)
+        assert result["status"] == "ok", result
+        (out,) = [o for o in result["outputs"] if o["msg_type"] == "execute_result"]
+        return out["content"]["data"]["text/plain"]
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "config.py").write_text("def parse_config(path):\n    return path\n")
+    return tmp_path
+
+
+@pytest.fixture
+def kernel(project):
+    k = Kernel(project)
+    assert k.execute(SETUP)["status"] == "ok"
+    assert k.execute("%load_ext loom_nb")["status"] == "ok"
+    yield k
+    k.close()
+
+
+def test_foreground_run_with_the_live_view_and_the_handle(kernel):
+    result = kernel.execute("%%loom --offline\nWhere is parse_config defined?")
+    assert result["status"] == "ok", result
+    kinds = [o["msg_type"] for o in result["outputs"]]
+    assert "display_data" in kinds and "execute_result" in kinds and "stream" not in kinds
+    view = next(o for o in result["outputs"] if o["msg_type"] == "display_data")
+    assert "application/vnd.jupyter.widget-view+json" in view["content"]["data"]
+    assert "loom session" in view["content"]["data"]["text/html"]
+    assert kernel.value("_loom.status") == "'done'"
+    assert "config.py:1" in kernel.value("_loom.text")
+    assert kernel.value("_loom.graph.sessions()['status'].tolist()") == "['done']"
+
+
+def test_cells_queued_behind_a_foreground_run_all_run(kernel):
+    first = kernel.kc.execute("%%loom --offline\nWhere is parse_config defined?")
+    second = kernel.kc.execute("x = 41")
+    third = kernel.kc.execute("x + 1")
+    assert kernel.collect(first)["status"] == "ok"
+    assert kernel.collect(second)["status"] == "ok"
+    out = kernel.collect(third)
+    assert out["status"] == "ok"
+    assert [o["content"]["data"]["text/plain"] for o in out["outputs"] if o["msg_type"] == "execute_result"] == ["42"]
+
+
+def test_background_run_while_other_cells_run_then_await(kernel, project):
+    marker = project / "started.txt"
+    started = kernel.execute(
+        f"h = default_runner().submit(Swarm('research x', project='.', model=lead(['a question about x']), "
+        f"weak=gated_model({str(marker)!r}), record=False))"
+    )
+    assert started["status"] == "ok" and started["outputs"] == []  # returned at once, printed nothing
+    deadline = time.monotonic() + 30
+    while not marker.exists():  # the swarm thread reached the model call
+        assert time.monotonic() < deadline, "the background swarm never started"
+        time.sleep(0.01)
+    trivial = kernel.execute("1 + 1")
+    assert trivial["status"] == "ok"
+    assert [o["msg_type"] for o in trivial["outputs"]] == ["execute_result"]  # nothing leaked into this cell
+    assert kernel.value("h.status") == "'running'"
+    assert kernel.execute("release()")["status"] == "ok"
+    assert kernel.value("(await h).text") == "'the answer'"
+    bg = kernel.execute("%%loom --offline --background\nWhere is parse_config defined?")
+    assert bg["status"] == "ok"
+    assert "config.py:1" in kernel.value("(await _loom).text")
+
+
+def test_interrupt_cancels_the_swarm_and_the_kernel_stays_usable(kernel, project):
+    marker = project / "fg.txt"
+    msg_id = kernel.kc.execute(
+        f"fg = Swarm('research x', project='.', model=lead(['a question about x']), weak=gated_model({str(marker)!r}),"
+        f" db='graph.duckdb')\ndefault_runner().run_foreground(fg)"
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the foreground swarm never started"
+        time.sleep(0.01)
+    interrupted_at = time.monotonic()
+    kernel.km.interrupt_kernel()
+    result = kernel.collect(msg_id)
+    assert time.monotonic() - interrupted_at < 5
+    assert result["status"] == "error" and result["reply"]["ename"] == "KeyboardInterrupt"
+    assert kernel.value("default_runner().handles[fg.session_id].status") == "'cancelled'"
+    tasks = kernel.value(
+        "import asyncio\n"
+        "async def _count(): return len([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])\n"
+        "asyncio.run_coroutine_threadsafe(_count(), default_runner().loop).result()"
+    )
+    assert tasks == "0"  # no task of the swarm is left on its loop
+    from loom_nb.graph import open_graph
+
+    assert open_graph(project / "graph.duckdb").sessions()["status"].tolist() == ["cancelled"]
+    assert kernel.value("40 + 2") == "42"
+
+
+def test_usage_errors_are_short(kernel):
+    result = kernel.execute("%%loom --max-agents many\nfind it")
+    assert result["status"] == "error" and result["reply"]["ename"] == "UsageError"
+    assert "invalid int value" in result["reply"]["evalue"]
+    assert len(result["reply"]["traceback"]) <= 2
+
+
+def test_static_summary_where_no_widget_front_end_exists(project):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("%load_ext loom_nb"),
+            nbformat.v4.new_code_cell("%%loom --offline\nWhere is parse_config defined?"),
+        ]
+    )
+    NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(project)}}).execute()
+    outputs = nb.cells[1].outputs
+    summary = next(o for o in outputs if o.output_type == "display_data")
+    assert "loom session" in summary.data["text/html"] and "researcher-1" in summary.data["text/plain"]
+    assert "config.py:1" in summary.data["text/plain"]  # the final update brought the answer
