@@ -35,13 +35,7 @@ chromium:
 	@$(call ensure,chromium,chromium,the browser tests will fail)
 
 demo: $(STAMP) ripgrep
-	@STDLIB="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"; \
-	echo "Three sub-agents search asyncio in the Python standard library ($$STDLIB), model: $(MODEL)"; echo; \
-	$(PY) -m loom_nb subagent \
-	  "How does a TaskGroup cancel its other tasks when one of them fails?" \
-	  "Where is asyncio.timeout implemented and how does it cancel the task?" \
-	  "How does a Queue wake up a getter waiting on an empty queue?" \
-	  --project "$$STDLIB" --scope asyncio --model "$(MODEL)" --max-concurrency 3
+	$(PY) notebooks/demo.py demo-output
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
-
-# Tests never reach the internet: real model requests are refused unless they go to 127.0.0.1.
-os.environ["LOOM_NB_ONLY_LOCAL_MODELS"] = "1"
-for _key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
-    os.environ.pop(_key, None)
 
 
 @pytest.fixture(autouse=True)

@@ -102,7 +102,9 @@ def _positions(nodes: pd.DataFrame) -> dict[int, tuple[float, float]]:
     y = 0.0
     for layer in range(len(LAYER_NAMES)):
         members = by_layer.get(layer, [])
-        rows = max(1, -(-len(members) // ROW_WIDTH))
+        if not members:
+            continue  # an empty layer takes no room
+        rows = -(-len(members) // ROW_WIDTH)
         for i, node_id in enumerate(members):
             row, col = divmod(i, ROW_WIDTH)
             in_row = min(ROW_WIDTH, len(members) - row * ROW_WIDTH)

@@ -261,9 +261,12 @@ class LoomMagics(Magics):
         return f"session {handle.session_id}: {handle.status}"
 
     def _open_graph(self) -> Any:
+        """The graph of the newest session this kernel ran; before any, the configured project's."""
         from ..graph import open_graph
 
         try:
+            if self.runner.handles:
+                return list(self.runner.handles.values())[-1].graph
             return open_graph(self.db) if self.db else open_graph(project=self.project)
         except FileNotFoundError as exc:
             raise UsageError(f"%loom: {exc}") from None

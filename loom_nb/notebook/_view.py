@@ -2,9 +2,9 @@
 
 Updates come from a refresher task on the swarm thread that redraws only when the session changed
 (the notebook server pauses output above 1000 messages a second; a flood of events here still means
-at most 10 redraws a second). Nothing is printed from that thread. The view's display carries a
-static HTML/text summary beside the widget, refreshed when the run ends, so nbconvert, nbval and
-terminals (no widget front end) show the outcome too.
+at most 10 redraws a second). Nothing is printed from that thread. While the run lasts, the display
+carries a static HTML/text summary beside the widget; when it ends, the display is replaced by that
+summary, so nbconvert, nbval and terminals (no widget front end) show the outcome as well.
 """
 
 from __future__ import annotations
@@ -166,10 +166,11 @@ class LiveView:
         self._display = display(self, display_id=True)
 
     def finish(self) -> None:
-        """Last redraw, and the static summary brought up to date."""
+        """Last redraw; then the display becomes the static summary (a finished session needs no Stop
+        button, and every front end, with widgets or without, can show static HTML)."""
         self.redraw()
         if self._display is not None:
-            self._display.update(self)
+            self._display.update(_Static(self.summary_html(), self.summary_text()))
 
     async def refresh(self, period: float = 1.0 / MAX_RATE_HZ) -> None:
         """Run on the swarm thread until the session ends: redraw when something changed."""
@@ -183,6 +184,15 @@ class LiveView:
                 await asyncio.sleep(period)  # the coalescing period: at most 10 redraws a second
         finally:
             self.finish()
+
+
+class _Static:
+    def __init__(self, html_text: str, text: str) -> None:
+        self.html_text = html_text
+        self.text = text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/html": self.html_text, "text/plain": self.text}
 
 
 def start_live_view(handle: SwarmHandle) -> LiveView:

@@ -186,5 +186,6 @@ def test_static_summary_where_no_widget_front_end_exists(project):
     NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(project)}}).execute()
     outputs = nb.cells[1].outputs
     summary = next(o for o in outputs if o.output_type == "display_data")
+    assert set(summary.data) == {"text/html", "text/plain"}  # the widget gave way to the summary
     assert "loom session" in summary.data["text/html"] and "researcher-1" in summary.data["text/plain"]
     assert "config.py:1" in summary.data["text/plain"]  # the final update brought the answer

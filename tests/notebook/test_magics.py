@@ -133,3 +133,11 @@ def test_models_never_shows_a_key(shell, monkeypatch):
     table = shell.run_line_magic("loom", "models")
     assert "sk-ant-secret-value-123" not in table.to_string()
     assert table.set_index("use").loc["lead", "key set"] == "✓"
+
+
+def test_subcommands_follow_the_project_of_the_newest_session(shell, project, tmp_path_factory):
+    other = tmp_path_factory.mktemp("other")
+    (other / "x.py").write_text("def parse_config():\n    pass\n")
+    shell.run_cell_magic("loom", f"--offline --project {other}", "Where is parse_config?")
+    assert shell.run_line_magic("loom", 'sql "select count(*) as n from sessions"')["n"][0] == 1
+    assert (other / ".loom" / "loom.duckdb").exists() and not (project / ".loom").exists()
