@@ -1,0 +1,123 @@
+"""The quickstart in JupyterLab, in a real browser: Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    root = tmp_path / "lab"
+    root.mkdir()
+    shutil.copy(NOTEBOOKS / "01_quickstart.ipynb", root)
+    shutil.copytree(NOTEBOOKS / "sample_project", root / "sample_project", ignore=shutil.ignore_patterns(".loom"))
+    # JupyterLab 4 renders only the cells in view ("windowing"): render them all, so every output exists
+    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "run"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+    }
+    log = open(tmp_path / "jupyterlab.log", "w")  # a pipe nobody reads would fill up and block the server
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.news_url=None",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:  # until the server answers (or gives up)
+        try:
+            with urllib.request.urlopen(f"{base}/api/status", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            if server.poll() is not None:
+                raise AssertionError(
+                    f"jupyter lab exited: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}"
+                ) from None
+            if time.monotonic() > deadline:
+                raise AssertionError("jupyter lab did not start within 60 s") from None
+            time.sleep(0.2)  # waiting for a server to come up, not synchronising test steps
+    yield base, root
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+@pytest.mark.timeout(300)
+def test_the_quickstart_runs_in_jupyterlab_with_agent_rows_and_the_graph(lab):
+    from playwright.sync_api import sync_playwright
+
+    base, root = lab
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not on PATH: run `make test`, which installs it"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/lab/tree/01_quickstart.ipynb")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')", timeout=60_000
+        )
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        # send the command without awaiting its promise (it settles only when every cell has run)
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        # the agents of the run: the live widget's table, then the summary it turns into
+        page.wait_for_selector("table.loom-agents td:has-text('researcher-1')", state="attached", timeout=120_000)
+        graph = page.frame_locator("iframe[title^='loom decision graph']")
+        graph.locator("body[data-drawn='1']").wait_for(state="attached", timeout=120_000)
+        assert graph.locator("#graph canvas").count() == 1
+        rows = page.locator("table.loom-agents tbody tr")
+        assert rows.count() >= 3  # lead and two researchers
+        assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']:has-text('Traceback')").count() == 0
+        assert page.locator(".jp-OutputArea-output:has-text('UsageError')").count() == 0
+        page.screenshot(path=str(root / "jupyterlab.png"), full_page=False)
+        browser.close()
+    assert (root / "sample_project" / ".loom" / "loom.duckdb").exists()
