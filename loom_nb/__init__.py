@@ -38,8 +38,10 @@ __all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension", 
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext loom_nb`: registers %loom and %%loom (nothing heavy is imported yet)."""
+    from .notebook._log import capture_logs
     from .notebook._magics import LoomMagics
 
+    capture_logs()
     ipython.register_magics(LoomMagics(shell=ipython))
 
 

@@ -34,6 +34,7 @@ options: --model M  --weak M  --project DIR  --scope DIR  --budget USD  --max-ag
 %loom sql "select ..."    any SQL over the recorded tables
 %loom models              the configured models, and whether each key is set
 %loom subagent "task" [--scope DIR]   one read-only search sub-agent
+%loom log                 loom's own log records (kept here, not printed into cells)
 %loom help                this text"""
 
 
@@ -117,6 +118,7 @@ class LoomMagics(Magics):
             "sql": self._sql,
             "models": self._models,
             "subagent": self._subagent,
+            "log": self._log,
             "help": self._help,
         }
 
@@ -337,6 +339,11 @@ class LoomMagics(Magics):
             return future.result()
         except Exception as exc:
             raise _usage(exc) from None
+
+    def _log(self, words: list[str]) -> None:
+        from ._log import LOG
+
+        print("\n".join(LOG.lines()) or "(no log records)")
 
     def _help(self, words: list[str]) -> None:
         print(HELP)

@@ -42,7 +42,6 @@ class LiveView:
         self.handle = handle
         self.redraws = 0
         """How many times the widgets were redrawn (the benchmark reads it)."""
-        self.header = w.HTML()
         self.budget = w.FloatProgress(min=0.0, max=1.0, value=0.0, description="budget", layout=w.Layout(width="260px"))
         self.budget.layout.visibility = "visible" if handle.swarm.budget_usd else "hidden"
         self.stop_button = w.Button(
@@ -53,28 +52,28 @@ class LiveView:
             layout=w.Layout(width="90px"),
         )
         self.stop_button.on_click(lambda _: handle.stop("stop button"))
-        self.table = w.HTML()
-        self.feed = w.HTML()
-        self.answer = w.HTML()
-        self.widget = w.VBox([w.HBox([self.header, self.budget, self.stop_button]), self.table, self.feed, self.answer])
+        self.body = w.HTML()
+        """The header, the agents table, the activity feed and, at the end, the answer: one widget, so
+        one redraw sends one message."""
+        self.widget = w.VBox([w.HBox([self.stop_button, self.budget]), self.body])
         self._display: Any = None
         self.redraw()
 
     # drawing -------------------------------------------------------------------------------
 
     def redraw(self) -> None:
-        self.header.value = self._header_html()
         spent = self.handle.swarm.meter.cost
         if self.handle.swarm.budget_usd:
             share = min(spent / self.handle.swarm.budget_usd, 1.0)
             self.budget.value = share
             self.budget.bar_style = "danger" if share >= 1.0 else ("warning" if share >= 0.8 else "success")
-        self.table.value = self._table_html()
-        self.feed.value = self._feed_html()
-        if self.handle.done and self.handle.text and not self.answer.value:
-            self.answer.value = f'<pre style="white-space:pre-wrap">{html.escape(self.handle.text)}</pre>'
+        answer = ""
+        if self.handle.done and self.handle.text:
+            answer = f'<pre style="white-space:pre-wrap">{html.escape(self.handle.text)}</pre>'
+        self.body.value = self._header_html() + self._table_html() + self._feed_html() + answer
         done = self.handle.done or self.handle.tracker.ended is not None
-        self.stop_button.disabled = done
+        if done:
+            self.stop_button.disabled = True
         self.redraws += 1
 
     def _header_html(self) -> str:

@@ -24,6 +24,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+KERNEL_READY = """() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+    return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
+}"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,23 +108,37 @@ def test_the_quickstart_runs_in_jupyterlab_with_agent_rows_and_the_graph(lab):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{base}/lab/tree/01_quickstart.ipynb")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        page.wait_for_function(
-            "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')", timeout=60_000
-        )
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-        # send the command without awaiting its promise (it settles only when every cell has run)
-        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        # the agents of the run: the live widget's table, then the summary it turns into
-        page.wait_for_selector("table.loom-agents td:has-text('researcher-1')", state="attached", timeout=120_000)
-        graph = page.frame_locator("iframe[title^='loom decision graph']")
-        graph.locator("body[data-drawn='1']").wait_for(state="attached", timeout=120_000)
-        assert graph.locator("#graph canvas").count() == 1
-        rows = page.locator("table.loom-agents tbody tr")
-        assert rows.count() >= 3  # lead and two researchers
-        assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']:has-text('Traceback')").count() == 0
-        assert page.locator(".jp-OutputArea-output:has-text('UsageError')").count() == 0
-        page.screenshot(path=str(root / "jupyterlab.png"), full_page=False)
+        try:
+            page.goto(f"{base}/lab/tree/01_quickstart.ipynb")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')",
+                timeout=60_000,
+            )
+            # the kernel's own connection, not the indicator: JupyterLab may still be (re)connecting it
+            page.wait_for_function(KERNEL_READY, timeout=60_000)
+            for attempt in range(3):
+                # send the command without awaiting its promise (it settles only when every cell has run)
+                page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+                try:
+                    page.wait_for_selector(".jp-InputArea-prompt:has-text('[1]')", state="attached", timeout=20_000)
+                    break
+                except Exception:
+                    if attempt == 2:
+                        raise
+                    page.wait_for_function(KERNEL_READY, timeout=60_000)  # it dropped the run: try again
+            # the agents of the run: the live widget's table, then the summary it turns into
+            page.wait_for_selector("table.loom-agents td:has-text('researcher-1')", state="attached", timeout=120_000)
+            graph = page.frame_locator("iframe[title^='loom decision graph']")
+            graph.locator("body[data-drawn='1']").wait_for(state="attached", timeout=120_000)
+            assert graph.locator("#graph canvas").count() == 1
+            rows = page.locator("table.loom-agents tbody tr")
+            assert rows.count() >= 3  # lead and two researchers
+            assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']:has-text('Traceback')").count() == 0
+            assert page.locator(".jp-OutputArea-output:has-text('UsageError')").count() == 0
+            page.screenshot(path=str(root / "jupyterlab.png"), full_page=False)
+        except Exception:
+            page.screenshot(path=str(root / "failure.png"), full_page=True)  # what the browser showed
+            raise
         browser.close()
     assert (root / "sample_project" / ".loom" / "loom.duckdb").exists()

@@ -136,6 +136,23 @@ def test_background_run_while_other_cells_run_then_await(kernel, project):
     bg = kernel.execute("%%loom --offline --background\nWhere is parse_config defined?")
     assert bg["status"] == "ok"
     assert "config.py:1" in kernel.value("(await _loom).text")
+    # stopped from a thread of its own, as a widget callback on a subshell would
+    marker2 = project / "started2.txt"
+    kernel.execute(
+        f"h2 = default_runner().submit(Swarm('research y', project='.', model=lead(['a question about y']), "
+        f"weak=gated_model({str(marker2)!r}), record=False))"
+    )
+    deadline = time.monotonic() + 30
+    while not marker2.exists():
+        assert time.monotonic() < deadline, "the second background swarm never started"
+        time.sleep(0.01)
+    stopped = kernel.execute(
+        "import threading\nthreading.Thread(target=h2.stop, args=('stop button',)).start()\n"
+        "r = h2.wait(timeout=5)\nprint(r.status, r.error)"
+    )
+    assert [o["content"]["text"].strip() for o in stopped["outputs"] if o["msg_type"] == "stream"] == [
+        "cancelled stop button"
+    ]
 
 
 def test_interrupt_cancels_the_swarm_and_the_kernel_stays_usable(kernel, project):

@@ -141,3 +141,24 @@ def test_subcommands_follow_the_project_of_the_newest_session(shell, project, tm
     shell.run_cell_magic("loom", f"--offline --project {other}", "Where is parse_config?")
     assert shell.run_line_magic("loom", 'sql "select count(*) as n from sessions"')["n"][0] == 1
     assert (other / ".loom" / "loom.duckdb").exists() and not (project / ".loom").exists()
+
+
+def test_help_and_log(shell, capsys):
+    import logging
+
+    from loom_nb.notebook._log import capture_logs
+
+    shell.run_line_magic("loom", "help")
+    assert "%loom subagent" in capsys.readouterr().out
+    capture_logs()
+    logging.getLogger("loom_nb.recorder").warning("writing failed; retrying")
+    assert capsys.readouterr().err == ""  # not printed into the running cell...
+    shell.run_line_magic("loom", "log")
+    assert "writing failed; retrying" in capsys.readouterr().out  # ...but kept
+
+
+def test_run_sync_where_no_loop_runs(project):
+    from loom_nb.swarm import Swarm, run_sync
+
+    result = run_sync(Swarm("Where is parse_config defined?", project=project, model="offline", record=False))
+    assert result.status == "done" and "config.py:" in result.text

@@ -46,7 +46,7 @@ def test_a_flood_of_events_gives_at_most_ten_redraws_a_second(runner, tmp_path):
     elapsed = time.monotonic() - began
     assert view.redraws <= elapsed * 10 + 3
     tokens = handle.tracker.totals()["input_tokens"]
-    assert tokens >= 20_000 and f"{tokens:,} in" in view.header.value and "done" in view.header.value
+    assert tokens >= 20_000 and f"{tokens:,} in" in view.body.value and "done" in view.body.value
 
 
 def test_stop_button_and_static_summary(runner, tmp_path):
@@ -89,5 +89,5 @@ def test_hostile_agent_output_is_escaped_in_the_view(runner, tmp_path):
     )
     handle = runner.run_foreground(swarm)
     view = LiveView(handle)
-    page = view.summary_html() + view.answer.value + view.table.value
+    page = view.summary_html() + view.body.value
     assert "<img" not in page and "<b>answer</b>" not in page and "&lt;b&gt;answer" in page
