@@ -129,6 +129,26 @@ def extract_evidence(text: str, scope: Scope, limit: int = 50) -> tuple[Evidence
     return tuple(found.values())
 
 
+async def research(agent: Agent, task: str, scope: Scope) -> Findings:
+    """Run the agent on the task; its answer, with the citations that really exist in the scope."""
+    started = time.perf_counter()
+    result = await agent.run(task)
+    return Findings(
+        task=task,
+        text=result.text,
+        evidence=extract_evidence(result.text, scope),
+        partial=result.partial,
+        iterations=result.iterations,
+        usage=result.usage,
+        cost_usd=result.cost_usd,
+        model=result.model,
+        scope=str(scope.root),
+        elapsed_s=time.perf_counter() - started,
+        agent=agent.name,
+        session_id=agent.session_id,
+    )
+
+
 async def asub_agent(
     task: str,
     scope: str | os.PathLike[str] | None = None,
@@ -160,22 +180,7 @@ async def asub_agent(
         bus=bus,
         parent=parent,
     )
-    started = time.perf_counter()
-    result = await agent.run(task)
-    return Findings(
-        task=task,
-        text=result.text,
-        evidence=extract_evidence(result.text, scope_obj),
-        partial=result.partial,
-        iterations=result.iterations,
-        usage=result.usage,
-        cost_usd=result.cost_usd,
-        model=result.model,
-        scope=str(target),
-        elapsed_s=time.perf_counter() - started,
-        agent=agent.name,
-        session_id=agent.session_id,
-    )
+    return await research(agent, task, scope_obj)
 
 
 async def asub_agents(

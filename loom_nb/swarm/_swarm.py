@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..agents._loop import Agent
-from ..agents._sub_agent import Findings, _resolve_scope, extract_evidence
+from ..agents._sub_agent import Findings, _resolve_scope, research
 from ..config import load_config
 from ..events import Event, EventBus, LLMCall, SessionEnded, SessionStarted, Warning
 from ..models import get_model
@@ -295,22 +295,7 @@ class Swarm:
                 graph=graph.for_agent(name) if graph is not None else None,
             ),
         )
-        started = time.perf_counter()
-        result = await agent.run(task.prompt)
-        return Findings(
-            task=task.prompt,
-            text=result.text,
-            evidence=extract_evidence(result.text, scope),
-            partial=result.partial,
-            iterations=result.iterations,
-            usage=result.usage,
-            cost_usd=result.cost_usd,
-            model=result.model,
-            scope=str(scope.root),
-            elapsed_s=time.perf_counter() - started,
-            agent=name,
-            session_id=self.session_id,
-        )
+        return await research(agent, task.prompt, scope)
 
     # the decision graph -------------------------------------------------------------------
 

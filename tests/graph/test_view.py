@@ -3,9 +3,10 @@
 import json
 import os
 import re
-import shutil
 
 import pytest
+
+from tests.browser import CHROMIUM_ARGS, chromium_path
 
 HOSTILE = [
     "<img src=x onerror=alert(1)> Refactor",
@@ -79,21 +80,10 @@ def test_a_session_view_draws_only_that_session(drawn):
 def test_in_a_real_browser_offline_and_inert(drawn, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is not on PATH: run `make test`, which installs it"
+    chromium = chromium_path()
     path = drawn.save_html(tmp_path / "g.html")
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page()
         dialogs, requests = [], []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

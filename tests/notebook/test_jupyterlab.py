@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM_ARGS, chromium_path
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 KERNEL_READY = """() => {
@@ -103,8 +97,7 @@ def test_the_quickstart_runs_in_jupyterlab_with_agent_rows_and_the_graph(lab):
     from playwright.sync_api import sync_playwright
 
     base, root = lab
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is not on PATH: run `make test`, which installs it"
+    chromium = chromium_path()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

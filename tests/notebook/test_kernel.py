@@ -77,6 +77,14 @@ class Kernel:
         self.km.shutdown_kernel(now=True)
 
 
+def wait_for_file(path: Path, what: str, limit: float = 30) -> None:
+    """Until the kernel's swarm writes its marker: the step it reached, seen from outside."""
+    deadline = time.monotonic() + limit
+    while not path.exists():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)  # polling a condition with a deadline, not a fixed wait
+
+
 @pytest.fixture
 def project(tmp_path):
     (tmp_path / "config.py").write_text("def parse_config(path):\n    return path\n")
@@ -123,10 +131,7 @@ def test_background_run_while_other_cells_run_then_await(kernel, project):
         f"weak=gated_model({str(marker)!r}), record=False))"
     )
     assert started["status"] == "ok" and started["outputs"] == []  # returned at once, printed nothing
-    deadline = time.monotonic() + 30
-    while not marker.exists():  # the swarm thread reached the model call
-        assert time.monotonic() < deadline, "the background swarm never started"
-        time.sleep(0.01)
+    wait_for_file(marker, "the background swarm never started")
     trivial = kernel.execute("1 + 1")
     assert trivial["status"] == "ok"
     assert [o["msg_type"] for o in trivial["outputs"]] == ["execute_result"]  # nothing leaked into this cell
@@ -142,10 +147,7 @@ def test_background_run_while_other_cells_run_then_await(kernel, project):
         f"h2 = default_runner().submit(Swarm('research y', project='.', model=lead(['a question about y']), "
         f"weak=gated_model({str(marker2)!r}), record=False))"
     )
-    deadline = time.monotonic() + 30
-    while not marker2.exists():
-        assert time.monotonic() < deadline, "the second background swarm never started"
-        time.sleep(0.01)
+    wait_for_file(marker2, "the second background swarm never started")
     stopped = kernel.execute(
         "import threading\nthreading.Thread(target=h2.stop, args=('stop button',)).start()\n"
         "r = h2.wait(timeout=5)\nprint(r.status, r.error)"
@@ -161,10 +163,7 @@ def test_interrupt_cancels_the_swarm_and_the_kernel_stays_usable(kernel, project
         f"fg = Swarm('research x', project='.', model=lead(['a question about x']), weak=gated_model({str(marker)!r}),"
         f" db='graph.duckdb')\ndefault_runner().run_foreground(fg)"
     )
-    deadline = time.monotonic() + 30
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the foreground swarm never started"
-        time.sleep(0.01)
+    wait_for_file(marker, "the foreground swarm never started")
     interrupted_at = time.monotonic()
     kernel.km.interrupt_kernel()
     result = kernel.collect(msg_id)
