@@ -3,8 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# The demo runs offline unless told otherwise: make demo MODEL=anthropic:claude-haiku-4-5
-MODEL  ?= offline
+# The demo and the notebooks run offline unless ANTHROPIC_API_KEY is set.
 
 .PHONY: demo test lint bench ripgrep chromium clean
 
@@ -48,6 +47,7 @@ bench: $(STAMP) ripgrep chromium
 	$(PY) benchmarks/bench_agents.py
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_graph.py
+	$(PY) benchmarks/bench_kernel.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
