@@ -29,7 +29,7 @@ from ..tools import Scope, ToolContext
 from ._lead import plan, synthesise
 from ._roles import ROLES, Role, Task
 
-__all__ = ["BudgetExceeded", "Swarm", "SwarmResult"]
+__all__ = ["Swarm", "SwarmResult", "run_sync"]
 
 Status = Literal["done", "failed", "cancelled"]
 
