@@ -34,10 +34,6 @@ __all__ = ["Swarm", "SwarmResult", "run_sync"]
 Status = Literal["done", "failed", "cancelled"]
 
 
-class BudgetExceeded(RuntimeError):
-    """The session's cost passed its budget: it was stopped."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class SwarmResult:
     """What a session produced."""
