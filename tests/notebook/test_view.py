@@ -11,6 +11,7 @@ from loom_nb.models import ScriptedModel
 from loom_nb.notebook import SwarmRunner
 from loom_nb.notebook._view import LiveView
 from loom_nb.swarm import Swarm
+from tests.notebook.test_runner import hanging_swarm
 from tests.swarm.test_swarm import lead_model
 
 
@@ -51,20 +52,7 @@ def test_a_flood_of_events_gives_at_most_ten_redraws_a_second(runner, tmp_path):
 
 def test_stop_button_and_static_summary(runner, tmp_path):
     started = threading.Event()
-
-    async def never(messages, tools):
-        started.set()
-        await asyncio.Event().wait()
-
-    swarm = Swarm(
-        "research x",
-        project=tmp_path,
-        model=lead_model(["a question about x"]),
-        weak=ScriptedModel(never),
-        record=False,
-        budget_usd=1.0,
-    )
-    handle = runner.submit(swarm)
+    handle = runner.submit(hanging_swarm(tmp_path, started, budget_usd=1.0))
     view = LiveView(handle)
     assert started.wait(10)
     view.redraw()
