@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "Graph": "loom_nb.graph._read",
     "GraphStore": "loom_nb.graph._store",
     "Recorder": "loom_nb.graph._recorder",
+    "Policy": "loom_nb.permissions._policy",
+    "Rule": "loom_nb.permissions._rules",
     "Swarm": "loom_nb.swarm._swarm",
     "SwarmResult": "loom_nb.swarm._swarm",
 }
@@ -84,5 +86,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads t
     from .graph._recorder import Recorder as Recorder
     from .graph._store import GraphStore as GraphStore
     from .models import get_model as get_model
+    from .permissions._policy import Policy as Policy
+    from .permissions._rules import Rule as Rule
     from .swarm._swarm import Swarm as Swarm
     from .swarm._swarm import SwarmResult as SwarmResult

@@ -16,6 +16,7 @@ PUBLIC_MODULES = [
     "loom_nb.testing",
     "loom_nb.events",
     "loom_nb.config",
+    "loom_nb.permissions",
 ]
 
 

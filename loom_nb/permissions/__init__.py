@@ -1,0 +1,24 @@
+"""Permissions: rules, presets and decisions for every tool call (no UI: the faces show the asks).
+
+`Policy.load(project=".")` reads `.loom.toml [permissions]`; `policy.decide(tool, arguments)` says
+allow, ask or deny, with the rule that decided.
+"""
+
+from ._command import SubCommand, UnclearCommand, split_command
+from ._policy import CATEGORIES, PRESETS, Category, Decision, Hook, Policy
+from ._rules import Action, PolicyError, Rule
+
+__all__ = [
+    "CATEGORIES",
+    "PRESETS",
+    "Action",
+    "Category",
+    "Decision",
+    "Hook",
+    "Policy",
+    "PolicyError",
+    "Rule",
+    "SubCommand",
+    "UnclearCommand",
+    "split_command",
+]

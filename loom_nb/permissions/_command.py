@@ -1,0 +1,354 @@
+"""A shell command a model wrote, split into every command it would run.
+
+Allow-lists are bypassed through `$()`, backticks, `bash -c`, chaining and wrappers (`env`, `sudo`,
+`xargs`, `timeout`, ...). So the command is parsed with tree-sitter's bash grammar (the parser
+openai/codex trusts for the same job) and walked: every pipeline stage, list member, subshell,
+command substitution, process substitution and the string a `bash -c` or `eval` runs becomes a
+sub-command of its own, and wrappers are seen through. Whatever cannot be read statically (a parse
+error, a command name built from a variable, a here-document feeding a shell) makes the command
+*unclear*, which a policy never allows without asking.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+
+__all__ = ["SubCommand", "UnclearCommand", "split_command"]
+
+MAX_DEPTH = 8
+"""Nesting of `bash -c` / `eval` / substitutions we follow before calling a command unclear."""
+
+
+class UnclearCommand(ValueError):
+    """The command cannot be read statically; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubCommand:
+    """One command the shell would run."""
+
+    argv: tuple[str, ...]
+    """Its words, quotes removed; a word with an expansion keeps its `$...` text."""
+    wrapper: bool = False
+    """True for `env`, `sudo`, `xargs`, `bash -c`, ...: it runs another sub-command of this list.
+    Deny and ask rules apply to it; it needs no allow rule of its own."""
+    redirects: tuple[str, ...] = ()
+    """Files it writes through `>`, `>>`, `&>`, `>|` (checked like a write tool's paths)."""
+
+    def __str__(self) -> str:
+        import shlex
+
+        return shlex.join(self.argv)
+
+
+_parser_lock = threading.Lock()
+
+
+@functools.cache
+def _parser() -> object:
+    import tree_sitter
+    import tree_sitter_bash
+
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+
+
+@functools.lru_cache(maxsize=4096)
+def split_command(command: str) -> tuple[SubCommand, ...]:
+    """Every sub-command of `command`, outermost first; UnclearCommand if it cannot be read."""
+    if not isinstance(command, str):
+        raise UnclearCommand(f"a command must be a string, not {type(command).__name__}")
+    if "\x00" in command:
+        raise UnclearCommand("the command contains a NUL byte")
+    if not command.strip():
+        raise UnclearCommand("the command is empty")
+    out: list[SubCommand] = []
+    _split(command, out, 0)
+    if not out:
+        raise UnclearCommand("the command runs nothing")
+    return tuple(out)
+
+
+def _split(command: str, out: list[SubCommand], depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise UnclearCommand(f"nested more than {MAX_DEPTH} levels deep")
+    source = command.encode()
+    parser = _parser()
+    with _parser_lock:  # a Parser is not safe to share between threads
+        tree = parser.parse(source)  # type: ignore[attr-defined]
+    root = tree.root_node
+    if root.has_error:
+        raise UnclearCommand("it does not parse as a shell command")
+    _Walker(source, out, depth).visit(root)
+
+
+# Node types that only group what is below them.
+_CONTAINERS = frozenset(
+    {
+        "program",
+        "list",
+        "pipeline",
+        "subshell",
+        "compound_statement",
+        "redirected_statement",
+        "negated_command",
+        "command_substitution",
+        "process_substitution",
+        "if_statement",
+        "elif_clause",
+        "else_clause",
+        "while_statement",
+        "for_statement",
+        "c_style_for_statement",
+        "do_group",
+        "case_statement",
+        "case_item",
+        "test_command",
+        "binary_expression",
+        "unary_expression",
+        "parenthesized_expression",
+    }
+)
+_OPAQUE = frozenset({"function_definition"})
+"""Defining a function runs nothing until it is called, and calling it by name hides its body."""
+
+
+class _Walker:
+    def __init__(self, source: bytes, out: list[SubCommand], depth: int) -> None:
+        self.source = source
+        self.out = out
+        self.depth = depth
+
+    def text(self, node: object) -> str:
+        return self.source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
+
+    def visit(self, node: object) -> None:
+        kind = node.type  # type: ignore[attr-defined]
+        if kind == "command":
+            self.command(node, ())
+        elif kind == "redirected_statement":
+            self.redirected(node)
+        elif kind in _OPAQUE:
+            raise UnclearCommand("it defines a shell function")
+        elif kind == "heredoc_body" or kind == "heredoc_redirect":
+            self.children(node)
+        elif kind in ("variable_assignment", "declaration_command"):
+            self.children(node)  # `X=$(cmd)` still runs cmd
+        else:
+            self.children(node)
+
+    def children(self, node: object) -> None:
+        for child in node.children:  # type: ignore[attr-defined]
+            self.visit(child)
+
+    def redirected(self, node: object) -> None:
+        targets: list[str] = []
+        body = None
+        for child in node.children:  # type: ignore[attr-defined]
+            if child.type in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+                targets += self.redirect(child)
+            elif body is None:
+                body = child
+        if body is not None and body.type == "command":
+            self.command(body, tuple(targets))
+        elif body is not None:
+            self.visit(body)
+            if targets:  # `(a; b) > f`: the file is written all the same
+                self.out.append(SubCommand(("(group)",), wrapper=True, redirects=tuple(targets)))
+
+    def redirect(self, node: object) -> list[str]:
+        """Files a redirect writes (`>`, `>>`, `&>`, `>|`); substitutions inside it still run."""
+        written: list[str] = []
+        operator = ""
+        for part in node.children:  # type: ignore[attr-defined]
+            if part.type in (">", ">>", "&>", "&>>", ">|", "<", ">&", "<&", "<<", "<<-", "<<<", "<>"):
+                operator = part.type
+            elif part.type in ("word", "string", "raw_string", "concatenation", "number"):
+                value = self.word(part)
+                if operator in (">", ">>", "&>", "&>>", ">|", "<>") or (operator == ">&" and not value.isdigit()):
+                    written.append(value)
+            elif part.type != "file_descriptor":
+                self.visit(part)
+        return written
+
+    def word(self, node: object) -> str:
+        """A word's value with quotes removed; substitutions inside it are visited as sub-commands."""
+        kind = node.type  # type: ignore[attr-defined]
+        if kind in ("command_substitution", "process_substitution"):
+            self.visit(node)
+            return self.text(node)
+        if kind == "raw_string":
+            return self.text(node)[1:-1]
+        if kind in ("word", "number"):
+            text = self.text(node)
+            return text.replace("\\", "") if "\\" in text else text
+        parts: list[str] = []
+        for child in node.children:  # type: ignore[attr-defined]
+            ckind = child.type
+            if ckind in ("command_substitution", "process_substitution"):
+                self.visit(child)
+                parts.append(self.text(child))
+            elif ckind in ('"', "'"):
+                continue
+            elif ckind == "string_content":
+                parts.append(self.text(child))
+            elif ckind in ("string", "raw_string", "word", "number", "concatenation", "ansi_c_string"):
+                parts.append(self.word(child))
+            else:  # expansions and the like keep their text
+                for sub in _walk(child):
+                    if sub.type in ("command_substitution", "process_substitution"):
+                        self.visit(sub)
+                parts.append(self.text(child))
+        if not node.children:  # type: ignore[attr-defined]
+            return self.text(node)
+        return "".join(parts)
+
+    def command(self, node: object, redirects: tuple[str, ...]) -> None:
+        argv: list[str] = []
+        dynamic_name = False
+        for child in node.children:  # type: ignore[attr-defined]
+            kind = child.type
+            if kind == "variable_assignment":
+                self.children(child)  # FOO=$(cmd) runs cmd
+            elif kind == "command_name":
+                (name,) = child.children
+                if name.type not in ("word", "string", "raw_string") or _has_expansion(name):
+                    dynamic_name = True
+                argv.append(self.word(name))
+            elif kind in ("file_redirect", "herestring_redirect", "heredoc_redirect"):
+                redirects += tuple(self.redirect(child))
+            else:
+                argv.append(self.word(child))
+        if not argv:
+            return  # only assignments
+        if dynamic_name:
+            raise UnclearCommand(f"the command name {argv[0]!r} is computed when it runs")
+        self.add(tuple(argv), redirects)
+
+    def add(self, argv: tuple[str, ...], redirects: tuple[str, ...] = ()) -> None:
+        inner = _unwrap(argv)
+        if inner is None:
+            self.out.append(SubCommand(argv, redirects=redirects))
+            return
+        self.out.append(SubCommand(argv, wrapper=True, redirects=redirects))
+        kind, rest = inner
+        if kind == "script":
+            _split(rest[0], self.out, self.depth + 1)
+        elif rest:
+            self.add(rest)
+
+
+def _walk(node: object):  # type: ignore[no-untyped-def]
+    yield node
+    for child in node.children:  # type: ignore[attr-defined]
+        yield from _walk(child)
+
+
+def _has_expansion(node: object) -> bool:
+    return any(
+        n.type
+        in ("simple_expansion", "expansion", "command_substitution", "process_substitution", "arithmetic_expansion")
+        for n in _walk(node)
+    )
+
+
+# Wrappers: programs that run another program given in their arguments.
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish", "busybox"})
+_PASS_THROUGH = frozenset({"nohup", "time", "exec", "command", "builtin", "setsid", "caffeinate", "chroot"})
+# option -> whether it takes a value, for wrappers whose options we skip
+_WRAPPER_OPTIONS: dict[str, frozenset[str]] = {
+    "env": frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}),
+    "sudo": frozenset(
+        {"-u", "--user", "-g", "--group", "-C", "-D", "--chdir", "-h", "--host", "-p", "--prompt", "-r", "-t", "-U"}
+    ),
+    "doas": frozenset({"-u", "-C"}),
+    "xargs": frozenset(
+        {
+            "-I",
+            "-i",
+            "-n",
+            "-P",
+            "-d",
+            "-E",
+            "-L",
+            "-l",
+            "-s",
+            "-a",
+            "--arg-file",
+            "--delimiter",
+            "--max-args",
+            "--max-procs",
+            "--replace",
+        }
+    ),
+    "nice": frozenset({"-n", "--adjustment"}),
+    "ionice": frozenset({"-c", "-n", "-p"}),
+    "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"}),
+    "stdbuf": frozenset({"-i", "-o", "-e"}),
+    "watch": frozenset({"-n", "--interval", "-d"}),
+    "flock": frozenset({"-w", "-E"}),
+}
+
+
+def _unwrap(argv: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    """("script", (text,)) or ("argv", inner argv) when argv runs something else; None otherwise."""
+    name = argv[0].rsplit("/", 1)[-1]
+    args = argv[1:]
+    if name in _SHELLS:
+        for i, arg in enumerate(args):
+            if arg.startswith("-") and not arg.startswith("--") and "c" in arg[1:]:
+                if i + 1 >= len(args):
+                    raise UnclearCommand(f"{name} {arg} without a command string")
+                return "script", (args[i + 1],)
+            if not arg.startswith("-"):
+                break
+        if not args or all(a.startswith("-") for a in args):
+            raise UnclearCommand(f"{name} would read commands from its input")
+        return None  # `bash script.sh`: the script is the command's business (and its argument)
+    if name == "eval":
+        if not args:
+            return None
+        return "script", (" ".join(args),)
+    if name in _PASS_THROUGH:
+        rest = args
+        while rest and rest[0].startswith("-"):
+            rest = rest[1:]
+        return ("argv", rest) if rest else None
+    if name == "find":
+        for i, arg in enumerate(args):
+            if arg in ("-exec", "-execdir", "-ok", "-okdir"):
+                end = next((j for j in range(i + 1, len(args)) if args[j] in (";", "+")), len(args))
+                inner = args[i + 1 : end]
+                return ("argv", inner) if inner else None
+        return None
+    takes = _WRAPPER_OPTIONS.get(name)
+    if takes is None:
+        return None
+    rest = list(args)
+    while rest:
+        head = rest[0]
+        if head == "--":
+            rest.pop(0)
+            break
+        if name == "env" and "=" in head and not head.startswith("-"):
+            rest.pop(0)
+            continue
+        if not head.startswith("-") or head == "-":
+            if name == "timeout" and head[:1].isdigit():  # the duration
+                rest.pop(0)
+                continue
+            if name == "env" and head == "-":
+                rest.pop(0)
+                continue
+            break
+        rest.pop(0)
+        if head in takes and rest:
+            rest.pop(0)
+    if name == "env" and any(a in ("-S", "--split-string") for a in args):
+        raise UnclearCommand("env -S splits a string into a command")
+    if not rest:
+        if name == "xargs":
+            return "argv", ("echo",)  # xargs with no command runs echo
+        return None
+    return "argv", tuple(rest)
