@@ -4,6 +4,7 @@
 allow, ask or deny, with the rule that decided.
 """
 
+from ._approvals import Answer, ApprovalQueue, ApprovalRequest, NoSuchApproval
 from ._command import SubCommand, UnclearCommand, split_command
 from ._policy import CATEGORIES, PRESETS, Category, Decision, Hook, Policy
 from ._rules import Action, PolicyError, Rule
@@ -12,9 +13,13 @@ __all__ = [
     "CATEGORIES",
     "PRESETS",
     "Action",
+    "Answer",
+    "ApprovalQueue",
+    "ApprovalRequest",
     "Category",
     "Decision",
     "Hook",
+    "NoSuchApproval",
     "Policy",
     "PolicyError",
     "Rule",
