@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "loom_nb.events",
     "loom_nb.config",
     "loom_nb.permissions",
+    "loom_nb.workspace",
 ]
 
 
