@@ -19,12 +19,16 @@ __all__ = [
     "AgentSpawned",
     "AgentStatus",
     "AgentStatusName",
+    "ApprovalDecided",
+    "ApprovalRequested",
+    "CommitMade",
     "Event",
     "EventBus",
     "EventLog",
     "LLMCall",
     "SessionEnded",
     "SessionStarted",
+    "ShellRun",
     "ToolCallEvent",
     "ToolStarted",
     "Warning",
@@ -149,7 +153,83 @@ class SessionEnded(_Base):
     error: str | None = None
 
 
-Event = AgentSpawned | AgentStatus | LLMCall | ToolStarted | ToolCallEvent | Warning | SessionStarted | SessionEnded
+@dataclass(slots=True, kw_only=True, frozen=True)
+class CommitMade(_Base):
+    """An agent's edit became one commit of the run's workspace."""
+
+    kind: Literal["commit_made"] = "commit_made"
+    sha: str
+    message: str
+    files: tuple[str, ...] = ()
+    insertions: int = 0
+    deletions: int = 0
+    task: str = ""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class ShellRun(_Base):
+    """A shell command ran in the workspace: what it printed in full (the model saw head and tail)."""
+
+    kind: Literal["shell_run"] = "shell_run"
+    command: str
+    exit_code: int | None
+    """None when it was killed (timeout or stop)."""
+    output: str
+    duration_s: float
+    sandboxed: bool
+    """True when an OS sandbox (bubblewrap) ran it; False: the policy was the only guard."""
+    killed: str | None = None
+    """Why the process group was killed: "timeout" or "stopped"."""
+    call_id: str = ""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class ApprovalRequested(_Base):
+    """A tool call waits for a human's answer."""
+
+    kind: Literal["approval_requested"] = "approval_requested"
+    request_id: str
+    tool: str
+    arguments: str
+    """The arguments as JSON (what the human is shown)."""
+    role: str = ""
+    rule: str = ""
+    """The line of the policy that asked."""
+    reason: str = ""
+    call_id: str = ""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class ApprovalDecided(_Base):
+    """A human (or the timeout, or a stop) answered an approval request."""
+
+    kind: Literal["approval_decided"] = "approval_decided"
+    request_id: str
+    decision: Literal["allow", "deny"]
+    by: str
+    """widget, cell, cli, python, timeout, stop."""
+    always: bool = False
+    rule_added: str = ""
+    message: str = ""
+    edited: bool = False
+    latency_s: float = 0.0
+    call_id: str = ""
+
+
+Event = (
+    AgentSpawned
+    | AgentStatus
+    | LLMCall
+    | ToolStarted
+    | ToolCallEvent
+    | Warning
+    | SessionStarted
+    | SessionEnded
+    | CommitMade
+    | ShellRun
+    | ApprovalRequested
+    | ApprovalDecided
+)
 
 Subscriber = Callable[[Any], None]
 

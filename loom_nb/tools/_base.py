@@ -12,6 +12,7 @@ from ..models._messages import ToolDefinition
 if TYPE_CHECKING:
     from ..events import EventBus
     from ..graph._decisions import DecisionGraph
+    from ..workspace import Workspace
     from ._scope import Scope
 
 __all__ = ["Permission", "Tool", "ToolContext", "ToolError", "truncate"]
@@ -37,6 +38,11 @@ class ToolContext:
     bus: EventBus | None = None
     graph: DecisionGraph | None = None
     """The shared decision graph (the decision tools need it)."""
+    workspace: Workspace | None = None
+    """The run's git worktree (the write tools commit there; None: the run cannot write)."""
+    role: str = ""
+    task: str = ""
+    """The task the agent works on (commit trailers name it)."""
 
 
 ToolFn = Callable[[dict[str, Any], ToolContext], Awaitable[str]]
