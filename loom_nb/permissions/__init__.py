@@ -6,6 +6,7 @@ allow, ask or deny, with the rule that decided.
 
 from ._approvals import Answer, ApprovalQueue, ApprovalRequest, NoSuchApproval
 from ._command import SubCommand, UnclearCommand, split_command
+from ._gate import GateResult, OnAsk, PermissionGate
 from ._policy import CATEGORIES, PRESETS, Category, Decision, Hook, Policy
 from ._rules import Action, PolicyError, Rule
 
@@ -18,8 +19,11 @@ __all__ = [
     "ApprovalRequest",
     "Category",
     "Decision",
+    "GateResult",
     "Hook",
     "NoSuchApproval",
+    "OnAsk",
+    "PermissionGate",
     "Policy",
     "PolicyError",
     "Rule",

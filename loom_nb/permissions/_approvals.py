@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ._policy import Decision, Policy
+from ._policy import Decision
 from ._rules import Rule
 
 __all__ = ["Answer", "ApprovalQueue", "ApprovalRequest", "NoSuchApproval"]
@@ -65,17 +65,16 @@ class Answer:
     rule: Rule | None = None
     """The rule an `always` answer added."""
     decided_at: float = field(default_factory=time.time)
+    request_id: str = ""
 
 
 class ApprovalQueue:
     """Pending and decided approvals of one session (or one process); thread-safe."""
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_S, policy: Policy | None = None) -> None:
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         if timeout <= 0:
             raise ValueError(f"the approval timeout must be > 0 seconds; got {timeout}")
         self.timeout = timeout
-        self.policy = policy
-        """Updated in place by `always` answers (a new Policy with the rule first)."""
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._pending: dict[str, tuple[ApprovalRequest, asyncio.Future[Answer], asyncio.AbstractEventLoop]] = {}
@@ -111,8 +110,8 @@ class ApprovalQueue:
             return await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except TimeoutError:
             answer = Answer(action="deny", message=f"no answer within {self.timeout:g} s", by="timeout")
-            self._settle(rid, answer)
-            return answer
+            settled = self._settle(rid, answer)
+            return settled if settled is not None else await future  # answered at the last moment
         except asyncio.CancelledError:
             self._settle(rid, Answer(action="deny", message="the run was stopped", by="stop"))
             raise
@@ -145,11 +144,11 @@ class ApprovalQueue:
             raise NoSuchApproval(f"no pending approval {request_id!r} (pending: {known})")
         request = entry[0]
         rule = _always_rule(request, action) if always else None
-        if rule is not None and self.policy is not None:
-            self.policy = self.policy.with_rule(rule)
         answer = Answer(action=action, always=always, arguments=arguments, message=message, by=by, rule=rule)
-        self._settle(request_id, answer)
-        return answer
+        settled = self._settle(request_id, answer)
+        if settled is None:
+            raise NoSuchApproval(f"approval {request_id!r} was answered meanwhile")
+        return settled
 
     def answer_all(self, action: Literal["allow", "deny"], **kwargs: Any) -> list[Answer]:
         return [self.answer(r.id, action, **kwargs) for r in self.pending()]
@@ -161,11 +160,13 @@ class ApprovalQueue:
             self._settle(request.id, Answer(action="deny", message=message, by="stop"))
         return len(requests)
 
-    def _settle(self, request_id: str, answer: Answer) -> None:
+    def _settle(self, request_id: str, answer: Answer) -> Answer | None:
+        """Resolve the request's future (on its loop); None if it was no longer pending."""
+        answer = replace(answer, request_id=request_id)
         with self._lock:
             entry = self._pending.pop(request_id, None)
             if entry is None:
-                return
+                return None
             request, future, loop = entry
             self.decided.append((request, answer))
 
@@ -174,7 +175,7 @@ class ApprovalQueue:
                 future.set_result(answer)
 
         if loop.is_closed():
-            return
+            return answer
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -184,6 +185,7 @@ class ApprovalQueue:
         else:
             loop.call_soon_threadsafe(resolve)
         self._notify(request, answer)
+        return answer
 
 
 def _always_rule(request: ApprovalRequest, action: Literal["allow", "deny"]) -> Rule:

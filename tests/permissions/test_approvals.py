@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from loom_nb.permissions import ApprovalQueue, NoSuchApproval, Policy
+from loom_nb.permissions import ApprovalQueue, NoSuchApproval
 
 
 async def wait_pending(queue: ApprovalQueue, n: int) -> None:
@@ -73,25 +73,6 @@ async def test_a_stop_cancels_what_is_pending() -> None:
     assert queue.cancel_all("stopped by the user") == 2
     assert [a.by for a in await asyncio.gather(*asks[1:])] == ["stop", "stop"]
     assert [a.by for _, a in queue.decided] == ["stop", "stop", "stop"]
-
-
-async def test_always_adds_the_narrowest_rule_to_the_policy() -> None:
-    policy = Policy(preset="balanced")
-    queue = ApprovalQueue(policy=policy)
-    command = "ls && npm ci --quiet"
-    decision = policy.decide("shell", {"command": command}, role="implementer")
-    assert decision.action == "ask"
-    ask = asyncio.create_task(
-        queue.ask(tool="shell", arguments={"command": command}, role="implementer", decision=decision)
-    )
-    await wait_pending(queue, 1)
-    answer = queue.answer(queue.pending()[0].id, "allow", always=True)
-    await ask
-    assert answer.rule is not None
-    assert answer.rule.describe().startswith("allow command 'npm ci --quiet' in shell for role implementer")
-    assert queue.policy.decide("shell", {"command": command}, role="implementer").action == "allow"
-    assert queue.policy.decide("shell", {"command": command}, role="tester").action == "ask"
-    assert queue.policy.decide("shell", {"command": "npm ci"}, role="implementer").action == "ask"
 
 
 async def test_answering_what_is_not_pending_says_so() -> None:
