@@ -19,6 +19,7 @@ __all__ = [
     "AgentSpawned",
     "AgentStatus",
     "AgentStatusName",
+    "BudgetWarning",
     "Event",
     "EventBus",
     "EventLog",
@@ -129,6 +130,22 @@ class Warning(_Base):
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)
+class BudgetWarning(_Base):
+    """A budget passed its warning share (80 % by default) of a cap: once per budget and run."""
+
+    kind: Literal["budget_warning"] = "budget_warning"
+    budget: str
+    """Which budget ("session"; later a role's, an agent's or a task's)."""
+    share: float
+    """Spent share of the cap that is most used, 0..1."""
+    spent_usd: float = 0.0
+    limit_usd: float | None = None
+    spent_tokens: int = 0
+    limit_tokens: int | None = None
+    message: str = ""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
 class SessionStarted(_Base):
     """A session (one swarm run) began. `agent` is ""."""
 
@@ -149,7 +166,17 @@ class SessionEnded(_Base):
     error: str | None = None
 
 
-Event = AgentSpawned | AgentStatus | LLMCall | ToolStarted | ToolCallEvent | Warning | SessionStarted | SessionEnded
+Event = (
+    AgentSpawned
+    | AgentStatus
+    | LLMCall
+    | ToolStarted
+    | ToolCallEvent
+    | Warning
+    | BudgetWarning
+    | SessionStarted
+    | SessionEnded
+)
 
 Subscriber = Callable[[Any], None]
 

@@ -10,13 +10,18 @@ import functools
 import importlib.util
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._messages import Usage
 
-__all__ = ["Price", "cost_usd", "lookup_price"]
+if TYPE_CHECKING:
+    from ..config import PriceEntry
+    from ._base import ModelSpec
+
+__all__ = ["Price", "configured_price", "cost_usd", "lookup_price"]
 
 # Providers that run on the user's own machine: their $0 in the map is the truth.
 LOCAL_PROVIDERS = frozenset({"ollama", "ollama_chat", "hosted_vllm", "vllm", "lm_studio", "llamafile"})
@@ -31,6 +36,17 @@ class Price:
     output: float
     cache_read: float | None = None
     cache_write: float | None = None
+
+    @classmethod
+    def per_mtok(cls, entry: PriceEntry) -> Price:
+        """From a .loom.toml [prices] entry (USD per million tokens)."""
+        per = 1e-6
+        return cls(
+            input=entry.input_per_mtok * per,
+            output=entry.output_per_mtok * per,
+            cache_read=None if entry.cache_read_per_mtok is None else entry.cache_read_per_mtok * per,
+            cache_write=None if entry.cache_write_per_mtok is None else entry.cache_write_per_mtok * per,
+        )
 
 
 @functools.cache
@@ -78,6 +94,18 @@ def lookup_price(provider: str, model: str) -> Price | None:
         )
     if provider in LOCAL_PROVIDERS:
         return Price(0.0, 0.0)
+    return None
+
+
+def configured_price(spec: ModelSpec, prices: Mapping[str, PriceEntry]) -> Price | None:
+    """The project's own price for the model (a [prices] entry in .loom.toml), if it sets one.
+
+    Keys are model strings in any accepted form ("anthropic:x", "anthropic/x", "claude-x")."""
+    from ._base import parse_model_string
+
+    for key, entry in prices.items():
+        if parse_model_string(key).name == spec.name:
+            return Price.per_mtok(entry)
     return None
 
 
