@@ -196,7 +196,7 @@ class Agent:
             usd, tokens = worst_case(
                 sent, system=self.system_prompt, tools=self._definitions, settings=settings, price=self.model.price
             )
-            reservation = budget.reserve(usd=usd, tokens=tokens)
+            reservation = await budget.areserve(usd=usd, tokens=tokens)
         started = time.perf_counter()
         call = asyncio.ensure_future(
             self.model.request(sent, system=self.system_prompt, tools=self._definitions, settings=settings)

@@ -1,10 +1,13 @@
 """Budgets as reservations: before a call is sent it reserves its worst case; afterwards it settles
 on what it really cost. Nothing is sent that could cross a cap, however many agents ask at once.
 
-    budget = Budget(usd=2.0)                       # or tokens=200_000, or both
-    reservation = budget.reserve(usd=0.12, tokens=9_000)   # raises BudgetReached: do not send
+    budget = Budget(usd=2.0)                                   # or tokens=200_000, or both
+    reservation = await budget.areserve(usd=0.12, tokens=9_000)  # BudgetReached: do not send
     ... the call ...
-    crossed = reservation.settle(usd=0.03, tokens=2_500)   # budgets that just passed warn_at
+    crossed = reservation.settle(usd=0.03, tokens=2_500)       # budgets that just passed warn_at
+
+A call that would fit once the calls in flight have settled waits for them (their holds are worst
+cases, their real costs usually far less); a call that cannot fit even then is refused.
 
 A budget may have a parent (a role's or a task's cap inside the session's): a reservation holds
 room in every budget up the chain, all or nothing. One lock per chain, never held across an await,
@@ -13,6 +16,7 @@ so threads and coroutines may share a budget.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import threading
@@ -82,6 +86,10 @@ class Budget:
         """True once settled spending passed warn_at of a cap (reported once)."""
         self.reached: str | None = None
         """Why the first call was refused, once one was."""
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        """Calls waiting for holds in flight to settle (shared along the chain, like the lock)."""
+        if parent is not None:
+            self._waiters = parent._waiters
 
     def __repr__(self) -> str:
         caps = ", ".join(
@@ -110,9 +118,12 @@ class Budget:
             b = b.parent
         return chain
 
-    def _refusal(self, want: _Amount) -> str | None:
+    def _refusal(self, want: _Amount, *, holds: bool = True) -> str | None:
+        """Why `want` does not fit now (holds=True) or even once every call in flight settled at $0."""
+        held_usd = self.reserved_usd if holds else 0.0
+        held_tokens = self.reserved_tokens if holds else 0
         if self.usd is not None:
-            left = self.usd - self.spent_usd - self.reserved_usd
+            left = self.usd - self.spent_usd - held_usd
             if want.usd > left + _EPS:
                 return (
                     f"budget reached: the {self.name} budget of ${self.usd:g} has ${max(left, 0):.4f} left "
@@ -120,7 +131,7 @@ class Budget:
                     f"call could cost up to ${want.usd:.4f}"
                 )
         if self.tokens is not None:
-            left_t = self.tokens - self.spent_tokens - self.reserved_tokens
+            left_t = self.tokens - self.spent_tokens - held_tokens
             if want.tokens > left_t:
                 return (
                     f"budget reached: the {self.name} budget of {self.tokens:,} tokens has {max(left_t, 0):,} left "
@@ -130,27 +141,62 @@ class Budget:
         return None
 
     def reserve(self, *, usd: float | None, tokens: int) -> Reservation:
-        """Hold room for one call's worst case in this budget and every parent, or raise BudgetReached.
+        """Hold room for one call's worst case in this budget and every parent, or raise BudgetReached
+        (also when only the holds of calls in flight are in the way: `areserve` waits for those).
 
         `usd` None means the model's price is unknown: refused wherever a USD cap applies."""
         with self._lock:
-            chain = self._chain()
-            for b in chain:
-                if usd is None and b.usd is not None:
-                    reason = (
-                        f"budget reached: the {b.name} budget is in USD and this model's price is unknown; "
-                        "give it a price in .loom.toml or use a token budget"
-                    )
-                else:
-                    reason = b._refusal(_Amount(usd or 0.0, tokens))
-                if reason is not None:
-                    b.reached = b.reached or reason
-                    raise BudgetReached(reason, b)
-            for b in chain:
-                b.reserved_usd += usd or 0.0
-                b.reserved_tokens += tokens
-                b.in_flight += 1
-        return Reservation(self, _Amount(usd or 0.0, tokens))
+            reservation = self._try(usd, tokens, holds=True)
+        if isinstance(reservation, str):
+            raise BudgetReached(reservation, self)
+        return reservation
+
+    async def areserve(self, *, usd: float | None, tokens: int) -> Reservation:
+        """Like reserve, but a call that fits once the calls in flight settle waits for them."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                outcome = self._try(usd, tokens, holds=True)
+                if not isinstance(outcome, str):
+                    return outcome
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiters.append((loop, waiter))
+            try:
+                await waiter
+            finally:
+                with self._lock:
+                    self._waiters[:] = [(lp, w) for lp, w in self._waiters if w is not waiter]
+
+    def _try(self, usd: float | None, tokens: int, *, holds: bool) -> Reservation | str:
+        """Under the lock: a Reservation, or why not now (str) when holds in flight are in the way;
+        raises BudgetReached when the call cannot fit even after they settle."""
+        chain = self._chain()
+        want = _Amount(usd or 0.0, tokens)
+        for b in chain:
+            if usd is None and b.usd is not None:
+                reason: str | None = (
+                    f"budget reached: the {b.name} budget is in USD and this model's price is unknown; "
+                    "give it a price in .loom.toml or use a token budget"
+                )
+            else:
+                reason = b._refusal(want, holds=False)
+            if reason is not None:
+                b.reached = b.reached or reason
+                raise BudgetReached(reason, b)
+        for b in chain:
+            reason = b._refusal(want, holds=True)
+            if reason is not None:
+                return reason
+        for b in chain:
+            b.reserved_usd += want.usd
+            b.reserved_tokens += want.tokens
+            b.in_flight += 1
+        return Reservation(self, want)
+
+    def _wake_all(self) -> None:
+        """Under the lock: room may have been freed; every waiter tries again."""
+        for loop, waiter in self._waiters:
+            loop.call_soon_threadsafe(_resolve, waiter)
 
 
 class Reservation:
@@ -192,7 +238,13 @@ class Reservation:
                 if not b.warned and (b.usd or b.tokens) and b.share >= b.warn_at - _EPS:
                     b.warned = True
                     crossed.append(b)
+            self.budget._wake_all()
         return crossed
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 _current: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("loom_budget", default=None)
