@@ -204,7 +204,7 @@ class GraphNotFound(FileNotFoundError):
 
     def __init__(self, path: Path) -> None:
         super().__init__(
-            f"no loom graph at {path}: run a session in that project first (it records one there), "
+            f"no loom graph at {path}: run a session first (it records one in its project), "
             "or call open_graph(..., create=True) to start an empty graph"
         )
         self.path = path

@@ -123,18 +123,18 @@ class Budget:
         held_usd = self.reserved_usd if holds else 0.0
         held_tokens = self.reserved_tokens if holds else 0
         if self.usd is not None:
-            left = self.usd - self.spent_usd - held_usd
-            if want.usd > left + _EPS:
+            if want.usd > self.usd - self.spent_usd - held_usd + _EPS:
+                left = max(self.usd - self.spent_usd - self.reserved_usd, 0.0)
                 return (
-                    f"budget reached: the {self.name} budget of ${self.usd:g} has ${max(left, 0):.4f} left "
+                    f"budget reached: the {self.name} budget of ${self.usd:g} has ${left:.4f} left "
                     f"(${self.spent_usd:.4f} spent, ${self.reserved_usd:.4f} held by calls in flight) and the next "
                     f"call could cost up to ${want.usd:.4f}"
                 )
         if self.tokens is not None:
-            left_t = self.tokens - self.spent_tokens - held_tokens
-            if want.tokens > left_t:
+            if want.tokens > self.tokens - self.spent_tokens - held_tokens:
+                left_t = max(self.tokens - self.spent_tokens - self.reserved_tokens, 0)
                 return (
-                    f"budget reached: the {self.name} budget of {self.tokens:,} tokens has {max(left_t, 0):,} left "
+                    f"budget reached: the {self.name} budget of {self.tokens:,} tokens has {left_t:,} left "
                     f"({self.spent_tokens:,} spent, {self.reserved_tokens:,} held by calls in flight) and the next "
                     f"call could use up to {want.tokens:,}"
                 )

@@ -40,12 +40,12 @@ class Price:
     @classmethod
     def per_mtok(cls, entry: PriceEntry) -> Price:
         """From a .loom.toml [prices] entry (USD per million tokens)."""
-        per = 1e-6
+        mega = 1e6  # divide: 15.0 / 1e6 == 1.5e-05, while 15.0 * 1e-6 is one ulp off
         return cls(
-            input=entry.input_per_mtok * per,
-            output=entry.output_per_mtok * per,
-            cache_read=None if entry.cache_read_per_mtok is None else entry.cache_read_per_mtok * per,
-            cache_write=None if entry.cache_write_per_mtok is None else entry.cache_write_per_mtok * per,
+            input=entry.input_per_mtok / mega,
+            output=entry.output_per_mtok / mega,
+            cache_read=None if entry.cache_read_per_mtok is None else entry.cache_read_per_mtok / mega,
+            cache_write=None if entry.cache_write_per_mtok is None else entry.cache_write_per_mtok / mega,
         )
 
 
@@ -102,9 +102,14 @@ def configured_price(spec: ModelSpec, prices: Mapping[str, PriceEntry]) -> Price
 
     Keys are model strings in any accepted form ("anthropic:x", "anthropic/x", "claude-x")."""
     from ._base import parse_model_string
+    from ._errors import UnknownModel
 
     for key, entry in prices.items():
-        if parse_model_string(key).name == spec.name:
+        try:
+            name = parse_model_string(key).name
+        except UnknownModel as exc:
+            raise UnknownModel(f'[prices."{key}"] in .loom.toml: {exc}') from None
+        if name == spec.name:
             return Price.per_mtok(entry)
     return None
 

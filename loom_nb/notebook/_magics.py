@@ -320,7 +320,10 @@ class LoomMagics(Magics):
             ("weak", config.weak_model, self.weak),
         ):
             name = "offline" if self.offline else (trait or configured)
-            spec = parse_model_string(name)
+            try:
+                spec = parse_model_string(name)
+            except ValueError as exc:
+                raise _usage(exc) from None
             env = _key_variable(spec.provider, spec.litellm_name)
             rows.append(
                 {

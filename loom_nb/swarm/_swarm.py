@@ -390,4 +390,4 @@ def run_sync(swarm: Swarm, on_result: Callable[[SwarmResult], None] | None = Non
         if on_result:
             on_result(result)
         return result
-    raise RuntimeError("swarm.run_sync() cannot block inside a running event loop: use `await swarm.run()`")
+    raise RuntimeError("run_sync(swarm) cannot block inside a running event loop: use `await swarm.run()`")
