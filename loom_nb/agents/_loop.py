@@ -185,7 +185,9 @@ class Agent:
     async def _turn(self, sent: list[Message], settings: ModelSettings) -> Response:
         """One model call inside its budget reservation; every call sent is recorded (LLMCall).
 
-        No room for the call's worst case: BudgetReached, and nothing is sent. A stop (cancellation)
+        The call first reserves its worst case in the run's budget, waiting while only the holds of
+        calls in flight are in the way; if it cannot fit even once they settle: BudgetReached, and
+        nothing is sent. A stop (cancellation)
         while the call is in flight does not drop it: a provider bills a request whether or not
         anyone listens, so the answer is awaited (up to `in_flight_grace` s) and recorded with its
         real cost before the stop goes on; a call abandoned after that is recorded at its reserved
