@@ -64,7 +64,9 @@ class _Meter:
         self.unpriced = 0
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, LLMCall) and event.error is None:
+        if isinstance(event, LLMCall) and event.error is not None and event.cost_usd is not None:
+            self.cost += event.cost_usd  # a call abandoned in flight, charged at its reserved worst case
+        elif isinstance(event, LLMCall) and event.error is None:
             self.usage = self.usage + Usage(
                 input_tokens=event.input_tokens,
                 output_tokens=event.output_tokens,

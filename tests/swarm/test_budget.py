@@ -42,10 +42,12 @@ class SwarmServer(FakeLLMServer):
         self.output_tokens = output_tokens
         self.replies: list[Reply] = []
         self._replies_lock = threading.Lock()
+        self.first_request = threading.Event()
         self.three_waiting = threading.Event()
         """Set when a request arrives while two others are unanswered."""
 
     def _answer_like_a_swarm(self, request) -> Reply:
+        self.first_request.set()
         if self.in_flight >= 2:  # this one is not counted yet
             self.three_waiting.set()
         body = request.body
@@ -141,6 +143,24 @@ async def test_a_stop_lets_the_calls_in_flight_answer_and_records_them(project):
     calls = recorded_calls(project / "g.db", result.session_id)
     assert len(calls) == len(server.requests) and calls["error"].isna().all()
     assert calls["cost_usd"].sum() == pytest.approx(sum(cost_of(r, model.name) for r in server.replies))
+
+
+async def test_a_call_that_outlasts_the_stop_grace_is_charged_at_its_worst_case(project):
+    with SwarmServer(latency=60) as server:  # the lead's plan turn never answers in time
+        model = build("anthropic", server)
+        swarm = Swarm("research x", project=project, model=model, weak=model, budget_usd=1.0, db=project / "g.db")
+        run = asyncio.ensure_future(swarm.run())
+        try:
+            assert await asyncio.to_thread(server.first_request.wait, 20)
+            swarm.stop("stop button")
+            result = await run
+        finally:
+            await model.aclose()
+    (call,) = recorded_calls(project / "g.db", result.session_id).itertuples()
+    assert call.error.startswith("cancelled in flight by a stop; charged at its reserved worst case")
+    assert call.cost_usd > 4096 * 5e-6  # all of max_tokens at haiku's output price, and the input
+    assert result.cost_usd == pytest.approx(call.cost_usd) == swarm.budget.spent_usd
+    assert result.elapsed_s < 30  # the stop waited its grace (5 s), not for the answer
 
 
 def opus_project(project, monkeypatch, server, *, priced: bool):
