@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["CONFIG_FILE", "DEFAULT_ANTHROPIC", "OFFLINE", "WEAK_ANTHROPIC", "Config", "ConfigError", "load_config"]
+__all__ = [
+    "CONFIG_FILE",
+    "DEFAULT_ANTHROPIC",
+    "OFFLINE",
+    "WEAK_ANTHROPIC",
+    "Config",
+    "ConfigError",
+    "PriceEntry",
+    "load_config",
+]
 
 CONFIG_FILE = ".loom.toml"
 DEFAULT_ANTHROPIC = "anthropic:claude-sonnet-4-5"
@@ -17,6 +28,22 @@ OFFLINE = "offline"
 
 class ConfigError(ValueError):
     """The project's .loom.toml cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriceEntry:
+    """A model's price from `[prices."provider:model"]` in .loom.toml, in USD per million tokens."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float | None = None
+    """Default: the input price."""
+    cache_write_per_mtok: float | None = None
+    """Default: the input price."""
+
+
+_PRICE_KEYS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
+_PRICE_EXAMPLE = '[prices."anthropic:claude-opus-4-1"] with input_per_mtok = 15.0 and output_per_mtok = 75.0'
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +58,8 @@ class Config:
     """Model for sub-agents (cheap and fast)."""
     source: Path | None = None
     """The .loom.toml these came from, if any."""
+    prices: Mapping[str, PriceEntry] = field(default_factory=dict)
+    """Prices the project sets (over litellm's map), keyed by model string as written."""
 
 
 def load_config(project: str | os.PathLike[str] = ".") -> Config:
@@ -63,4 +92,27 @@ def load_config(project: str | os.PathLike[str] = ".") -> Config:
         default_model=model.get("default", default),
         weak_model=model.get("weak", model.get("default", weak)),
         source=path,
+        prices=_prices(path, data.get("prices", {})),
     )
+
+
+def _prices(path: Path, table: Any) -> dict[str, PriceEntry]:
+    """`[prices."provider:model"]` tables: input_per_mtok and output_per_mtok, cache prices optional."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [prices] must hold one table per model, like {_PRICE_EXAMPLE}")
+    prices = {}
+    for name, entry in table.items():
+        where = f'{path}: [prices."{name}"]'
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table, like {_PRICE_EXAMPLE}")
+        unknown = sorted(set(entry) - set(_PRICE_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r}; the keys are {', '.join(_PRICE_KEYS)}")
+        for key in _PRICE_KEYS[:2]:
+            if key not in entry:
+                raise ConfigError(f"{where} needs {key} (USD per million tokens), like {_PRICE_EXAMPLE}")
+        for key, value in entry.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+                raise ConfigError(f"{where}: {key} must be a number of USD per million tokens >= 0; got {value!r}")
+        prices[name] = PriceEntry(**{k: float(v) for k, v in entry.items()})
+    return prices

@@ -21,6 +21,7 @@ __all__ = [
     "AgentStatusName",
     "ApprovalDecided",
     "ApprovalRequested",
+    "BudgetWarning",
     "CommitMade",
     "Event",
     "EventBus",
@@ -133,6 +134,22 @@ class Warning(_Base):
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)
+class BudgetWarning(_Base):
+    """A budget passed its warning share (80 % by default) of a cap: once per budget and run."""
+
+    kind: Literal["budget_warning"] = "budget_warning"
+    budget: str
+    """Which budget ("session"; later a role's, an agent's or a task's)."""
+    share: float
+    """Spent share of the cap that is most used, 0..1."""
+    spent_usd: float = 0.0
+    limit_usd: float | None = None
+    spent_tokens: int = 0
+    limit_tokens: int | None = None
+    message: str = ""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
 class SessionStarted(_Base):
     """A session (one swarm run) began. `agent` is ""."""
 
@@ -229,6 +246,7 @@ Event = (
     | ShellRun
     | ApprovalRequested
     | ApprovalDecided
+    | BudgetWarning
 )
 
 Subscriber = Callable[[Any], None]

@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ..events import AgentSpawned, AgentStatus, EventBus, LLMCall, ToolCallEvent, ToolStarted, Warning
+from ..events import AgentSpawned, AgentStatus, BudgetWarning, EventBus, LLMCall, ToolCallEvent, ToolStarted, Warning
 from ..models import get_model
 from ..models._base import Model
+from ..models._budget import Budget, BudgetReached, current_budget, worst_case
 from ..models._errors import ModelError
 from ..models._messages import (
     Message,
     ModelSettings,
+    Response,
     TextPart,
     ToolCallPart,
     ToolResultPart,
@@ -73,6 +75,8 @@ class Agent:
         settings: ModelSettings = ModelSettings(),
         bus: EventBus | None = None,
         parent: str | None = None,
+        budget: Budget | None = None,
+        in_flight_grace: float = 5.0,
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be >= 1; got {max_iterations}")
@@ -87,6 +91,10 @@ class Agent:
         self.bus = self.context.bus or EventBus()
         self.session_id = self.context.session_id or uuid.uuid4().hex[:12]
         self.parent = parent
+        self.budget = budget
+        """Reserve each call in this budget (default: the run's, `current_budget()`)."""
+        self.in_flight_grace = in_flight_grace
+        """Seconds a stop waits for a call in flight to answer, so its real cost is recorded."""
         self._definitions = [t.definition() for t in tools]
 
     def __repr__(self) -> str:
@@ -120,38 +128,12 @@ class Agent:
                 if last and iteration > 1:
                     settings = replace(settings, tool_choice="none")
                     sent = [*messages[:-1], _with_text(messages[-1], LAST_TURN_NUDGE)]
-                started = time.perf_counter()
                 try:
-                    response = await self.model.request(
-                        sent, system=self.system_prompt, tools=self._definitions, settings=settings
-                    )
-                except ModelError as exc:
-                    bus.emit(
-                        LLMCall(
-                            session_id=sid,
-                            agent=name,
-                            model=self.model.name,
-                            latency_s=time.perf_counter() - started,
-                            retries=exc.retries,
-                            error=str(exc),
-                        )
-                    )
+                    response = await self._turn(sent, settings)
+                except BudgetReached as exc:
+                    self._status("done", iteration, reason=str(exc))
                     raise
                 r = response.usage
-                bus.emit(
-                    LLMCall(
-                        session_id=sid,
-                        agent=name,
-                        model=response.model,
-                        input_tokens=r.input_tokens,
-                        output_tokens=r.output_tokens,
-                        cache_read_tokens=r.cache_read_tokens,
-                        cache_write_tokens=r.cache_write_tokens,
-                        cost_usd=response.cost_usd,
-                        latency_s=response.latency_s or time.perf_counter() - started,
-                        retries=response.retries,
-                    )
-                )
                 usage = usage + r
                 if response.cost_usd is None:
                     cost = None
@@ -162,8 +144,8 @@ class Agent:
                                 session_id=sid,
                                 agent=name,
                                 code="unknown_price",
-                                message=f"{response.model} has no price in litellm's price map: "
-                                "its cost is reported as unknown, not $0",
+                                message=f"{response.model} has no price in litellm's price map: its cost is "
+                                "reported as unknown, not $0 (give it one under [prices] in .loom.toml)",
                             )
                         )
                 elif cost is not None:
@@ -193,10 +175,121 @@ class Agent:
         except asyncio.CancelledError:
             self._status("done", iteration, reason="stopped")
             raise
+        except BudgetReached:
+            raise
         except Exception as exc:
             self._status("crashed", iteration, reason=f"{type(exc).__name__}: {exc}")
             raise
         raise AssertionError("unreachable: the last iteration always returns")
+
+    async def _turn(self, sent: list[Message], settings: ModelSettings) -> Response:
+        """One model call inside its budget reservation; every call sent is recorded (LLMCall).
+
+        The call first reserves its worst case in the run's budget, waiting while only the holds of
+        calls in flight are in the way; if it cannot fit even once they settle: BudgetReached, and
+        nothing is sent. A stop (cancellation)
+        while the call is in flight does not drop it: a provider bills a request whether or not
+        anyone listens, so the answer is awaited (up to `in_flight_grace` s) and recorded with its
+        real cost before the stop goes on; a call abandoned after that is recorded at its reserved
+        worst case. Calls to $0 models are abandoned at once (nothing to bill)."""
+        budget = self.budget if self.budget is not None else current_budget()
+        reservation = None
+        if budget is not None:
+            usd, tokens = worst_case(
+                sent, system=self.system_prompt, tools=self._definitions, settings=settings, price=self.model.price
+            )
+            reservation = await budget.areserve(usd=usd, tokens=tokens)
+        started = time.perf_counter()
+        call = asyncio.ensure_future(
+            self.model.request(sent, system=self.system_prompt, tools=self._definitions, settings=settings)
+        )
+        stop: asyncio.CancelledError | None = None
+        try:
+            try:
+                response = await asyncio.shield(call)
+            except asyncio.CancelledError as exc:
+                stop = exc
+                if not _bills(self.model) and not call.done():
+                    raise
+                # The first cancellation is the stop: drain the call. A second one abandons it.
+                await asyncio.wait([call], timeout=self.in_flight_grace)
+                if not call.done():
+                    raise
+                response = call.result()
+        except asyncio.CancelledError:
+            call.cancel()
+            await _reap(call)
+            charged = reservation.usd if reservation is not None else None
+            note = "; charged at its reserved worst case" if reservation is not None else ""
+            self._record_failure(started, 0, f"cancelled in flight by a stop{note}", charged)
+            if reservation is not None:
+                self._warn(reservation.settle(usd=charged, tokens=reservation.amount.tokens))
+            raise
+        except ModelError as exc:
+            if reservation is not None:
+                reservation.release()
+            self._record_failure(started, exc.retries, str(exc), None)
+            if stop is not None:
+                raise stop from None
+            raise
+        except BaseException:
+            if reservation is not None:
+                reservation.release()
+            raise
+        r = response.usage
+        self.bus.emit(
+            LLMCall(
+                session_id=self.session_id,
+                agent=self.name,
+                model=response.model,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+                cache_read_tokens=r.cache_read_tokens,
+                cache_write_tokens=r.cache_write_tokens,
+                cost_usd=response.cost_usd,
+                latency_s=response.latency_s or time.perf_counter() - started,
+                retries=response.retries,
+            )
+        )
+        if reservation is not None:
+            self._warn(reservation.settle(usd=response.cost_usd, tokens=r.total_tokens))
+        if stop is not None:
+            raise stop
+        return response
+
+    def _record_failure(self, started: float, retries: int, error: str, cost: float | None) -> None:
+        self.bus.emit(
+            LLMCall(
+                session_id=self.session_id,
+                agent=self.name,
+                model=self.model.name,
+                latency_s=time.perf_counter() - started,
+                retries=retries,
+                error=error,
+                cost_usd=cost,
+            )
+        )
+
+    def _warn(self, crossed: list[Budget]) -> None:
+        for b in crossed:
+            caps = []
+            if b.usd is not None:
+                caps.append(f"${b.spent_usd:.4f} of ${b.usd:g}")
+            if b.tokens is not None:
+                caps.append(f"{b.spent_tokens:,} of {b.tokens:,} tokens")
+            self.bus.emit(
+                BudgetWarning(
+                    session_id=self.session_id,
+                    agent=self.name,
+                    budget=b.name,
+                    share=b.share,
+                    spent_usd=b.spent_usd,
+                    limit_usd=b.usd,
+                    spent_tokens=b.spent_tokens,
+                    limit_tokens=b.tokens,
+                    message=f"{b.share:.0%} of the {b.name} budget spent ({', '.join(caps)})",
+                )
+            )
 
     async def _run_tool(self, call: ToolCallPart) -> ToolResultPart:
         bus, sid, name = self.bus, self.session_id, self.name
@@ -236,6 +329,21 @@ class Agent:
         if error is not None:
             return ToolResultPart(tool_call_id=call.id, name=call.name, content=error, is_error=True)
         return ToolResultPart(tool_call_id=call.id, name=call.name, content=content)
+
+
+def _bills(model: Model) -> bool:
+    """Whether a call to the model may cost money (unknown prices may)."""
+    price = model.price
+    return price is None or price.input > 0 or price.output > 0
+
+
+async def _reap(task: asyncio.Future[Response]) -> None:
+    """Let a cancelled call finish unwinding (its connection is closed), even if cancelled again."""
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            continue
 
 
 def _with_text(message: Message, text: str) -> Message:

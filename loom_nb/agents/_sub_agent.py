@@ -167,12 +167,13 @@ async def asub_agent(
     if not 1 <= max_iterations <= MAX_ITERATIONS:
         raise ValueError(f"a sub-agent runs 1 to {MAX_ITERATIONS} iterations; got {max_iterations}")
     root, target = _resolve_scope(project, scope)
-    chosen = model if model is not None else load_config(root).weak_model
+    config = load_config(root)
+    chosen = model if model is not None else config.weak_model
     scope_obj = Scope(target)
     agent = Agent(
         name=name or f"sub_agent-{next(_counter)}",
         role="sub_agent",
-        model=get_model(chosen),
+        model=get_model(chosen, prices=config.prices),
         tools=READ_ONLY_TOOLS,
         context=ToolContext(scope=scope_obj, project=root, session_id=session_id or uuid.uuid4().hex[:12]),
         system_prompt=SYSTEM_PROMPT.format(limit=max_iterations),
@@ -199,7 +200,8 @@ async def asub_agents(
     DynamicSupervisor registered as ("sub_agent", session_id, i). Results come in task order; a
     sub-agent that fails yields Findings with `error` set instead of failing the others."""
     root, target = _resolve_scope(project, scope)  # fail before anything starts
-    chosen = get_model(model if model is not None else load_config(root).weak_model)
+    config = load_config(root)
+    chosen = get_model(model if model is not None else config.weak_model, prices=config.prices)
     sid = session_id or uuid.uuid4().hex[:12]
     bus = bus or EventBus()
     registry = registry if registry is not None else Registry()

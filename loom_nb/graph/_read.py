@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from ._view import GraphView
 
-__all__ = ["Graph", "open_graph"]
+__all__ = ["Graph", "GraphNotFound", "open_graph"]
 
 CostBy = Literal["agent", "model", "role", "session"]
 
@@ -199,10 +199,34 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+class GraphNotFound(FileNotFoundError):
+    """open_graph found no graph file (no session has been recorded there)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"no loom graph at {path}: run a session first (it records one in its project), "
+            "or call open_graph(..., create=True) to start an empty graph"
+        )
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def open_graph(
-    path: str | os.PathLike[str] | None = None, *, project: str | os.PathLike[str] = ".", lock_timeout: float = 10.0
+    path: str | os.PathLike[str] | None = None,
+    *,
+    project: str | os.PathLike[str] = ".",
+    lock_timeout: float = 10.0,
+    create: bool = False,
 ) -> Graph:
-    """The graph of a project (`<project>/.loom/loom.duckdb`) or of the file at `path`."""
-    target = path if path is not None else default_path(project)
-    store = GraphStore(target, create=False, lock_timeout=lock_timeout)
-    return Graph(store)
+    """The graph of a project (`<project>/.loom/loom.duckdb`) or of the file at `path`.
+
+    A missing file is GraphNotFound (a reader should not leave empty files behind a typo), unless
+    `create=True`: then an empty graph is made there, for Loom's API (add_node, ...) by hand."""
+    from pathlib import Path
+
+    target = Path(path).expanduser().resolve() if path is not None else default_path(project)
+    if not create and not target.exists():
+        raise GraphNotFound(target)
+    return Graph(GraphStore(target, create=create, lock_timeout=lock_timeout))

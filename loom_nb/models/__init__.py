@@ -6,9 +6,11 @@ needs no key and no network; ScriptedModel is for tests. Providers import lazily
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._base import DEFAULT_LIMITER, Model, ModelSpec, ProviderLimiter, parse_model_string
+from ._budget import Budget, BudgetReached, Reservation, current_budget, worst_case
 from ._errors import MissingAPIKey, ModelError, ModelRequestBlocked, UnknownModel
 from ._messages import (
     Message,
@@ -23,12 +25,17 @@ from ._messages import (
     tool_call,
 )
 from ._offline import OfflineModel
-from ._pricing import Price, cost_usd, lookup_price
+from ._pricing import Price, configured_price, cost_usd, lookup_price
+
+if TYPE_CHECKING:
+    from ..config import PriceEntry
 from ._retry import RetryPolicy
 from ._scripted import ScriptedModel, ScriptExhausted
 
 __all__ = [
     "DEFAULT_LIMITER",
+    "Budget",
+    "BudgetReached",
     "Message",
     "MissingAPIKey",
     "Model",
@@ -40,6 +47,7 @@ __all__ = [
     "Part",
     "Price",
     "ProviderLimiter",
+    "Reservation",
     "Response",
     "RetryPolicy",
     "ScriptExhausted",
@@ -50,18 +58,22 @@ __all__ = [
     "ToolResultPart",
     "UnknownModel",
     "Usage",
+    "configured_price",
     "cost_usd",
+    "current_budget",
     "get_model",
     "lookup_price",
     "parse_model_string",
     "tool_call",
+    "worst_case",
 ]
 
 
-def get_model(model: str | Model, **options: Any) -> Model:
+def get_model(model: str | Model, *, prices: Mapping[str, PriceEntry] | None = None, **options: Any) -> Model:
     """A Model from a model string (`anthropic:claude-haiku-4-5`, `openai/gpt-4o`, `offline`).
 
-    options: api_key, base_url, retry (RetryPolicy), limiter (ProviderLimiter).
+    prices: the project's own prices (Config.prices, from .loom.toml), over litellm's map.
+    options: api_key, base_url, retry (RetryPolicy), limiter (ProviderLimiter), price (Price).
     A Model instance is returned as is.
     """
     if isinstance(model, Model):
@@ -69,6 +81,8 @@ def get_model(model: str | Model, **options: Any) -> Model:
     spec = parse_model_string(model)
     if spec.provider == "offline":
         return OfflineModel(spec.model)
+    if prices and "price" not in options:
+        options["price"] = configured_price(spec, prices)
     if spec.provider == "anthropic":
         from ._anthropic import AnthropicModel
 

@@ -22,7 +22,7 @@ from ._messages import (
     ToolResultPart,
     Usage,
 )
-from ._pricing import cost_usd, lookup_price
+from ._pricing import Price, cost_usd, lookup_price
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class AnthropicModel(Model):
         retry: RetryPolicy = RetryPolicy(),
         limiter: ProviderLimiter = DEFAULT_LIMITER,
         cache_prompt: bool = True,
+        price: Price | None = None,
     ) -> None:
         self.model = model
         self.name = f"anthropic:{model}"
@@ -66,7 +67,7 @@ class AnthropicModel(Model):
         self.retry = retry
         self.limiter = limiter
         self.cache_prompt = cache_prompt
-        self.price = lookup_price("anthropic", model)
+        self.price = price if price is not None else lookup_price("anthropic", model)
         # httpx clients bind their pool to the loop they first ran on: one client per loop.
         self._clients: weakref.WeakKeyDictionary[Any, anthropic.AsyncAnthropic] = weakref.WeakKeyDictionary()
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import ipaddress
 import os
+import re
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from ._errors import ModelRequestBlocked, UnknownModel
 from ._messages import Message, ModelSettings, Response, ToolDefinition
+
+if TYPE_CHECKING:
+    from ._pricing import Price
 
 __all__ = ["Model", "ModelSpec", "ProviderLimiter", "check_local_only", "parse_model_string"]
 
@@ -23,6 +29,8 @@ class Model(ABC):
     name: str
     """loom's provider:model form, for example "anthropic:claude-haiku-4-5"."""
     provider: str
+    price: Price | None = None
+    """USD per token, for budgets to reserve a call's worst case; None: unknown (a USD budget is refused)."""
 
     @abstractmethod
     async def request(
@@ -88,7 +96,22 @@ def parse_model_string(spec: str) -> ModelSpec:
         )
     if not model:
         raise UnknownModel(f"model string {spec!r} names no model after the provider")
-    return ModelSpec(provider.lower(), model)
+    if _BAD_CHARS.search(text):
+        raise UnknownModel(f"model string {spec!r} contains spaces or control characters; write it as 'provider:model'")
+    provider = provider.lower()
+    from ._providers import known_providers
+
+    known = known_providers()
+    if provider not in known:
+        close = difflib.get_close_matches(provider, sorted(known), n=3, cutoff=0.6)
+        advice = "use a provider litellm knows (anthropic, openai, gemini, mistral, ollama, ...) or 'offline'"
+        if close:
+            advice = f"did you mean {' or '.join(repr(c) for c in close)}? Otherwise {advice}"
+        raise UnknownModel(f"model string {spec!r} names an unknown provider {provider!r}: {advice}")
+    return ModelSpec(provider, model)
+
+
+_BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 class ProviderLimiter:

@@ -20,8 +20,8 @@ class MissingAPIKey(ModelError):
     def __init__(self, model: str, env_vars: list[str]) -> None:
         names = " or ".join(env_vars)
         super().__init__(
-            f"{model} needs an API key: set {names} in the environment (or pass api_key=...), "
-            "or use the offline model (model='offline') to run without one"
+            f"{model} needs an API key: set {names} in the environment, or run without one on the "
+            "offline model (--model offline, or model='offline' in Python)"
         )
         self.env_vars = env_vars
 

@@ -24,7 +24,7 @@ from ._messages import (
     ToolResultPart,
     Usage,
 )
-from ._pricing import LOCAL_PROVIDERS, cost_usd, lookup_price
+from ._pricing import LOCAL_PROVIDERS, Price, cost_usd, lookup_price
 from ._retry import Retryable, RetryPolicy, is_retryable_status, retry_call
 
 __all__ = ["LitellmModel", "import_litellm"]
@@ -54,6 +54,7 @@ class LitellmModel(Model):
         base_url: str | None = None,
         retry: RetryPolicy = RetryPolicy(),
         limiter: ProviderLimiter = DEFAULT_LIMITER,
+        price: Price | None = None,
     ) -> None:
         self.spec = spec
         self.provider = spec.provider
@@ -62,7 +63,7 @@ class LitellmModel(Model):
         self.retry = retry
         self.limiter = limiter
         self._api_key = api_key
-        self.price = lookup_price(spec.provider, spec.model)
+        self.price = price if price is not None else lookup_price(spec.provider, spec.model)
         if api_key is None and base_url is None and spec.provider not in LOCAL_PROVIDERS:
             missing = import_litellm().validate_environment(model=spec.litellm_name).get("missing_keys") or []
             if missing:

@@ -26,6 +26,7 @@ from ._messages import (
     ToolResultPart,
     estimate_usage,
 )
+from ._pricing import Price
 
 __all__ = ["OfflineModel", "choose_terms"]
 
@@ -141,6 +142,7 @@ class OfflineModel(Model):
     """`offline`: the model every demo, notebook and test uses when no key is configured."""
 
     provider = "offline"
+    price = Price(0.0, 0.0)
 
     def __init__(self, variant: str = "") -> None:
         self.name = f"offline:{variant}" if variant else "offline"

@@ -10,13 +10,18 @@ import functools
 import importlib.util
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._messages import Usage
 
-__all__ = ["Price", "cost_usd", "lookup_price"]
+if TYPE_CHECKING:
+    from ..config import PriceEntry
+    from ._base import ModelSpec
+
+__all__ = ["Price", "configured_price", "cost_usd", "lookup_price"]
 
 # Providers that run on the user's own machine: their $0 in the map is the truth.
 LOCAL_PROVIDERS = frozenset({"ollama", "ollama_chat", "hosted_vllm", "vllm", "lm_studio", "llamafile"})
@@ -31,6 +36,17 @@ class Price:
     output: float
     cache_read: float | None = None
     cache_write: float | None = None
+
+    @classmethod
+    def per_mtok(cls, entry: PriceEntry) -> Price:
+        """From a .loom.toml [prices] entry (USD per million tokens)."""
+        mega = 1e6  # divide: 15.0 / 1e6 == 1.5e-05, while 15.0 * 1e-6 is one ulp off
+        return cls(
+            input=entry.input_per_mtok / mega,
+            output=entry.output_per_mtok / mega,
+            cache_read=None if entry.cache_read_per_mtok is None else entry.cache_read_per_mtok / mega,
+            cache_write=None if entry.cache_write_per_mtok is None else entry.cache_write_per_mtok / mega,
+        )
 
 
 @functools.cache
@@ -78,6 +94,23 @@ def lookup_price(provider: str, model: str) -> Price | None:
         )
     if provider in LOCAL_PROVIDERS:
         return Price(0.0, 0.0)
+    return None
+
+
+def configured_price(spec: ModelSpec, prices: Mapping[str, PriceEntry]) -> Price | None:
+    """The project's own price for the model (a [prices] entry in .loom.toml), if it sets one.
+
+    Keys are model strings in any accepted form ("anthropic:x", "anthropic/x", "claude-x")."""
+    from ._base import parse_model_string
+    from ._errors import UnknownModel
+
+    for key, entry in prices.items():
+        try:
+            name = parse_model_string(key).name
+        except UnknownModel as exc:
+            raise UnknownModel(f'[prices."{key}"] in .loom.toml: {exc}') from None
+        if name == spec.name:
+            return Price.per_mtok(entry)
     return None
 
 

@@ -18,6 +18,7 @@ from ._messages import (
     ToolDefinition,
     estimate_usage,
 )
+from ._pricing import Price, cost_usd
 
 __all__ = ["ScriptExhausted", "ScriptedModel"]
 
@@ -34,12 +35,21 @@ class ScriptExhausted(ModelError):
 class ScriptedModel(Model):
     """`ScriptedModel(["hi"])`, `ScriptedModel([tool_call("file_read", path="a"), "done"])`, or
     `ScriptedModel(lambda messages, tools: ...)`. `latency` simulates a model's think time.
-    Usage is estimated from characters (4 per token) unless a step carries its own; cost is $0."""
+    Usage is estimated from characters (4 per token) unless a step carries its own; cost is at
+    `price` ($0 by default; None: unknown, as for a model missing from the price map)."""
 
     provider = "scripted"
 
-    def __init__(self, script: Iterable[Step] | ScriptFn, *, name: str = "scripted:test", latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: Iterable[Step] | ScriptFn,
+        *,
+        name: str = "scripted:test",
+        latency: float = 0.0,
+        price: Price | None = Price(0.0, 0.0),
+    ) -> None:
         self.name = name
+        self.price = price
         self.latency = latency
         self._fn: ScriptFn | None = script if callable(script) else None
         self._steps: list[Step] = [] if callable(script) else list(script)
@@ -67,10 +77,10 @@ class ScriptedModel(Model):
                 raise ScriptExhausted(f"{self.name} ran out of scripted steps after {self._next} turns")
             step = self._steps[self._next]
             self._next += 1
-        return _to_response(step, self.name, messages, system)
+        return _to_response(step, self.name, messages, system, self.price)
 
 
-def _to_response(step: Any, name: str, messages: Sequence[Message], system: str) -> Response:
+def _to_response(step: Any, name: str, messages: Sequence[Message], system: str, price: Price | None) -> Response:
     if isinstance(step, BaseException):
         raise step
     if isinstance(step, Response):
@@ -85,4 +95,4 @@ def _to_response(step: Any, name: str, messages: Sequence[Message], system: str)
         raise TypeError(f"a script step must be text, tool call(s), a Response or an exception; got {step!r}")
     usage = estimate_usage(messages, system, parts)
     stop = "tool_use" if any(isinstance(p, ToolCallPart) for p in parts) else "end_turn"
-    return Response(parts=parts, usage=usage, model=name, cost_usd=0.0, stop_reason=stop)
+    return Response(parts=parts, usage=usage, model=name, cost_usd=cost_usd(usage, price), stop_reason=stop)

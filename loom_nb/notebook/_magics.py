@@ -22,7 +22,7 @@ __all__ = ["LoomMagics", "interpolate"]
 HELP = """%%loom [options]          the cell body is the intent: a research swarm runs on it
 %loom [options] <intent>  the same on one line
 
-options: --model M  --weak M  --project DIR  --scope DIR  --budget USD  --max-agents N  --background
+options: --model M  --weak M  --project DIR  --scope DIR  --budget USD  --token-budget N  --max-agents N  --background
          --session NAME  --db PATH  --offline  --out NAME   ({name} in the intent is the variable name)
 
 %loom status              running sessions of this kernel
@@ -55,6 +55,7 @@ def _run_parser() -> _Parser:
     p.add_argument("--project")
     p.add_argument("--scope")
     p.add_argument("--budget", type=float)
+    p.add_argument("--token-budget", type=int, dest="token_budget")
     p.add_argument("--max-agents", type=int, dest="max_agents")
     p.add_argument("--background", action="store_true")
     p.add_argument("--session")
@@ -101,6 +102,9 @@ class LoomMagics(Magics):
     weak = Unicode(None, allow_none=True, help="Model for researchers (over .loom.toml [model] weak).").tag(config=True)
     project = Unicode(".", help="Project root: where .loom.toml and .loom/loom.duckdb live.").tag(config=True)
     budget = Float(None, allow_none=True, help="Stop a session once it has cost this many USD.").tag(config=True)
+    token_budget = Int(None, allow_none=True, help="Cap a session's tokens (for models with no known price).").tag(
+        config=True
+    )
     max_agents = Int(4, help="Agents working at once in a session.").tag(config=True)
     db = Unicode(None, allow_none=True, help="The graph file (default <project>/.loom/loom.duckdb).").tag(config=True)
     offline = Bool(False, help="Use the offline model for everything (no key, no network).").tag(config=True)
@@ -170,6 +174,7 @@ class LoomMagics(Magics):
             "model": "offline" if offline else (args.model or self.model),
             "weak": "offline" if offline else (args.weak or self.weak),
             "budget_usd": args.budget if args.budget is not None else self.budget,
+            "token_budget": args.token_budget if args.token_budget is not None else self.token_budget,
             "max_agents": args.max_agents if args.max_agents is not None else self.max_agents,
             "session": args.session,
             "db": args.db or self.db,
@@ -247,11 +252,13 @@ class LoomMagics(Magics):
                 "agents": len(h.tracker.rows()),
                 "tokens": h.swarm.meter.usage.total_tokens,
                 "cost_usd": h.swarm.meter.cost,
+                "budget_warning": h.swarm.budget_warning.message if h.swarm.budget_warning else None,
                 "intent": h.swarm.intent[:60],
             }
             for h in self.runner.handles.values()
         ]
-        return pd.DataFrame(rows, columns=["session", "status", "agents", "tokens", "cost_usd", "intent"])
+        columns = ["session", "status", "agents", "tokens", "cost_usd", "budget_warning", "intent"]
+        return pd.DataFrame(rows, columns=columns)
 
     def _agents(self, words: list[str]) -> Any:
         return self._latest(words[0] if words else None).agents()
@@ -271,7 +278,11 @@ class LoomMagics(Magics):
                 return list(self.runner.handles.values())[-1].graph
             return open_graph(self.db) if self.db else open_graph(project=self.project)
         except FileNotFoundError as exc:
-            raise UsageError(f"%loom: {exc}") from None
+            where = getattr(exc, "path", None) or exc
+            raise UsageError(
+                f"%loom: no loom graph at {where} yet: run a session first (%%loom <intent>), or point "
+                "%config LoomMagics.project (or LoomMagics.db) at a project that has one"
+            ) from None
 
     def _sessions(self, words: list[str]) -> Any:
         return self._open_graph().sessions()
@@ -309,7 +320,10 @@ class LoomMagics(Magics):
             ("weak", config.weak_model, self.weak),
         ):
             name = "offline" if self.offline else (trait or configured)
-            spec = parse_model_string(name)
+            try:
+                spec = parse_model_string(name)
+            except ValueError as exc:
+                raise _usage(exc) from None
             env = _key_variable(spec.provider, spec.litellm_name)
             rows.append(
                 {

@@ -43,7 +43,7 @@ class LiveView:
         self.redraws = 0
         """How many times the widgets were redrawn (the benchmark reads it)."""
         self.budget = w.FloatProgress(min=0.0, max=1.0, value=0.0, description="budget", layout=w.Layout(width="260px"))
-        self.budget.layout.visibility = "visible" if handle.swarm.budget_usd else "hidden"
+        self.budget.layout.visibility = "visible" if handle.swarm.budget is not None else "hidden"
         self.stop_button = w.Button(
             description="Stop",
             button_style="danger",
@@ -62,9 +62,8 @@ class LiveView:
     # drawing -------------------------------------------------------------------------------
 
     def redraw(self) -> None:
-        spent = self.handle.swarm.meter.cost
-        if self.handle.swarm.budget_usd:
-            share = min(spent / self.handle.swarm.budget_usd, 1.0)
+        if self.handle.swarm.budget is not None:  # USD or tokens, whichever cap is closer
+            share = min(self.handle.swarm.budget.share, 1.0)
             self.budget.value = share
             self.budget.bar_style = "danger" if share >= 1.0 else ("warning" if share >= 0.8 else "success")
         answer = ""
@@ -81,10 +80,16 @@ class LiveView:
         t = h.tracker.totals()
         unpriced = f" + {t['unpriced_calls']} unpriced" if t["unpriced_calls"] else ""
         budget = f" of {_money(h.swarm.budget_usd)}" if h.swarm.budget_usd else ""
+        warning = h.swarm.budget_warning
+        warned = (
+            f' · <span class="loom-budget-warning" style="color:#b26a00">⚠ {html.escape(warning.message)}</span>'
+            if warning is not None
+            else ""
+        )
         return (
             f"<b>loom session {html.escape(h.session_id)}</b> · {html.escape(self._status())} · "
             f"{t['elapsed_s']:.1f} s · {t['input_tokens']:,} in / {t['output_tokens']:,} out tokens · "
-            f"{_money(t['cost_usd'])}{unpriced}{budget}"
+            f"{_money(t['cost_usd'])}{unpriced}{budget}{warned}"
         )
 
     def _status(self) -> str:

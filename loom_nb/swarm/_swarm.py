@@ -19,10 +19,11 @@ from typing import Any, Literal
 
 from ..agents._loop import Agent
 from ..agents._sub_agent import Findings, _resolve_scope, research
-from ..config import load_config
-from ..events import Event, EventBus, LLMCall, SessionEnded, SessionStarted, Warning
+from ..config import ConfigError, load_config
+from ..events import BudgetWarning, Event, EventBus, LLMCall, SessionEnded, SessionStarted, Warning
 from ..models import get_model
 from ..models._base import Model
+from ..models._budget import Budget, BudgetReached, reset_budget, use_budget
 from ..models._messages import Usage
 from ..runtime import DynamicSupervisor, Registry, supervised_map
 from ..tools import Scope, ToolContext
@@ -63,7 +64,9 @@ class _Meter:
         self.unpriced = 0
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, LLMCall) and event.error is None:
+        if isinstance(event, LLMCall) and event.error is not None and event.cost_usd is not None:
+            self.cost += event.cost_usd  # a call abandoned in flight, charged at its reserved worst case
+        elif isinstance(event, LLMCall) and event.error is None:
             self.usage = self.usage + Usage(
                 input_tokens=event.input_tokens,
                 output_tokens=event.output_tokens,
@@ -90,6 +93,7 @@ class Swarm:
         max_agents: int = 4,
         max_tasks: int = 6,
         budget_usd: float | None = None,
+        token_budget: int | None = None,
         session: str | None = None,
         db: str | os.PathLike[str] | None = None,
         record: bool = True,
@@ -104,17 +108,26 @@ class Swarm:
             raise ValueError(f"max_tasks must be >= 1; got {max_tasks}")
         if budget_usd is not None and budget_usd <= 0:
             raise ValueError(f"budget_usd must be > 0 (or None for no budget); got {budget_usd}")
+        if token_budget is not None and token_budget <= 0:
+            raise ValueError(f"token_budget must be > 0 (or None for no budget); got {token_budget}")
         self.intent = intent.strip()
         self.root, self.scope_dir = _resolve_scope(project, scope)
         config = load_config(self.root)
         # Models are built now, so a missing key is reported before anything starts.
-        self.model = get_model(model if model is not None else config.default_model)
-        self.weak = get_model(weak if weak is not None else config.weak_model)
+        self.model = get_model(model if model is not None else config.default_model, prices=config.prices)
+        self.weak = get_model(weak if weak is not None else config.weak_model, prices=config.prices)
+        if budget_usd is not None:
+            _check_priced(budget_usd, (self.model, self.weak), config.source or self.root / ".loom.toml")
         self.max_agents = max_agents
         """Agents working at once (the lead's plan may hold more tasks; they queue)."""
         self.max_tasks = max_tasks
         """Most tasks the lead's plan may hold."""
         self.budget_usd = budget_usd
+        self.token_budget = token_budget
+        self.budget = Budget(usd=budget_usd, tokens=token_budget) if budget_usd or token_budget else None
+        """Every model call of the run reserves its worst case here first (None: no cap)."""
+        self.budget_warning: BudgetWarning | None = None
+        """The budget's 80 % warning, once it was given."""
         self.session_id = session or uuid.uuid4().hex[:12]
         self.bus = bus or EventBus()
         self.registry = registry if registry is not None else Registry()
@@ -122,6 +135,7 @@ class Swarm:
         self.record = record
         self.meter = _Meter()
         self.bus.subscribe(self.meter)
+        self.bus.subscribe(self._note_warning)
         self._task: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_reason: str | None = None
@@ -148,9 +162,9 @@ class Swarm:
         else:
             self._loop.call_soon_threadsafe(self._task.cancel)
 
-    def _budget_guard(self, event: Event) -> None:
-        if self.budget_usd is not None and isinstance(event, LLMCall) and self.meter.cost > self.budget_usd:
-            self.stop(f"budget of ${self.budget_usd:g} reached (spent ${self.meter.cost:.4f})")
+    def _note_warning(self, event: Event) -> None:
+        if isinstance(event, BudgetWarning) and event.session_id == self.session_id:
+            self.budget_warning = event
 
     # the run ------------------------------------------------------------------------------
 
@@ -168,7 +182,7 @@ class Swarm:
             store = GraphStore(self.db) if self.db is not None else GraphStore(project=self.root)
             recorder = Recorder(store).attach(self.bus)
             graph = DecisionGraph(store, session_id=self.session_id, agent_name="lead")
-        unsubscribe = self.bus.subscribe(self._budget_guard)
+        budget_scope = use_budget(self.budget)  # every agent of this run reserves its calls in it
         started = time.perf_counter()
         self.bus.emit(
             SessionStarted(
@@ -202,10 +216,12 @@ class Swarm:
             status, error = "cancelled", self._stop_reason or "cancelled"
             if self._stop_reason is None:
                 raise  # cancelled from outside (an interrupt): record it, then let it propagate
+        except BudgetReached as exc:  # the lead's own call found no room
+            status, error = "cancelled", str(exc)
         except Exception as exc:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
-            unsubscribe()
+            reset_budget(budget_scope)
             if status != "done" and error is None:
                 status, error = "cancelled", "cancelled"
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
@@ -291,7 +307,11 @@ class Swarm:
                 graph=graph.for_agent(name) if graph is not None else None,
             ),
         )
-        return await research(agent, task.prompt, scope)
+        try:
+            return await research(agent, task.prompt, scope)
+        except BudgetReached as exc:
+            self.stop(str(exc))  # the others' calls in flight settle and are recorded as the run winds down
+            raise
 
     # the decision graph -------------------------------------------------------------------
 
@@ -344,6 +364,17 @@ class Swarm:
         await asyncio.to_thread(write)
 
 
+def _check_priced(budget_usd: float, models: tuple[Model, ...], config_file: Path) -> None:
+    """A USD budget needs every model's price; refuse to start rather than run unguarded."""
+    for m in models:
+        if m.price is None:
+            raise ConfigError(
+                f"{m.name} has no known price, so a ${budget_usd:g} budget cannot be enforced: add "
+                f'[prices."{m.name}"] with input_per_mtok and output_per_mtok (USD per million tokens) to '
+                f"{config_file}, or cap tokens instead (--token-budget N in %%loom, token_budget=N in Python)"
+            )
+
+
 def _first_line(text: str) -> str:
     for line in text.splitlines():
         line = line.strip()
@@ -361,4 +392,4 @@ def run_sync(swarm: Swarm, on_result: Callable[[SwarmResult], None] | None = Non
         if on_result:
             on_result(result)
         return result
-    raise RuntimeError("swarm.run_sync() cannot block inside a running event loop: use `await swarm.run()`")
+    raise RuntimeError("run_sync(swarm) cannot block inside a running event loop: use `await swarm.run()`")

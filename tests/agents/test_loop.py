@@ -4,7 +4,18 @@ import pytest
 
 from loom_nb.agents import Agent
 from loom_nb.events import EventBus, EventLog
-from loom_nb.models import ModelError, ScriptedModel, TextPart, tool_call
+from loom_nb.models import (
+    Budget,
+    BudgetReached,
+    ModelError,
+    ModelSettings,
+    Price,
+    Response,
+    ScriptedModel,
+    TextPart,
+    Usage,
+    tool_call,
+)
 from loom_nb.runtime import ChildSpec, Down, Process, Supervisor
 from loom_nb.tools import READ_ONLY_TOOLS, Scope, Tool, ToolContext
 
@@ -194,3 +205,97 @@ async def test_cancellation_marks_the_agent_stopped(ctx):
         await task
     last = log.of_kind("agent_status")[-1]
     assert (last.status, last.reason) == ("done", "stopped")
+
+
+# budgets: reserve -> call -> settle ---------------------------------------------------------------
+
+HAIKU = Price(input=1e-6, output=5e-6)
+
+
+async def test_a_call_that_cannot_reserve_its_worst_case_is_not_sent(ctx):
+    log = EventLog()
+    bus = EventBus()
+    bus.subscribe(log)
+    model = ScriptedModel(["never sent"], price=HAIKU)
+    budget = Budget(usd=0.01)  # 4,096 output tokens alone could cost $0.02
+    with pytest.raises(BudgetReached, match=r"budget reached: the session budget of \$0.01"):
+        await make(model, ctx, bus, budget=budget).run("x")
+    assert model.requests == [] and log.of_kind("llm_call") == []
+    last = log.of_kind("agent_status")[-1]
+    assert last.status == "done" and last.reason.startswith("budget reached:")
+    assert budget.reserved_usd == 0 and budget.spent_usd == 0
+
+
+async def test_each_call_settles_its_real_cost_and_the_warning_is_an_event(ctx):
+    log = EventLog()
+    bus = EventBus()
+    bus.subscribe(log)
+    reply = Response(
+        parts=(tool_call("file_read", path="a.py"),), usage=Usage(output_tokens=1000), model="m", cost_usd=0.009
+    )
+    model = ScriptedModel([reply, reply, "done"], price=HAIKU)
+    budget = Budget(usd=0.04)  # worst case per call ~$0.023: room for the first two, not a third after $0.018
+    with pytest.raises(BudgetReached):
+        await make(model, ctx, bus, budget=budget, settings=ModelSettings(max_tokens=4096)).run("x")
+    assert [c.cost_usd for c in log.of_kind("llm_call")] == [0.009, 0.009] and len(model.requests) == 2
+    assert budget.spent_usd == pytest.approx(0.018) and budget.reserved_usd == 0
+    assert log.of_kind("budget_warning") == []  # 45 % spent: no warning
+
+    budget = Budget(usd=0.04)
+    budget.reserve(usd=0.024, tokens=0).settle(usd=0.024, tokens=0)  # the other agents spent $0.024
+    model = ScriptedModel([reply, "done"], price=HAIKU, name="scripted:second")
+    await make(model, ctx, bus, budget=budget, settings=ModelSettings(max_tokens=1000)).run("x")
+    (warning,) = log.of_kind("budget_warning")
+    assert warning.share >= 0.8 and warning.limit_usd == 0.04 and warning.budget == "session"
+    assert warning.message.startswith(f"{warning.share:.0%} of the session budget spent ($0.0")
+
+
+async def test_a_stop_waits_for_the_call_in_flight_and_records_its_real_cost(ctx):
+    log = EventLog()
+    bus = EventBus()
+    bus.subscribe(log)
+    started, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow(messages, tools):
+        started.set()
+        await answer.wait()
+        return Response(parts=(TextPart(text="late"),), usage=Usage(output_tokens=100), model="m", cost_usd=0.0005)
+
+    budget = Budget(usd=1.0)
+    task = asyncio.ensure_future(make(ScriptedModel(slow, price=HAIKU), ctx, bus, budget=budget).run("x"))
+    await started.wait()
+    task.cancel()  # a stop, while the provider is working on the request
+    await asyncio.sleep(0)
+    assert not task.done() and budget.in_flight == 1  # still waiting for the answer
+    answer.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (call,) = log.of_kind("llm_call")
+    assert call.error is None and call.cost_usd == 0.0005 and call.output_tokens == 100
+    assert budget.spent_usd == 0.0005 and budget.in_flight == 0
+    assert log.of_kind("agent_status")[-1].reason == "stopped"
+
+
+async def test_a_call_abandoned_at_a_second_stop_is_recorded_at_its_worst_case(ctx):
+    log = EventLog()
+    bus = EventBus()
+    bus.subscribe(log)
+    started = asyncio.Event()
+
+    async def never(messages, tools):
+        started.set()
+        await asyncio.Event().wait()
+
+    budget = Budget(usd=1.0)
+    task = asyncio.ensure_future(make(ScriptedModel(never, price=HAIKU), ctx, bus, budget=budget).run("x"))
+    await started.wait()
+    task.cancel()
+    await asyncio.sleep(0)
+    held = budget.reserved_usd
+    assert held > 0.02  # 4,096 output tokens at $5/M plus the input
+    task.cancel()  # the supervisor's grace ran out
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (call,) = log.of_kind("llm_call")
+    assert call.error.startswith("cancelled in flight by a stop; charged at its reserved worst case")
+    assert call.cost_usd == pytest.approx(held) and budget.spent_usd == pytest.approx(held)

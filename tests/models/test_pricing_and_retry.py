@@ -62,3 +62,23 @@ def test_retry_after_beyond_the_cap_falls_back_to_backoff():
     policy = RetryPolicy()
     assert policy.delay(0, 600.0, rng=lambda: 0.0) == 0.5
     assert policy.delay(10, None, rng=lambda: 0.0) == 8.0
+
+
+@pytest.mark.parametrize("many", [False, True])
+async def test_sub_agents_honour_the_projects_prices(tmp_path, monkeypatch, many):
+    from loom_nb import asub_agent, asub_agents
+    from loom_nb.testing import FakeLLMServer, Reply
+
+    (tmp_path / ".loom.toml").write_text(
+        '[model]\nweak = "anthropic:claude-opus-4-1"\n\n'
+        '[prices."anthropic/claude-opus-4-1"]\ninput_per_mtok = 15\noutput_per_mtok = 75\n'
+    )
+    with FakeLLMServer(default=Reply(text="nothing here", input_tokens=1000, output_tokens=200)) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        if many:
+            (findings,) = await asub_agents(["where is x?"], project=tmp_path)
+        else:
+            findings = await asub_agent("where is x?", project=tmp_path)
+    assert findings.error is None and findings.model == "anthropic:claude-opus-4-1"
+    assert findings.cost_usd == pytest.approx(1000 * 15e-6 + 200 * 75e-6)  # not None: the project priced it
