@@ -108,15 +108,26 @@ async def run_command(
     """(exit code or None, combined output, why it was killed or None, seconds). A cancel (a stop)
     kills the group, hands `on_stop` what was printed so far, and propagates."""
     started = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(
-        *_argv(command, cwd, sandbox),
-        cwd=cwd,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=clean_environment(env),
-        start_new_session=True,  # its own process group: the whole of it is killed on timeout or stop
+    spawn = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            *_argv(command, cwd, sandbox),
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=clean_environment(env),
+            start_new_session=True,  # its own process group: the whole of it is killed on timeout or stop
+        )
     )
+    try:
+        proc = await asyncio.shield(spawn)
+    except asyncio.CancelledError:  # stopped while starting: the child may run already, so it goes too
+        proc = await spawn
+        _kill_group(proc)
+        await proc.wait()
+        if on_stop is not None:
+            on_stop(b"", time.perf_counter() - started)
+        raise
     assert proc.stdout is not None
     chunks: list[bytes] = []
     kept = 0
