@@ -37,7 +37,8 @@ __all__ = [
 
 log = logging.getLogger("loom_nb.events")
 
-AgentStatusName = Literal["thinking", "executing", "idle", "done", "crashed", "restarting"]
+AgentStatusName = Literal["thinking", "executing", "waiting", "idle", "done", "crashed", "restarting"]
+"""`waiting`: a tool call waits for a human's approval."""
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)

@@ -26,6 +26,7 @@ from ..models._messages import (
     ToolResultPart,
     Usage,
 )
+from ..permissions import GateResult, PermissionGate
 from ..tools._base import Tool, ToolContext, ToolError
 
 __all__ = ["Agent", "AgentResult"]
@@ -77,6 +78,7 @@ class Agent:
         parent: str | None = None,
         budget: Budget | None = None,
         in_flight_grace: float = 5.0,
+        gate: PermissionGate | None = None,
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be >= 1; got {max_iterations}")
@@ -95,6 +97,11 @@ class Agent:
         """Reserve each call in this budget (default: the run's, `current_budget()`)."""
         self.in_flight_grace = in_flight_grace
         """Seconds a stop waits for a call in flight to answer, so its real cost is recorded."""
+        self.gate = gate
+        """Decides every tool call before it runs (None: the tools' own checks only, as for read-only
+        sub-agents)."""
+        self._said = ""
+        self._iteration = 0
         self._definitions = [t.definition() for t in tools]
 
     def __repr__(self) -> str:
@@ -122,6 +129,7 @@ class Agent:
         iteration = 0
         try:
             for iteration in range(1, self.max_iterations + 1):
+                self._iteration = iteration
                 last = iteration == self.max_iterations
                 self._status("thinking", iteration)
                 settings, sent = self.settings, messages
@@ -151,6 +159,7 @@ class Agent:
                 elif cost is not None:
                     cost += response.cost_usd
                 messages.append(response.as_message())
+                self._said = response.text
                 calls = response.tool_calls
                 if not calls or last:
                     partial = last and (bool(calls) or iteration > 1)
@@ -308,8 +317,15 @@ class Agent:
         elif call.arguments_error is not None:
             outcome, error = "error", f"{call.name} was not run: {call.arguments_error}. Send a JSON object."
         else:
+            arguments = call.arguments
+            if self.gate is not None:
+                verdict = await self._ask_gate(tool, call)
+                if not verdict.allowed:
+                    outcome, error = "refused", verdict.message
+                arguments = dict(verdict.arguments)
             try:
-                content = await tool(call.arguments, self.context)
+                if error is None:
+                    content = await tool(arguments, self.context)
             except ToolError as exc:
                 outcome, error = "error", str(exc)
             except Exception as exc:  # a tool that raises becomes an error result; the loop goes on
@@ -329,6 +345,32 @@ class Agent:
         if error is not None:
             return ToolResultPart(tool_call_id=call.id, name=call.name, content=error, is_error=True)
         return ToolResultPart(tool_call_id=call.id, name=call.name, content=content)
+
+    async def _ask_gate(self, tool: Tool, call: ToolCallPart) -> GateResult:
+        """The permission gate's verdict; while a human is asked, the agent shows as waiting."""
+        from ..tools._preview import preview
+
+        assert self.gate is not None
+        category = {"read": "read", "write": "write", "execute": "execute"}.get(tool.permission, "unknown")
+        decision = self.gate.policy.decide(call.name, call.arguments, role=self.role, category=category)  # type: ignore[arg-type]
+        shown = ""
+        if decision.action == "ask":
+            shown = await asyncio.to_thread(preview, call.name, call.arguments, self.context)
+            self._status("waiting", self._iteration, tool=call.name, reason=decision.explain)
+        verdict = await self.gate.check(
+            call.name,
+            call.arguments,
+            agent=self.name,
+            role=self.role,
+            category=category,  # type: ignore[arg-type]
+            call_id=call.id,
+            cwd=str(self.context.scope.root),
+            reason=self._said,
+            preview=shown,
+        )
+        if decision.action == "ask":
+            self._status("executing", self._iteration, tool=call.name)
+        return verdict
 
 
 def _bills(model: Model) -> bool:
