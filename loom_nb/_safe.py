@@ -47,9 +47,10 @@ def escape(text: object) -> str:
     return html.escape(_visible(str(text)), quote=True)
 
 
-def pre(text: object, *, style: str = "white-space:pre-wrap") -> str:
-    """A block of untrusted text, whitespace kept, inside an element MathJax leaves alone."""
-    return f'<pre class="{CONTAINER_CLASS}" style="{escape(style)}">{escape(text)}</pre>'
+def pre(text: str, links: Mapping[str, str] | None = None, *, style: str = "white-space:pre-wrap") -> str:
+    """A block of untrusted text, whitespace kept, inside an element MathJax leaves alone; the
+    checked citations in `links` become links (see `linked`)."""
+    return f'<pre class="{CONTAINER_CLASS}" style="{escape(style)}">{linked(text, links or {})}</pre>'
 
 
 def code_block(text: object) -> str:

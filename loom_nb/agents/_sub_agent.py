@@ -97,12 +97,13 @@ class Findings:
         return citation_links(self.evidence, self.project, base)
 
     def _repr_html_(self) -> str:
-        from .._safe import CONTAINER_CLASS, escape, linked
+        """The answer as text, its checked citations as links that open the file (JupyterLab)."""
+        from .._safe import CONTAINER_CLASS, escape, pre
 
         flag = " · failed: " + escape(self.error) if self.error else (" · partial" if self.partial else "")
         return (
             f'<div class="{CONTAINER_CLASS}"><b>{escape(self.agent or "sub-agent")}</b>: {escape(self.task)}'
-            f'{flag}<pre style="white-space:pre-wrap">{linked(self.text, self.links())}</pre></div>'
+            f"{flag}{pre(self.text, self.links())}</div>"
         )
 
 
