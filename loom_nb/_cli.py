@@ -31,16 +31,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_findings(findings: list, as_json: bool) -> None:
+    from ._safe import terminal  # model and file text: its escape sequences are shown, not obeyed
+
     if as_json:
         print(json.dumps([asdict(f) for f in findings], indent=2, default=str))
         return
     for i, f in enumerate(findings, 1):
-        header = f"── sub-agent {i}/{len(findings)}: {f.task}"
+        header = f"── sub-agent {i}/{len(findings)}: {terminal(f.task)}"
         print(header)
-        print(f.text.rstrip())
+        print(terminal(f.text.rstrip()))
         cost = "unknown" if f.cost_usd is None else f"${f.cost_usd:.4f}"
         flags = " · PARTIAL (iteration limit)" if f.partial and not f.error else ""
-        flags += f" · FAILED: {f.error}" if f.error else ""
+        flags += f" · FAILED: {terminal(f.error)}" if f.error else ""
         print(
             f"[{f.model} · {f.iterations} iterations · {f.usage.input_tokens + f.usage.cache_read_tokens:,} in /"
             f" {f.usage.output_tokens:,} out tokens · {cost} · {len(f.evidence)} evidence lines verified ·"
@@ -51,6 +53,7 @@ def _print_findings(findings: list, as_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from ._safe import terminal
     from .agents._sub_agent import sub_agents
     from .config import ConfigError
     from .events import EventBus, ToolCallEvent
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def show(event: object) -> None:
             if isinstance(event, ToolCallEvent):
                 print(
-                    f"  {event.agent}: {event.tool}({event.args_summary}) {event.outcome} "
+                    f"  {event.agent}: {terminal(event.tool)}({terminal(event.args_summary)}) {event.outcome} "
                     f"{event.duration_s * 1000:.0f} ms",
                     file=sys.stderr,
                 )

@@ -25,6 +25,7 @@ __all__ = [
     "file_href",
     "linked",
     "pre",
+    "terminal",
 ]
 
 CONTAINER_CLASS = "loom-output tex2jax_ignore mathjax_ignore"
@@ -39,6 +40,12 @@ _INVISIBLE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\
 
 def _visible(text: str) -> str:
     return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+def terminal(text: object) -> str:
+    """Text for a terminal: escape sequences (ESC, CSI, OSC: retitle, clear, fake links), carriage
+    returns and direction overrides shown as `<U+001B>` and the like, never obeyed."""
+    return _visible(str(text))
 
 
 def escape(text: object) -> str:

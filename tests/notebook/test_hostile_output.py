@@ -21,6 +21,7 @@ from urllib.request import url2pathname
 import pytest
 
 from tests.browser import CHROMIUM_ARGS, chromium_path
+from tests.notebook.test_jupyterlab import lab  # noqa: F401  (the JupyterLab server fixture)
 
 HOST = "198.51.100.7"  # TEST-NET-2: a request there would be the leak
 PAYLOADS = [
@@ -322,3 +323,104 @@ def test_the_nbconvert_export_of_an_executed_notebook_is_inert(tmp_path):
     assert set(browser.requests) - template_requests - {(here / "export.html").as_uri()} == set()
     assert PAYLOADS[0] in text and PAYLOADS[2] in text  # shown, as text
     assert "src/inject.py:" in text  # the offline run's evidence: the injected lines, cited from the project root
+
+
+# What JupyterLab may put inside an output of ours only if a payload got through (MathJax's included).
+DENY = (
+    "img, script, iframe:not([title^='loom decision graph']), object, embed, svg, details, base, link, meta, form,"
+    " style:not([scoped]), mjx-container, textarea, video, audio"
+)
+LAB_SCAN = """(deny) => {
+  const outs = [...document.querySelectorAll('.jp-OutputArea-output')].filter(o => !o.closest('#mj-control'));
+  const bad = [];
+  for (const out of outs) {
+    if (out.querySelector('#mj-control')) continue;
+    for (const el of out.querySelectorAll('*')) {
+      if (el.matches(deny)) bad.push(el.outerHTML.slice(0, 120));
+      for (const a of el.attributes) if (a.name.startsWith('on')) bad.push(el.tagName + ' @' + a.name);
+      if (el.tagName === 'A' && !el.href.startsWith(location.origin + '/')) bad.push('A ' + el.href);
+    }
+  }
+  return {bad, text: outs.map(o => o.innerText).join('\\n')};
+}"""
+
+
+@pytest.mark.timeout(300)
+def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):  # noqa: F811
+    """Trusted outputs of the running session in JupyterLab (its MathJax and widgets included): the
+    corpus stays text, and a checked citation opens its file at its line."""
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from tests.notebook.test_jupyterlab import KERNEL_READY
+
+    base, root = lab
+    run = (
+        "default_runner().run_foreground(Swarm(CORPUS, project='sample_project', model=hostile_lead(CORPUS{fail}),"
+        " weak=hostile_researcher(CORPUS), record=False){view})"
+    )
+    cells = [
+        "%load_ext loom_nb\n%config LoomMagics.project = 'sample_project'",
+        MODELS
+        + "from loom_nb.notebook import default_runner\nfrom loom_nb.notebook._view import start_live_view\n"
+        + f"from loom_nb.swarm import Swarm\nCORPUS = {CORPUS!r}\n"
+        + "views = []\nh = "
+        + run.format(fail="", view=", on_submit=lambda h: views.append(start_live_view(h))")
+        + "\nviews[0].finish()",
+        "h2 = " + run.format(fail="", view="") + "\nh2",
+        "h2.result.findings[1]",  # the researcher that failed with the corpus as its error
+        "h3 = " + run.format(fail=", fail=True", view="") + "\nh3",
+        "%loom agents",
+        '%loom subagent "Where are user sessions saved, and when do they expire?" --model offline',
+        "from IPython.display import HTML\nHTML('<div id=\"mj-control\">$x^2$</div>')",  # MathJax is live
+    ]
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c) for c in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(nb, root / "hostile.ipynb")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        dialogs, requests = [], []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: requests.append(r.url))
+        try:
+            page.goto(f"{base}/lab/tree/hostile.ipynb")
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')",
+                timeout=60_000,
+            )
+            page.wait_for_function(KERNEL_READY, timeout=60_000)
+            for attempt in range(3):
+                page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+                try:
+                    page.wait_for_selector(".jp-InputArea-prompt:has-text('[1]')", state="attached", timeout=20_000)
+                    break
+                except Exception:
+                    if attempt == 2:
+                        raise
+                    page.wait_for_function(KERNEL_READY, timeout=60_000)
+            page.wait_for_selector("#mj-control mjx-container", state="attached", timeout=120_000)
+            assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']:has-text('Error')").count() == 0
+            scan = page.evaluate(LAB_SCAN, DENY)
+            assert scan["bad"] == [], scan["bad"]
+            assert PAYLOADS[0] in scan["text"] and PAYLOADS[19] in scan["text"]  # shown, as text
+            link = page.locator(".jp-OutputArea-output a:has-text('inventory/sessions.py:')").first
+            cited = link.inner_text()
+            line = int(cited.rsplit(":", 1)[1])
+            link.click()
+            page.wait_for_function(
+                "([path, line]) => { const w = window.jupyterapp.shell.currentWidget;"
+                " return !!w && w.context && w.context.path === path && !!w.content.editor"
+                " && w.content.editor.getCursorPosition().line === line; }",
+                arg=["sample_project/inventory/sessions.py", line - 1],
+                timeout=30_000,
+            )
+        except Exception:
+            page.screenshot(path=str(root / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert dialogs == []
+    assert [u for u in requests if not u.startswith(base)] == []
