@@ -142,11 +142,6 @@ def _resolve_scope(project: str | os.PathLike[str], scope: str | os.PathLike[str
     return root, target
 
 
-def extract_evidence(text: str, scope: Scope, limit: int = 50, *, project: Path | None = None) -> tuple[Evidence, ...]:
-    """The file:line citations in `text` that exist inside the scope, with the real line."""
-    return cite(text, scope, project, limit=limit)[1]
-
-
 def cite(text: str, scope: Scope, project: Path | None = None, *, limit: int = 50) -> tuple[str, tuple[Evidence, ...]]:
     """Check the file:line citations of `text` against the files of the scope; returns the text with
     each checked citation made relative to the project root (`decoder.py:20` -> `json/decoder.py:20`
