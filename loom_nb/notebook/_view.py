@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .._safe import CONTAINER_CLASS, escape, pre
+from .._safe import CONTAINER_CLASS, escape, pre, terminal
 
 if TYPE_CHECKING:
     from ._runner import SwarmHandle
@@ -153,7 +153,7 @@ class LiveView:
         ]
         if self.handle.done and self.handle.text:
             lines += ["", self.handle.text]
-        return "\n".join(lines)
+        return terminal("\n".join(lines))  # text/plain reaches terminals (jupyter console): no escapes obeyed
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
