@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from ._safe import terminal  # model and file text: its escape sequences are shown, not obeyed
+
 __all__ = ["main"]
 
 
@@ -31,8 +33,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_findings(findings: list, as_json: bool) -> None:
-    from ._safe import terminal  # model and file text: its escape sequences are shown, not obeyed
-
     if as_json:
         print(json.dumps([asdict(f) for f in findings], indent=2, default=str))
         return
@@ -53,7 +53,6 @@ def _print_findings(findings: list, as_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from ._safe import terminal
     from .agents._sub_agent import sub_agents
     from .config import ConfigError
     from .events import EventBus, ToolCallEvent
