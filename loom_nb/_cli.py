@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from ._safe import terminal  # model and file text: its escape sequences are shown, not obeyed
+
 __all__ = ["main"]
 
 
@@ -35,12 +37,12 @@ def _print_findings(findings: list, as_json: bool) -> None:
         print(json.dumps([asdict(f) for f in findings], indent=2, default=str))
         return
     for i, f in enumerate(findings, 1):
-        header = f"── sub-agent {i}/{len(findings)}: {f.task}"
+        header = f"── sub-agent {i}/{len(findings)}: {terminal(f.task)}"
         print(header)
-        print(f.text.rstrip())
+        print(terminal(f.text.rstrip()))
         cost = "unknown" if f.cost_usd is None else f"${f.cost_usd:.4f}"
         flags = " · PARTIAL (iteration limit)" if f.partial and not f.error else ""
-        flags += f" · FAILED: {f.error}" if f.error else ""
+        flags += f" · FAILED: {terminal(f.error)}" if f.error else ""
         print(
             f"[{f.model} · {f.iterations} iterations · {f.usage.input_tokens + f.usage.cache_read_tokens:,} in /"
             f" {f.usage.output_tokens:,} out tokens · {cost} · {len(f.evidence)} evidence lines verified ·"
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def show(event: object) -> None:
             if isinstance(event, ToolCallEvent):
                 print(
-                    f"  {event.agent}: {event.tool}({event.args_summary}) {event.outcome} "
+                    f"  {event.agent}: {terminal(event.tool)}({terminal(event.args_summary)}) {event.outcome} "
                     f"{event.duration_s * 1000:.0f} ms",
                     file=sys.stderr,
                 )

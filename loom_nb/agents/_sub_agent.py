@@ -48,13 +48,18 @@ class Evidence:
     """A file:line the answer cites, checked against the file."""
 
     path: str
-    """Relative to the scope root."""
+    """Relative to the project root (what a user opens from there), with forward slashes."""
     line: int
     text: str
     """The line as it is in the file now."""
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.text.strip()}"
+
+    @property
+    def citation(self) -> str:
+        """`path:line`, as answers cite it."""
+        return f"{self.path}:{self.line}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +68,8 @@ class Findings:
 
     task: str
     text: str
-    """The answer, as the model wrote it."""
+    """The answer as the model wrote it, but for its checked citations, which cite paths relative
+    to the project root (the model sees paths relative to the scope)."""
     evidence: tuple[Evidence, ...] = ()
     """The file:line citations of the answer that really exist in the scope."""
     partial: bool = False
@@ -74,6 +80,8 @@ class Findings:
     """None when the model's price is unknown."""
     model: str = ""
     scope: str = ""
+    project: str = ""
+    """The project root (absolute) that evidence paths are relative to."""
     elapsed_s: float = 0.0
     agent: str = ""
     session_id: str = ""
@@ -82,6 +90,38 @@ class Findings:
 
     def __str__(self) -> str:
         return self.text
+
+    def links(self, base: str | os.PathLike[str] | None = None) -> dict[str, str]:
+        """`path:line` -> a URL relative to `base` (default: the current directory, a notebook's),
+        for each checked citation; built from the checked paths, never from the model's text."""
+        return citation_links(self.evidence, self.project, base)
+
+    def _repr_html_(self) -> str:
+        """The answer as text, its checked citations as links that open the file (JupyterLab)."""
+        from .._safe import CONTAINER_CLASS, escape, pre
+
+        flag = " · failed: " + escape(self.error) if self.error else (" · partial" if self.partial else "")
+        return (
+            f'<div class="{CONTAINER_CLASS}"><b>{escape(self.agent or "sub-agent")}</b>: {escape(self.task)}'
+            f"{flag}{pre(self.text, self.links())}</div>"
+        )
+
+
+def citation_links(
+    evidence: Sequence[Evidence], project: str | os.PathLike[str], base: str | os.PathLike[str] | None = None
+) -> dict[str, str]:
+    """`path:line` -> relative URL from `base` to that line of the file, for checked evidence."""
+    from .._safe import file_href
+
+    if not project:
+        return {}
+    where = Path(base) if base is not None else Path.cwd()
+    links = {}
+    for ev in evidence:
+        href = file_href(Path(project) / ev.path, ev.line, base=where)
+        if href is not None:
+            links[ev.citation] = href
+    return links
 
 
 def _resolve_scope(project: str | os.PathLike[str], scope: str | os.PathLike[str] | None) -> tuple[Path, Path]:
@@ -102,19 +142,20 @@ def _resolve_scope(project: str | os.PathLike[str], scope: str | os.PathLike[str
     return root, target
 
 
-def extract_evidence(text: str, scope: Scope, limit: int = 50) -> tuple[Evidence, ...]:
-    """The file:line citations in `text` that exist inside the scope, with the real line."""
+def cite(text: str, scope: Scope, project: Path | None = None, *, limit: int = 50) -> tuple[str, tuple[Evidence, ...]]:
+    """Check the file:line citations of `text` against the files of the scope; returns the text with
+    each checked citation made relative to the project root (`decoder.py:20` -> `json/decoder.py:20`
+    when the scope is json/), and the evidence. The model cites paths relative to the scope, as its
+    tools show them; a path already relative to the project is understood too."""
+    root = project if project is not None else scope.root
     found: dict[tuple[str, int], Evidence] = {}
     lines_cache: dict[Path, list[str]] = {}
+    out: list[str] = []
+    last = 0
     for m in _EVIDENCE.finditer(text):
         rel, number = m.group(1), int(m.group(2))
-        if (rel, number) in found or number < 1:
-            continue
-        try:
-            path = scope.resolve(rel)
-        except Exception:
-            continue
-        if not path.is_file():
+        path = _locate(rel, scope, root)
+        if path is None or number < 1:
             continue
         if path not in lines_cache:
             try:
@@ -122,27 +163,47 @@ def extract_evidence(text: str, scope: Scope, limit: int = 50) -> tuple[Evidence
             except OSError:
                 continue
         lines = lines_cache[path]
-        if number <= len(lines):
-            found[(rel, number)] = Evidence(path=scope.relative(path), line=number, text=lines[number - 1])
-        if len(found) >= limit:
-            break
-    return tuple(found.values())
+        if number > len(lines):
+            continue
+        cited = path.relative_to(root).as_posix()
+        out += [text[last : m.start(1)], cited]
+        last = m.end(1)
+        if (cited, number) not in found and len(found) < limit:
+            found[(cited, number)] = Evidence(path=cited, line=number, text=lines[number - 1])
+    out.append(text[last:])
+    return "".join(out), tuple(found.values())
+
+
+def _locate(rel: str, scope: Scope, root: Path) -> Path | None:
+    """The file a cited path names: relative to the scope first, then to the project; inside the
+    scope either way."""
+    for base in (scope.root, root):
+        try:
+            path = scope.resolve(str(base / rel))
+        except Exception:
+            continue
+        if path.is_file() and path.is_relative_to(root):
+            return path
+    return None
 
 
 async def research(agent: Agent, task: str, scope: Scope) -> Findings:
     """Run the agent on the task; its answer, with the citations that really exist in the scope."""
     started = time.perf_counter()
     result = await agent.run(task)
+    project = Path(agent.context.project) if agent.context.project else scope.root
+    text, evidence = cite(result.text, scope, project)
     return Findings(
         task=task,
-        text=result.text,
-        evidence=extract_evidence(result.text, scope),
+        text=text,
+        evidence=evidence,
         partial=result.partial,
         iterations=result.iterations,
         usage=result.usage,
         cost_usd=result.cost_usd,
         model=result.model,
         scope=str(scope.root),
+        project=str(project),
         elapsed_s=time.perf_counter() - started,
         agent=agent.name,
         session_id=agent.session_id,
@@ -239,6 +300,7 @@ async def asub_agents(
                     partial=True,
                     model=chosen.name,
                     scope=str(target),
+                    project=str(root),
                     agent=f"sub_agent-{item.index + 1}",
                     session_id=sid,
                     error=error,

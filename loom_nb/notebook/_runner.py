@@ -201,11 +201,35 @@ class SwarmHandle:
             f"${cost:.4f}{' +unpriced' if self.swarm.meter.unpriced else ''}>"
         )
 
+    def links(self) -> dict[str, str]:
+        """`path:line` -> a link to the file, for each citation the researchers checked."""
+        result = self.result
+        links: dict[str, str] = {}
+        for f in result.findings if result is not None else ():
+            links.update(f.links())
+        return links
+
+    def _repr_html_(self) -> str:
+        """The answer as text (a model wrote it: never markup), checked citations as file links."""
+        from .._safe import CONTAINER_CLASS, escape, pre
+
+        result = self.result
+        head = f"<b>loom session {escape(self.session_id)}</b> · {escape(self.status)}"
+        if result is not None and result.error:
+            head += f" · {escape(result.error)}"
+        if self.view is not None or not self.text:  # the live view above already shows the answer
+            return f'<div class="{CONTAINER_CLASS}">{head}</div>'
+        return f'<div class="{CONTAINER_CLASS}">{head}{pre(self.text, self.links())}</div>'
+
     def _repr_markdown_(self) -> str:
-        head = f"**loom session `{self.session_id}`** · {self.status}"
-        if self.view is not None:  # the live view above already shows the agents and the answer
-            return head
-        return head + ("\n\n" + self.text if self.text else "")
+        """For Markdown-only front ends: every untrusted text in a code block, shown literally."""
+        from .._safe import code_block
+
+        result = self.result
+        lines = [f"{self.session_id} · {self.status}"] + ([result.error] if result and result.error else [])
+        if self.view is None and self.text:
+            lines += ["", self.text]
+        return "**loom session**\n\n" + code_block("\n".join(lines))
 
 
 _default: SwarmRunner | None = None

@@ -10,8 +10,9 @@ summary, so nbconvert, nbval and terminals (no widget front end) show the outcom
 from __future__ import annotations
 
 import asyncio
-import html
 from typing import TYPE_CHECKING, Any
+
+from .._safe import CONTAINER_CLASS, escape, pre, terminal
 
 if TYPE_CHECKING:
     from ._runner import SwarmHandle
@@ -68,8 +69,9 @@ class LiveView:
             self.budget.bar_style = "danger" if share >= 1.0 else ("warning" if share >= 0.8 else "success")
         answer = ""
         if self.handle.done and self.handle.text:
-            answer = f'<pre style="white-space:pre-wrap">{html.escape(self.handle.text)}</pre>'
-        self.body.value = self._header_html() + self._table_html() + self._feed_html() + answer
+            answer = pre(self.handle.text, self.handle.links())
+        body = self._header_html() + self._table_html() + self._feed_html() + answer
+        self.body.value = f'<div class="{CONTAINER_CLASS}">{body}</div>'  # ipywidgets typesets math
         done = self.handle.done or self.handle.tracker.ended is not None
         if done:
             self.stop_button.disabled = True
@@ -87,7 +89,7 @@ class LiveView:
             else ""
         )
         return (
-            f"<b>loom session {html.escape(h.session_id)}</b> · {html.escape(self._status())} · "
+            f"<b>loom session {escape(h.session_id)}</b> · {escape(self._status())} · "
             f"{t['elapsed_s']:.1f} s · {t['input_tokens']:,} in / {t['output_tokens']:,} out tokens · "
             f"{_money(t['cost_usd'])}{unpriced}{budget}{warned}"
         )
@@ -106,11 +108,11 @@ class LiveView:
                 + "".join(
                     f"<td>{c}</td>"
                     for c in (
-                        html.escape(r.name),
-                        html.escape(r.role),
-                        html.escape(r.model),
-                        f'<span style="color:{color}">●</span> {html.escape(r.status)}',
-                        html.escape(r.tool),
+                        escape(r.name),
+                        escape(r.role),
+                        escape(r.model),
+                        f'<span style="color:{color}">●</span> {escape(r.status)}',
+                        escape(r.tool),
                         r.iterations,
                         f"{r.input_tokens:,}",
                         f"{r.output_tokens:,}",
@@ -131,16 +133,16 @@ class LiveView:
         lines = self.handle.tracker.feed()
         if not lines:
             return ""
-        return '<div style="font:11px monospace;color:#555">' + "<br>".join(html.escape(x) for x in lines) + "</div>"
+        return '<div style="font:11px monospace;color:#555">' + "<br>".join(escape(x) for x in lines) + "</div>"
 
     # display -------------------------------------------------------------------------------
 
     def summary_html(self) -> str:
         """The same information without widgets (for nbconvert, nbval, terminals)."""
-        answer = html.escape(self.handle.text) if self.handle.done else ""
+        answer = self.handle.text if self.handle.done else ""
         return (
-            f'<div class="loom-summary">{self._header_html()}<br>{self._table_html()}'
-            + (f"<pre>{answer}</pre>" if answer else "")
+            f'<div class="loom-summary {CONTAINER_CLASS}">{self._header_html()}<br>{self._table_html()}'
+            + (pre(answer, self.handle.links(), style="") if answer else "")
             + "</div>"
         )
 
@@ -156,7 +158,7 @@ class LiveView:
         ]
         if self.handle.done and self.handle.text:
             lines += ["", self.handle.text]
-        return "\n".join(lines)
+        return terminal("\n".join(lines))  # text/plain reaches terminals (jupyter console): no escapes obeyed
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
