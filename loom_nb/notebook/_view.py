@@ -84,7 +84,7 @@ class LiveView:
         budget = f" of {_money(h.swarm.budget_usd)}" if h.swarm.budget_usd else ""
         warning = h.swarm.budget_warning
         warned = (
-            f' · <span class="loom-budget-warning" style="color:#b26a00">⚠ {html.escape(warning.message)}</span>'
+            f' · <span class="loom-budget-warning" style="color:#b26a00">⚠ {escape(warning.message)}</span>'
             if warning is not None
             else ""
         )
