@@ -34,6 +34,22 @@ def make_graph(directory: Path, n: int, agents: int = 12) -> Graph:
     return Graph(store)
 
 
+def notebook_growth(view: object, directory: Path) -> int:
+    """Bytes the drawing adds to a saved .ipynb (its display output, as nbformat writes it)."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("g.show()")
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nbformat.write(nb, directory / "without.ipynb")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "execute_result", data={"text/html": view._repr_html_(), "text/plain": repr(view)}, execution_count=1
+        )
+    ]
+    nbformat.write(nb, directory / "with.ipynb")
+    return (directory / "with.ipynb").stat().st_size - (directory / "without.ipynb").stat().st_size
+
+
 def browser_open_s(path: Path, repeats: int) -> list[float]:
     """Seconds from navigation until the page says it is drawn, each in a fresh page."""
     from playwright.sync_api import sync_playwright
@@ -79,6 +95,7 @@ def main() -> None:
             view.save(page)
             opens = browser_open_s(page, args.repeats)
             results[n] = r = {
+                "ipynb_growth_bytes": notebook_growth(view, d),
                 "notebook_output_bytes": len(cell.encode()),
                 "page_bytes": len(view.html.encode()),
                 "render_median_s": statistics.median(renders),
@@ -86,7 +103,7 @@ def main() -> None:
                 "browser_open_s": opens,
             }
             print(
-                f"{n:>5,} nodes: notebook output {r['notebook_output_bytes'] / 1024:8,.1f} KiB, page "
+                f"{n:>5,} nodes: adds {r['ipynb_growth_bytes'] / 1024:8,.1f} KiB to the .ipynb, page "
                 f"{r['page_bytes'] / 1024:8,.1f} KiB, rendered in {r['render_median_s'] * 1000:6.0f} ms, "
                 f"open in Chromium {r['browser_open_median_s']:.2f} s (median of {args.repeats})",
                 flush=True,

@@ -407,6 +407,7 @@ def _overview(
             where[int(row["id"])] = i
     between: dict[tuple[int, int], Counter[str]] = defaultdict(Counter)
     inside: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    outside: Counter[int] = Counter()
     for e in edges:
         a, b = where.get(int(e["from_node_id"])), where.get(int(e["to_node_id"]))
         if a is None or b is None:
@@ -415,6 +416,8 @@ def _overview(
             inside[a].append(e)
         else:
             between[(a, b)][str(e["edge_type"])] += 1
+            outside[a] += 1
+            outside[b] += 1
     boxes, texts = [], {}
     for i, (_, label, members) in enumerate(clusters):
         meta = f"{len(members):,} nodes · click to open"
@@ -459,9 +462,10 @@ def _overview(
             f"<text>{_e(title)}</text><text class=m>{_e(meta)}</text></svg>"
         )
         markup, sub = _drawing(members, inside[i], styles)
+        heading = f"{label}: {len(members):,} nodes, {len(inside[i]):,} edges (and {outside[i]:,} to other boxes)"
         x, y, w_, h = sub.bounds
         templates.append(
-            f"<template id=tc{i} data-view='{_n(x)} {_n(y)} {_n(w_)} {_n(h)}' data-title='{_e(label)}'>"
+            f"<template id=tc{i} data-view='{_n(x)} {_n(y)} {_n(w_)} {_n(h)}' data-title='{_e(heading)}'>"
             f"<svg>{markup}</svg></template>"
         )
     parts.append("</g>")
@@ -480,7 +484,7 @@ def render_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str = "deci
         note = f"{len(rows):,} nodes: one box per agent; click one to open it"
     else:
         markup, layout = _drawing(rows, edge_rows, styles)
-        note = f"{len(rows):,} nodes, {len(edge_rows):,} edges"
+        note = f"{len(rows):,} nodes, {len(edge_rows):,} edges" if rows else "no nodes recorded yet"
     x, y, w, h = layout.bounds
     types_present = {str(t) for t in nodes["node_type"].tolist()}
     legend = _legend(styles, title, note, types_present, {str(t) for t in edges["edge_type"].tolist()})

@@ -195,8 +195,7 @@ def test_no_two_node_boxes_overlap_in_chromium(tmp_path, browser, n):
         page, errors = open_page(browser, path, width)
         check_layout(page, n)
         ids = [b[0] for b in page.evaluate("() => loomView.boxes()")]
-        if n <= 100:  # at this scale a label is big enough to hit-test: no edge is painted over one
-            assert page.evaluate(UNDER, ids) == []
+        assert page.evaluate(UNDER, ids) == []  # no edge is painted over a label
         assert errors == []
         page.close()
 
@@ -283,3 +282,42 @@ def test_in_a_real_browser_offline_inert_with_tooltips_pan_and_zoom(drawn, tmp_p
     page.mouse.dblclick(500, 300)
     assert page.eval_on_selector("#view", "v => v.getAttribute('viewBox')") == home
     assert dialogs == [] and [u for u in requests if not u.startswith("file:")] == []
+
+
+def test_in_a_saved_notebook_and_its_nbconvert_html_export(tmp_path, browser):
+    """A real kernel draws 100 nodes; the saved .ipynb grows by little, and nbconvert's HTML export
+    shows the same drawing (sandboxed iframe, script and all) with no two boxes overlapping."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    db = generated(tmp_path, 100).store.path
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                f"from loom_nb.graph import Graph, GraphStore\ng = Graph(GraphStore({str(db)!r}))"
+            ),
+            nbformat.v4.new_code_cell("g.show()"),
+        ]
+    )
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    (shown,) = nb.cells[1].outputs
+    assert shown.output_type == "execute_result" and "<iframe srcdoc=" in shown.data["text/html"]
+    nbformat.write(nb, tmp_path / "with.ipynb")
+    nb.cells[1].outputs = []
+    nbformat.write(nb, tmp_path / "without.ipynb")
+    grown = (tmp_path / "with.ipynb").stat().st_size - (tmp_path / "without.ipynb").stat().st_size
+    assert grown < 100_000, grown  # main: ~630 KB for this drawing
+    nb.cells[1].outputs = [shown]
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    export = tmp_path / "export.html"
+    export.write_text(body, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())  # offline
+    page.goto(export.as_uri())
+    page.frame_locator("iframe[title^='loom decision graph']").locator("body[data-drawn='1']").wait_for(
+        state="attached", timeout=30_000
+    )
+    (frame,) = [f for f in page.frames if f is not page.main_frame]
+    got = frame.evaluate(CHECK)
+    assert len(got["boxes"]) == 100 and overlaps(got["boxes"]) == [] and got["misfit"] == []
