@@ -1,23 +1,23 @@
 """Drawing the decision graph: laid out here, drawn as SVG, safe, offline and small.
 
-Layout: nodes sit in layers by type, as Loom's view has them (goal; decision and revisit; option;
-action; outcome and observation), each a box sized from its label with a conservative width per
-character (DejaVu Sans' advance widths, the widest common sans, plus a margin), packed in rows
-with gaps, so no two boxes overlap at any size. Within a layer, nodes are ordered by where their
-neighbours above sit (barycentre), which shortens edges. Edges are drawn before (under) the
-opaque boxes, so none crosses a label; their type is their colour (legend) and their tooltip.
+Nodes sit in layers by type, as Loom's view has them (goal; decision and revisit; option; action;
+outcome and observation), each a box sized from its label and packed so no two overlap (see
+_layout.py); within a layer, nodes are ordered by where their neighbours above sit. Edges are drawn
+before (under) the opaque boxes, so none crosses a label; their type is their colour (legend) and
+their tooltip. Shape and tint say a node's type, its border its status, a stripe and a text line
+its agent.
 
-Page: plain SVG markup written here with every model-written string escaped as text (a title is
-never markup), a <title> per node and edge (a tooltip even without JavaScript), and a ~5 KB script
-of our own for pan, zoom, richer tooltips and clusters: no vis-network (~500 KB) in every drawing,
-nothing from a CDN. The legend is HTML beside the drawing, never over it. In a notebook the page
-sits in a sandboxed iframe (srcdoc: no file next to the notebook; no allow-same-origin: its script
-cannot reach the notebook), which JupyterLab, Notebook 7, VS Code, Colab and nbconvert's HTML
-export all display.
+The page is plain SVG markup written here with every model-written string escaped as text (a
+title is never markup), a <title> per node (a tooltip even without JavaScript), and a ~6 KB
+script of our own for pan, zoom, tooltips and clusters (_view_page.py): no vis-network (~500 KB)
+in every drawing, nothing from a CDN. The legend is HTML beside the drawing, never over it. In a
+notebook the page sits in a sandboxed iframe (srcdoc: no file next to the notebook; no
+allow-same-origin: its script cannot reach the notebook), which JupyterLab, Notebook 7, VS Code,
+Colab and nbconvert's HTML export all display.
 
 Large graphs (over MAX_DRAWN nodes) open as one box per agent (per session), at most CLUSTER_MAX
-nodes each, with the edges between them counted; a click opens a box's own layered drawing,
-kept in an inert <template> until then.
+nodes each, with the edges between them counted; a click opens a box's own layered drawing, kept
+in an inert <template> until then.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ import html
 import math
 import os
 import re
-import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ._layout import MAX_W, MIN_W, NODE_H, PAD_L, PAD_R, Box, Layout, clip, place, text_width
+from ._view_page import PAGE_HEAD, SCRIPT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,32 +94,6 @@ CLUSTER_MAX = 1000
 """Most nodes one cluster (and so one expanded drawing) holds; a bigger agent is split in parts."""
 LABEL_CHARS = 40
 FONT_PX, META_PX = 12, 10
-NODE_H, PAD_L, PAD_R, MIN_W, MAX_W = 38, 34, 10, 96, 420
-GAP_X, GAP_Y, LAYER_GAP = 24, 18, 56
-ASPECT = 1.8  # width / height the rows aim for, near a notebook output's shape
-
-# DejaVu Sans advance widths in hundredths of an em for " " .. "~" (measured in Chromium, rounded up)
-_ASCII_EM = [32, 41, 46, 84, 64, 96, 78, 28, 40, 40, 50, 84, 32, 37, 32, 34, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64]
-_ASCII_EM += [34, 34, 84, 84, 84, 54, 100, 71, 69, 70, 78, 64, 58, 78, 76, 30, 30, 66, 56, 87, 75, 79, 61, 79, 70]
-_ASCII_EM += [64, 60, 74, 69, 99, 69, 62, 69, 40, 34, 40, 84, 50, 50, 62, 64, 55, 64, 62, 35, 64, 64, 28, 28, 58]
-_ASCII_EM += [28, 98, 64, 62, 64, 64, 40, 53, 40, 64, 60, 82, 60, 60, 53, 64, 34, 64, 84]
-MARGIN = 1.08
-
-
-def text_width(text: str, px: float) -> float:
-    """A width no common sans font exceeds for `text` at `px` (so a box sized by it holds it)."""
-    em = 0.0
-    for ch in text:
-        code = ord(ch)
-        if 32 <= code < 127:
-            em += _ASCII_EM[code - 32] / 100
-        elif unicodedata.combining(ch):
-            continue
-        elif unicodedata.east_asian_width(ch) in ("W", "F"):
-            em += 1.05
-        else:
-            em += 1.0  # other scripts and symbols: as wide as the widest Latin letter
-    return em * px * MARGIN
 
 
 def _short(text: Any, limit: int = LABEL_CHARS) -> str:
@@ -133,105 +108,6 @@ def _e(text: Any) -> str:
 
 def _n(v: float) -> str:
     return str(round(v))
-
-
-@dataclass(slots=True)
-class _Box:
-    key: str
-    """Element id: n<node id> or c<cluster number>."""
-    layer: int
-    w: float
-    h: float = NODE_H
-    x: float = 0.0
-    y: float = 0.0
-
-    @property
-    def cx(self) -> float:
-        return self.x + self.w / 2
-
-    @property
-    def cy(self) -> float:
-        return self.y + self.h / 2
-
-
-@dataclass(slots=True)
-class _Layout:
-    boxes: dict[str, _Box]
-    layers: list[tuple[str, float]]
-    """(name, y of its first row) for each non-empty layer."""
-    bounds: tuple[float, float, float, float]
-    """x, y, width, height of everything drawn, gutter included."""
-
-
-def _place(boxes: list[_Box], links: list[tuple[str, str]], names: list[str]) -> _Layout:
-    """Rows of boxes, layer under layer; each row centred, wrapped at a width that gives the whole
-    drawing about ASPECT, boxes ordered by the mean x of neighbours already placed."""
-    by_layer: dict[int, list[_Box]] = defaultdict(list)
-    for b in boxes:
-        by_layer[b.layer].append(b)
-    area = sum((b.w + GAP_X) * (b.h + GAP_Y) for b in boxes) + LAYER_GAP * 400 * len(by_layer)
-    row_max = max(700.0, math.sqrt(area * ASPECT), max((b.w for b in boxes), default=0.0))
-    neighbours: dict[str, list[str]] = defaultdict(list)
-    for a, b in links:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    placed: dict[str, _Box] = {}
-    layers: list[tuple[str, float]] = []
-    y = 0.0
-    for layer in sorted(by_layer):
-        members = by_layer[layer]
-
-        def centre(b: _Box) -> float:
-            xs = [placed[k].cx for k in neighbours.get(b.key, ()) if k in placed]
-            return sum(xs) / len(xs) if xs else math.inf
-
-        order = sorted(range(len(members)), key=lambda i: (centre(members[i]), i))
-        rows: list[list[_Box]] = [[]]
-        width = 0.0
-        for i in order:
-            b = members[i]
-            if rows[-1] and width + GAP_X + b.w > row_max:
-                rows.append([])
-                width = 0.0
-            width += (GAP_X if rows[-1] else 0.0) + b.w
-            rows[-1].append(b)
-        layers.append((names[layer] if layer < len(names) else "", y))
-        for row in rows:
-            x = -(sum(b.w for b in row) + GAP_X * (len(row) - 1)) / 2
-            height = max(b.h for b in row)
-            for b in row:
-                b.x, b.y = x, y
-                x += b.w + GAP_X
-                placed[b.key] = b
-            y += height + GAP_Y
-        y += LAYER_GAP - GAP_Y
-    xs = [b.x for b in boxes] or [0.0]
-    x2 = max((b.x + b.w for b in boxes), default=0.0)
-    gutter = max((text_width(name, FONT_PX) for name, _ in layers), default=0.0) + 24
-    left = min(xs) - gutter
-    pad = 16
-    return _Layout(
-        {b.key: b for b in boxes},
-        layers,
-        (left - pad, -pad, x2 - left + 2 * pad, max(y - LAYER_GAP, NODE_H) + 2 * pad),
-    )
-
-
-def _clip(a: _Box, b: _Box) -> tuple[float, float, float, float]:
-    """The segment between two boxes' centres, cut at their borders (arrow heads stay visible)."""
-    dx, dy = b.cx - a.cx, b.cy - a.cy
-
-    def cut(box: _Box, sx: float, sy: float) -> tuple[float, float]:
-        tx = (box.w / 2) / abs(sx) if sx else math.inf
-        ty = (box.h / 2) / abs(sy) if sy else math.inf
-        t = min(tx, ty)
-        return box.cx + sx * t, box.cy + sy * t
-
-    if dx == 0 and dy == 0:
-        return a.cx, a.y, a.cx, a.y
-    x1, y1 = cut(a, dx, dy)
-    x2, y2 = cut(b, -dx, -dy)
-    return x1, y1, x2, y2
 
 
 class _Styles:
@@ -288,7 +164,7 @@ def _is_set(v: Any) -> bool:
     return v is not None and v == v and v != ""  # NaN/NA check without pandas
 
 
-def _node_markup(row: dict[str, Any], box: _Box, styles: _Styles, label: str, meta: str, sessions: bool) -> str:
+def _node_markup(row: dict[str, Any], box: Box, styles: _Styles, label: str, meta: str, sessions: bool) -> str:
     """One node: a box tinted by type, its shape, a stripe in its agent's colour, two lines of text
     and a tooltip with the rest (the full title only when the label had to cut it)."""
     node_id = int(row["id"])
@@ -316,7 +192,7 @@ def _node_markup(row: dict[str, Any], box: _Box, styles: _Styles, label: str, me
     )
 
 
-def _drawing(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _Styles) -> tuple[str, _Layout]:
+def _drawing(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _Styles) -> tuple[str, Layout]:
     """SVG markup (edges, then nodes, then layer names) and its layout, for these nodes."""
     boxes, labels = [], {}
     for row in nodes:
@@ -326,7 +202,7 @@ def _drawing(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _
         meta = _short(meta, 48)
         need = PAD_L + max(text_width(label, FONT_PX), text_width(meta, META_PX)) + PAD_R
         key = f"n{int(row['id'])}"
-        boxes.append(_Box(key, LAYERS.get(row["node_type"], 4), min(max(need, MIN_W), MAX_W)))
+        boxes.append(Box(key, LAYERS.get(row["node_type"], 4), min(max(need, MIN_W), MAX_W)))
         labels[key] = (label, meta)
     if boxes:  # labels too long for MAX_W lose characters until they fit
         for b in boxes:
@@ -342,12 +218,12 @@ def _drawing(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _
         for e in edges
         if f"n{int(e['from_node_id'])}" in ids and f"n{int(e['to_node_id'])}" in ids
     ]
-    layout = _place(boxes, [(a, b) for a, b, _ in drawn], LAYER_NAMES)
+    layout = place(boxes, [(a, b) for a, b, _ in drawn], LAYER_NAMES)
     parts = ["<g class=E>"]
     for a, b, e in drawn:
         if a == b:
             continue
-        x1, y1, x2, y2 = _clip(layout.boxes[a], layout.boxes[b])
+        x1, y1, x2, y2 = clip(layout.boxes[a], layout.boxes[b])
         # The page's script names the type (from the class) and both ends (from the id) on hover;
         # only what it cannot derive is written out: an unusual weight, a rationale, an unknown type.
         extra = [] if e["edge_type"] in EDGE_COLORS else [f"type {e['edge_type']}"]
@@ -370,7 +246,7 @@ def _drawing(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _
     return "".join(parts), layout
 
 
-def _gutter(layout: _Layout) -> str:
+def _gutter(layout: Layout) -> str:
     """Layer names left of the rows (outside every box)."""
     x = min((b.x for b in layout.boxes.values()), default=0.0) - 16
     return "".join(f"<text class=L x={_n(x)} y={_n(y + 16)}>{_e(name)}</text>" for name, y in layout.layers if name)
@@ -397,7 +273,7 @@ def _clusters(nodes: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str
 
 def _overview(
     nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _Styles
-) -> tuple[str, _Layout, list[str]]:
+) -> tuple[str, Layout, list[str]]:
     """One box per cluster, edges between clusters counted; each cluster's own drawing in a
     <template> that the page's script opens on a click."""
     clusters = _clusters(nodes)
@@ -422,12 +298,12 @@ def _overview(
     for i, (_, label, members) in enumerate(clusters):
         meta = f"{len(members):,} nodes · click to open"
         w = PAD_L + max(text_width(_short(label), FONT_PX), text_width(meta, META_PX)) + PAD_R
-        boxes.append(_Box(f"c{i}", 0, min(max(w, MIN_W), MAX_W), NODE_H + 6))
+        boxes.append(Box(f"c{i}", 0, min(max(w, MIN_W), MAX_W), NODE_H + 6))
         texts[f"c{i}"] = (_short(label), meta)
-    layout = _place(boxes, [(f"c{a}", f"c{b}") for a, b in between], ["agents"])
+    layout = place(boxes, [(f"c{a}", f"c{b}") for a, b in between], ["agents"])
     parts = ["<g class=E>"]
     for (a, b), kinds in between.items():
-        x1, y1, x2, y2 = _clip(layout.boxes[f"c{a}"], layout.boxes[f"c{b}"])
+        x1, y1, x2, y2 = clip(layout.boxes[f"c{a}"], layout.boxes[f"c{b}"])
         total = sum(kinds.values())
         tip = f"{total:,} edges {clusters[a][1]} → {clusters[b][1]}: " + ", ".join(
             f"{n:,} {k}" for k, n in kinds.most_common()
@@ -490,13 +366,13 @@ def render_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str = "deci
     legend = _legend(styles, title, note, types_present, {str(t) for t in edges["edge_type"].tolist()})
     view = f"{_n(x)} {_n(y)} {_n(w)} {_n(h)}"
     return (
-        _PAGE_HEAD.replace("$TITLE", _e(title)).replace("$HEIGHT", str(int(height))).replace("$CSS", styles.css())
+        PAGE_HEAD.replace("$TITLE", _e(title)).replace("$HEIGHT", str(int(height))).replace("$CSS", styles.css())
         + f"<body><main><div id=bar><button id=back hidden>← all agents</button><span id=where>{_e(title)}</span>"
         "<button id=fit title='fit the drawing (or double-click it)'>fit</button></div>"
         f"<div id=graph data-nodes={len(rows)}><svg id=view viewBox='{view}' data-home='{view}' "
         f"data-edges='{' '.join(EDGE_COLORS)}'>"
         f"{styles.defs()}<g id=content>{markup}</g></svg></div></main>{legend}<div id=tip hidden></div>"
-        f"{''.join(templates)}<script>{_SCRIPT}</script></body></html>"
+        f"{''.join(templates)}<script>{SCRIPT}</script></body></html>"
     )
 
 
@@ -527,152 +403,6 @@ def _legend(styles: _Styles, title: str, note: str, types: set[str], edge_types:
         )
     rows.append("<p>scroll: zoom · drag: pan · double-click: fit · hover: details</p>")
     return f"<aside id=legend>{''.join(rows)}</aside>"
-
-
-_PAGE_HEAD = """<!DOCTYPE html><html><head><meta charset=utf-8><title>$TITLE</title><style>
-body{margin:0;display:flex;height:$HEIGHTpx;font:12px "DejaVu Sans",Verdana,"Segoe UI",Helvetica,Arial,sans-serif;
-color:#222;background:#fff;overflow:hidden}
-main{flex:1;display:flex;flex-direction:column;min-width:0;border:1px solid #ddd}
-#bar{display:flex;gap:8px;align-items:center;padding:3px 6px;border-bottom:1px solid #eee}
-#where{flex:1;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;color:#555}
-#graph{flex:1;min-height:0;cursor:grab}#graph:active{cursor:grabbing}
-#view{width:100%;height:100%;display:block;user-select:none}
-#legend{width:200px;flex:none;overflow:auto;padding:4px 8px;border:1px solid #ddd;border-left:none;font-size:11px}
-#legend b{display:block;margin-top:6px}#legend p{color:#666}#legend svg{vertical-align:middle}
-.dim{opacity:.45}.sw{display:inline-block;width:10px;height:10px;border-radius:2px}
-.st{display:inline-block;width:18px;height:9px;border:1.5px solid #555;border-radius:2px;vertical-align:middle}
-.st.s{border-style:dashed}.st.a{border-style:dotted;opacity:.55}
-#tip{position:fixed;z-index:2;max-width:420px;white-space:pre-wrap;background:#fffff4;border:1px solid #aaa;
-padding:5px 7px;box-shadow:0 2px 6px rgba(0,0,0,.2);pointer-events:none;font-size:11px}
-text{font-size:12px;fill:#1b1f24}text.m{font-size:10px;fill:#57606a}text.L{text-anchor:end;fill:#8c959f;font-style:italic}
-.N text{transform:translate(30px,16px)}.N text.m{transform:translate(30px,31px)}
-.N .cl text{transform:translate(18px,19px)}.N .cl text.m{transform:translate(18px,35px)}
-.b{stroke:#57606a;stroke-width:1}[data-s=s] .b{stroke-dasharray:6 3}[data-s=a]{opacity:.55}
-[data-s=a] .b{stroke-dasharray:1.5 2.5}.cl .b{fill:#f6f8fa;stroke-width:1.5}.cl{cursor:pointer}
-.E path{fill:none;stroke-width:1.4;vector-effect:non-scaling-stroke}.E path.hl{stroke-width:3.5}
-.N svg.hl .b{stroke:#000;stroke-width:2}$CSS
-</style></head>"""
-
-_SCRIPT = r"""
-(function () {
-  "use strict";
-  var svg = document.getElementById("view"), content = document.getElementById("content");
-  var tip = document.getElementById("tip"), back = document.getElementById("back");
-  var where = document.getElementById("where"), home0 = where.textContent;
-  var tips = new WeakMap(), named = new WeakSet(), touching = {}, overview = null, home, vb;
-  var edgeTypes = svg.getAttribute("data-edges").split(" ");
-  function box(s) { return s.split(" ").map(Number); }
-  function show(v) { vb = v; svg.setAttribute("viewBox", v.join(" ")); }
-  function fit() { show(home.slice()); }
-  function index() {  // titles become our tooltips (text only); edges are indexed by their ends
-    touching = {};
-    content.querySelectorAll("title").forEach(function (t) {
-      tips.set(t.parentNode, t.textContent); t.remove();
-    });
-    content.querySelectorAll(".E path").forEach(function (p) {
-      var ends = p.id.split("-"), b = ends[0][0] + ends[1];
-      if (ends[0][0] === "n" && !named.has(p)) {  // type from the class, ends from the id
-        var type = edgeTypes[+p.getAttribute("class").slice(1)] || "other", more = tips.get(p);
-        tips.set(p, type + " · #" + ends[0].slice(1) + " → #" + ends[1] + (more ? "\n" + more : ""));
-        named.add(p);
-      }
-      (touching[ends[0]] = touching[ends[0]] || []).push(p);
-      (touching[b] = touching[b] || []).push(p);
-    });
-  }
-  function node(el) {
-    while (el && el !== svg) {
-      if (el.parentNode && el.parentNode.classList && el.parentNode.classList.contains("N")) return el;
-      if (el.tagName === "path" && el.parentNode.classList.contains("E")) return el;
-      el = el.parentNode;
-    }
-    return null;
-  }
-  var lit = [];
-  function light(el) {
-    lit.forEach(function (p) { p.classList.remove("hl"); }); lit = [];
-    if (!el) return;
-    lit = (touching[el.id] || []).concat([el]);
-    lit.forEach(function (p) { p.classList.add("hl"); });
-  }
-  svg.addEventListener("pointerover", function (ev) {
-    var el = node(ev.target);
-    light(el && el.tagName === "svg" ? el : null);
-    if (!el || !tips.has(el)) { tip.hidden = true; return; }
-    var text = tips.get(el), edges = el.tagName === "svg" ? touching[el.id] || [] : [];
-    if (edges.length) {
-      text += "\n\nedges:\n" + edges.slice(0, 8).map(function (p) {
-        return (tips.get(p) || "").split("\n")[0];
-      }).join("\n");
-      if (edges.length > 8) text += "\n… " + (edges.length - 8) + " more";
-    }
-    tip.textContent = text; tip.hidden = false;
-  });
-  svg.addEventListener("pointermove", function (ev) {
-    if (tip.hidden) return;
-    var x = ev.clientX + 14, y = ev.clientY + 14;
-    if (x + tip.offsetWidth > innerWidth) x = Math.max(0, ev.clientX - tip.offsetWidth - 8);
-    if (y + tip.offsetHeight > innerHeight) y = Math.max(0, ev.clientY - tip.offsetHeight - 8);
-    tip.style.left = x + "px"; tip.style.top = y + "px";
-  });
-  svg.addEventListener("pointerleave", function () { tip.hidden = true; light(null); });
-  function user(ev) {
-    var p = svg.createSVGPoint(); p.x = ev.clientX; p.y = ev.clientY;
-    return p.matrixTransform(svg.getScreenCTM().inverse());
-  }
-  svg.addEventListener("wheel", function (ev) {
-    ev.preventDefault();
-    var u = user(ev), k = Math.pow(1.0015, ev.deltaY);
-    show([u.x - (u.x - vb[0]) * k, u.y - (u.y - vb[1]) * k, vb[2] * k, vb[3] * k]);
-  }, { passive: false });
-  var drag = null;
-  svg.addEventListener("pointerdown", function (ev) {
-    drag = { x: ev.clientX, y: ev.clientY, vb: vb.slice(), k: 1 / svg.getScreenCTM().a, moved: false };
-  });
-  window.addEventListener("pointermove", function (ev) {
-    if (!drag) return;
-    var dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
-    if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
-    if (drag.moved) show([drag.vb[0] - dx * drag.k, drag.vb[1] - dy * drag.k, vb[2], vb[3]]);
-  });
-  window.addEventListener("pointerup", function () { setTimeout(function () { drag = null; }, 0); });
-  svg.addEventListener("dblclick", fit);
-  document.getElementById("fit").addEventListener("click", fit);
-  function expand(id) {  // a cluster's own drawing, from its inert template
-    var t = document.getElementById("t" + id);
-    if (!t) return false;
-    if (!overview) overview = { nodes: Array.prototype.slice.call(content.childNodes), home: home };
-    var drawing = t.content.firstElementChild.cloneNode(true);
-    content.replaceChildren.apply(content, Array.prototype.slice.call(drawing.childNodes));
-    home = box(t.getAttribute("data-view")); fit(); index();
-    where.textContent = t.getAttribute("data-title"); back.hidden = false; tip.hidden = true;
-    return true;
-  }
-  function up() {
-    if (!overview) return;
-    content.replaceChildren.apply(content, overview.nodes);
-    home = overview.home; overview = null; fit(); index();
-    where.textContent = home0; back.hidden = true;
-  }
-  svg.addEventListener("click", function (ev) {
-    if (drag && drag.moved) return;
-    var el = node(ev.target);
-    if (el && el.classList.contains("cl")) expand(el.id);
-  });
-  back.addEventListener("click", up);
-  home = box(svg.getAttribute("data-home")); fit(); index();
-  window.loomView = {
-    expand: expand, back: up, fit: fit,
-    boxes: function () {  // each drawn node's box on screen: [id, left, top, width, height]
-      return Array.prototype.map.call(content.querySelectorAll(".N > svg"), function (n) {
-        var r = n.querySelector("rect.b").getBoundingClientRect();
-        return [n.id, r.left, r.top, r.width, r.height];
-      });
-    }
-  };
-  document.body.setAttribute("data-drawn", "1");
-})();
-"""
 
 
 class GraphView:
