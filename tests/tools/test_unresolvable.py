@@ -134,10 +134,13 @@ def shell(hostile, monkeypatch):
     runner.shutdown()
 
 
-@pytest.mark.parametrize("case", [k for k in FACE_CASES if k != "nul"])
-def test_magics_scope_values_are_usage_errors(shell, case):
+@pytest.mark.parametrize("case", list(FACE_CASES))
+def test_magics_scope_and_project_values_are_usage_errors(shell, hostile, case):
     path, says = FACE_CASES[case]
     with pytest.raises(UsageError, match=says):
         shell.run_cell_magic("loom", f"--scope {path}", "find parse_config")
     with pytest.raises(UsageError, match=says):
         shell.run_line_magic("loom", f"subagent 'find parse_config' --scope {path}")
+    project = path if case == "5000-char path" else str(hostile / path)
+    with pytest.raises(UsageError, match=says):
+        shell.run_cell_magic("loom", f"--project {project}", "find parse_config")
