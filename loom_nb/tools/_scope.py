@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from ._base import ToolError
 
-__all__ = ["Scope", "ScopeError", "directory", "open_regular", "resolve_path", "show_path"]
+__all__ = ["Scope", "ScopeError", "directory", "expand", "open_regular", "resolve_path", "show_path"]
 
 
 class ScopeError(ToolError):
@@ -59,13 +59,22 @@ def resolve_path(path: Path, shown: str, what: str = "") -> Path:
         raise ScopeError(f"{what}{show_path(shown)} is not a valid path ({exc}); refused") from None
 
 
+def expand(text: str, what: str = "") -> Path:
+    """`Path(text).expanduser()`, with an unknown user's `~name` as a ScopeError (Python raises
+    RuntimeError for it)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        raise ScopeError(f"{what}{show_path(text)} starts with a home directory that does not exist") from None
+
+
 def directory(raw: str | os.PathLike[str], what: str, base: Path | None = None) -> Path:
     """The resolved directory `raw` names (relative to `base` if given), or one readable
     ScopeError saying why not. `what` names it in the message ("scope ", "project ")."""
     text = os.fspath(raw)
     if "\x00" in text:
         raise ScopeError(f"the {what.strip()} path contains a NUL byte")
-    path = Path(text).expanduser()
+    path = expand(text, what)
     if base is not None and not path.is_absolute():
         path = base / path
     resolved = resolve_path(path, text, what)
@@ -127,7 +136,7 @@ class Scope:
         if "\x00" in path:
             raise ScopeError("the path contains a NUL byte; refused")
         text = path.strip() or "."
-        candidate = Path(text).expanduser()
+        candidate = expand(text)
         if not candidate.is_absolute():
             candidate = self.root / candidate
         resolved = resolve_path(candidate, path)  # follows symlinks, so a link leading out is caught here

@@ -26,6 +26,7 @@ BAD = {  # name: (path as given, what the error must say)
     "fifo": ("pipe", "FIFO"),
     "dangling": ("dangling", "does not exist"),
     "nul": ("src/pkg\x00/core.py", "NUL"),
+    "unknown home": ("~no-such-user-loom/x", "home directory that does not exist"),
 }
 DEADLINE_S = 20  # a FIFO that was opened for reading would block for ever: the deadline shows it
 
@@ -101,7 +102,14 @@ def test_cli_scope_and_project_are_one_line_errors(hostile, case, capsys):
     path, says = FACE_CASES[case]
     for argv in (
         ["subagent", "x", "--project", str(hostile), "--scope", path, "--model", "offline"],
-        ["subagent", "x", "--project", str(hostile / path) if case != "5000-char path" else path, "--model", "offline"],
+        [
+            "subagent",
+            "x",
+            "--project",
+            path if case in ("5000-char path", "unknown home") else str(hostile / path),
+            "--model",
+            "offline",
+        ],
     ):
         assert _cli.main(argv) == 2
         err = capsys.readouterr().err
@@ -141,6 +149,6 @@ def test_magics_scope_and_project_values_are_usage_errors(shell, hostile, case):
         shell.run_cell_magic("loom", f"--scope {path}", "find parse_config")
     with pytest.raises(UsageError, match=says):
         shell.run_line_magic("loom", f"subagent 'find parse_config' --scope {path}")
-    project = path if case == "5000-char path" else str(hostile / path)
+    project = path if case in ("5000-char path", "unknown home") else str(hostile / path)
     with pytest.raises(UsageError, match=says):
         shell.run_cell_magic("loom", f"--project {project}", "find parse_config")
