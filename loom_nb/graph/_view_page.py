@@ -27,6 +27,7 @@ text{font-size:12px;fill:#1b1f24}text.m{font-size:10px;fill:#57606a}text.L{text-
 .b{stroke:#57606a;stroke-width:1}[data-s=s] .b{stroke-dasharray:6 3}[data-s=a]{opacity:.55}
 [data-s=a] .b{stroke-dasharray:1.5 2.5}.cl .b{fill:#f6f8fa;stroke-width:1.5}.cl{cursor:pointer}
 .E path{fill:none;stroke-width:1.4;vector-effect:non-scaling-stroke}.E path.hl{stroke-width:3.5}
+.E path.hit{stroke:transparent;stroke-width:9;marker-end:none;stroke-dasharray:none}
 .N svg.hl .b{stroke:#000;stroke-width:2}$CSS
 </style></head>"""
 
@@ -36,7 +37,8 @@ SCRIPT = r"""
   var svg = document.getElementById("view"), content = document.getElementById("content");
   var tip = document.getElementById("tip"), back = document.getElementById("back");
   var where = document.getElementById("where"), home0 = where.textContent;
-  var tips = new WeakMap(), named = new WeakSet(), touching = {}, overview = null, home, vb;
+  var tips = new WeakMap(), twin = new WeakMap(), twinned = new WeakSet(), named = new WeakSet();
+  var touching = {}, overview = null, home, vb;
   var edgeTypes = svg.getAttribute("data-edges").split(" ");
   function box(s) { return s.split(" ").map(Number); }
   function show(v) { vb = v; svg.setAttribute("viewBox", v.join(" ")); }
@@ -46,8 +48,13 @@ SCRIPT = r"""
     content.querySelectorAll("title").forEach(function (t) {
       tips.set(t.parentNode, t.textContent); t.remove();
     });
-    content.querySelectorAll(".E path").forEach(function (p) {
+    content.querySelectorAll(".E path[id]").forEach(function (p) {
       var ends = p.id.split("-"), b = ends[0][0] + ends[1];
+      if (!twinned.has(p)) {  // a wider, invisible twin under the pointer: a thin edge is easy to hover
+        var hit = p.cloneNode(false);
+        hit.removeAttribute("id"); hit.removeAttribute("style"); hit.setAttribute("class", "hit");
+        twin.set(hit, p); twinned.add(p); p.parentNode.insertBefore(hit, p.nextSibling);
+      }
       if (ends[0][0] === "n" && !named.has(p)) {  // type from the class, ends from the id
         var type = edgeTypes[+p.getAttribute("class").slice(1)] || "other", more = tips.get(p);
         tips.set(p, type + " · #" + ends[0].slice(1) + " → #" + ends[1] + (more ? "\n" + more : ""));
@@ -60,7 +67,7 @@ SCRIPT = r"""
   function node(el) {
     while (el && el !== svg) {
       if (el.parentNode && el.parentNode.classList && el.parentNode.classList.contains("N")) return el;
-      if (el.tagName === "path" && el.parentNode.classList.contains("E")) return el;
+      if (el.tagName === "path" && el.parentNode.classList.contains("E")) return twin.get(el) || el;
       el = el.parentNode;
     }
     return null;

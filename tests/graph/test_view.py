@@ -257,12 +257,12 @@ def test_in_a_real_browser_offline_inert_with_tooltips_pan_and_zoom(drawn, tmp_p
     assert page.eval_on_selector("#n1 text", "t => [t.textContent, t.children.length]") == [HOSTILE[0], 0]
     assert "chosen · #1 → #3" in tip[0] and "rejected · #1 → #5" in tip[0]
     assert page.locator(".E path.hl").count() == 3  # its edges are highlighted
-    # hover the middle of the supersede edge: its type, ends and (hostile) rationale, as text
+    # hover by the middle of the supersede edge: its type, ends and (hostile) rationale, as text
     x, y = page.evaluate(
         "() => { const p = document.getElementById('n4-3'), l = p.getTotalLength(), m = p.getPointAtLength(l / 2);"
         " const s = p.ownerSVGElement.getScreenCTM(); return [m.x * s.a + s.e, m.y * s.d + s.f]; }"
     )
-    page.mouse.move(x, y)
+    page.mouse.move(x, y + 3)  # near the line is enough: edges are thin, their hover area is not
     page.wait_for_function("() => document.getElementById('tip').textContent.startsWith('supersedes')")
     assert page.eval_on_selector("#tip", "el => el.textContent") == "supersedes · #4 → #3\n<b>bold</b> reason"
     assert page.eval_on_selector_all("img, a[href], script:not([src])", "els => els.length") == 1  # our script
