@@ -47,6 +47,7 @@ bench: $(STAMP) ripgrep chromium
 	$(PY) benchmarks/bench_agents.py
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_graph.py
+	$(PY) benchmarks/bench_view.py
 	$(PY) benchmarks/bench_kernel.py
 
 clean:

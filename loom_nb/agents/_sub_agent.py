@@ -24,6 +24,7 @@ from ..models._base import Model
 from ..models._messages import Usage
 from ..runtime import DynamicSupervisor, Registry, supervised_map
 from ..tools import READ_ONLY_TOOLS, Scope, ScopeError, Tool, ToolContext, ToolError
+from ..tools._scope import directory, show_path
 from ._loop import Agent
 
 __all__ = ["Evidence", "Findings", "asub_agent", "asub_agents", "sub_agent", "sub_agent_tool", "sub_agents"]
@@ -125,20 +126,16 @@ def citation_links(
 
 
 def _resolve_scope(project: str | os.PathLike[str], scope: str | os.PathLike[str] | None) -> tuple[Path, Path]:
-    root = Path(project).expanduser().resolve()
-    if not root.is_dir():
-        raise ScopeError(f"project {os.fspath(project)!r} is not a directory")
+    """(project root, scope directory), or a one-line ScopeError that every face shows as a usage
+    error, also for paths that cannot be resolved (symlink loop, name too long, NUL byte, FIFO)."""
+    root = directory(project, "project ")
     if scope is None:
         return root, root
-    raw = os.fspath(scope)
-    if "\x00" in raw:
-        raise ScopeError("the scope contains a NUL byte")
-    target = Path(raw).expanduser()
-    target = (target if target.is_absolute() else root / target).resolve()
+    target = directory(scope, "scope ", base=root)
     if not target.is_relative_to(root):
-        raise ScopeError(f"scope {raw!r} is outside the project {root}; give a directory inside it")
-    if not target.is_dir():
-        raise ScopeError(f"scope {raw!r} is not a directory of the project {root}")
+        raise ScopeError(
+            f"scope {show_path(os.fspath(scope))} is outside the project {root}; give a directory inside it"
+        )
     return root, target
 
 

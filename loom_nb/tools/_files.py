@@ -9,7 +9,7 @@ from typing import Any
 import pathspec
 
 from ._base import Tool, ToolContext, ToolError, cap_chars, truncate
-from ._scope import Scope
+from ._scope import Scope, open_regular
 from ._walk import walk_files
 
 __all__ = ["directory_list", "file_read", "file_search"]
@@ -18,7 +18,7 @@ MAX_LINE_CHARS = 2000
 
 
 def _read_lines(path: str, offset: int, limit: int) -> tuple[list[tuple[int, str]], int]:
-    with open(path, "rb") as f:
+    with open(open_regular(path), "rb") as f:  # a FIFO or device is refused, never waited on
         if b"\0" in f.read(8192):
             raise ToolError(f"{os.path.basename(path)} is a binary file; file_read shows text only")
         f.seek(0)

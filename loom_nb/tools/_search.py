@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pathspec
 
 from ._base import Tool, ToolContext, ToolError, cap_chars, truncate
-from ._scope import Scope
+from ._scope import Scope, open_regular
 from ._walk import walk_files
 
 __all__ = ["Match", "content_search", "ripgrep_command", "ripgrep_path", "search"]
@@ -24,6 +24,9 @@ MAX_FILESIZE = 10 * 1024 * 1024
 """Files above this are skipped by both engines (rg's --max-filesize)."""
 MAX_LINE_CHARS = 300
 Engine = Literal["auto", "rg", "python"]
+RG_STALL_S = 30.0
+"""ripgrep blocks for ever opening a .gitignore that is a FIFO; after this long without exiting it
+is killed and the Python search (which skips such files) answers instead."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -62,10 +65,10 @@ def _search_python(scope: Scope, start: Path, regex: re.Pattern[str]) -> list[Ma
         if is_dir:
             continue
         try:
-            with open(path, "rb") as f:
+            with open(open_regular(path), "rb") as f:
                 data = f.read(MAX_FILESIZE + 1)
-        except OSError:
-            continue
+        except (OSError, ToolError):
+            continue  # unreadable, or swapped for a FIFO since the walk saw it: skipped, as rg does
         if len(data) > MAX_FILESIZE:
             continue
         if b"\0" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -121,17 +124,23 @@ def ripgrep_command(rg: str, pattern: str, target: str, *, ignore_case: bool = F
 
 
 async def _search_rg(rg: str, scope: Scope, start: Path, pattern: str, ignore_case: bool) -> list[Match] | None:
-    """Matches from ripgrep, or None when rg cannot parse the regex (Python's dialect is wider)."""
+    """Matches from ripgrep, or None when the Python search must answer: rg cannot parse the regex
+    (Python's dialect is wider), cannot start, or is stuck (see RG_STALL_S)."""
     args = ripgrep_command(rg, pattern, scope.relative(start), ignore_case=ignore_case)
-    proc = await asyncio.create_subprocess_exec(
-        *args, cwd=scope.root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
     try:
-        stdout, stderr = await proc.communicate()
-    except asyncio.CancelledError:
+        proc = await asyncio.create_subprocess_exec(
+            *args, cwd=scope.root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+    except OSError:
+        return None  # rg cannot start (gone, not executable): the Python search answers
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), RG_STALL_S)
+    except (asyncio.CancelledError, TimeoutError) as exc:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+        if isinstance(exc, TimeoutError):
+            return None
         raise
     if proc.returncode == 2 and not stdout and b"regex" in stderr:
         return None

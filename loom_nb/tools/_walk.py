@@ -1,5 +1,8 @@
 """Walking a tree the way ripgrep does: hidden entries and symlinks skipped, .gitignore honoured.
 
+Entries that cannot be read (vanished, no permission, names too long) are skipped, and so are
+FIFOs, devices and sockets, as ripgrep skips them.
+
 The rules match `rg --no-require-git --no-ignore-dot --no-ignore-global --no-ignore-exclude`:
 every .gitignore from the filesystem root down to each directory applies, deeper files and later
 lines win, and an ignored directory is not entered. A pattern must match an entry's whole path
@@ -19,6 +22,9 @@ from pathlib import Path
 
 import pathspec
 
+from ._base import ToolError
+from ._scope import open_regular
+
 __all__ = ["is_ignored", "walk_files"]
 
 _Patterns = tuple[tuple[bool, re.Pattern[str]], ...]  # (ignores?, regex), in file order
@@ -28,10 +34,14 @@ _Rules = tuple[tuple[str, _Patterns], ...]  # (directory, its .gitignore), outer
 @functools.lru_cache(maxsize=4096)
 def _gitignore(directory: str) -> _Patterns | None:
     try:
-        with open(os.path.join(directory, ".gitignore"), encoding="utf-8", errors="replace") as f:
+        fd = open_regular(os.path.join(directory, ".gitignore"))
+    except ToolError:
+        return None  # none, unreadable, or a FIFO/device that would block the walk: no rules
+    with open(fd, encoding="utf-8", errors="replace") as f:
+        try:
             lines = f.read().splitlines()
-    except OSError:
-        return None
+        except OSError:
+            return None
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     patterns = tuple(
         (bool(p.include), p.regex)
@@ -84,12 +94,14 @@ def walk_files(start: Path, *, max_depth: int | None = None) -> Iterator[tuple[s
         if entry is None:
             stack.pop()
             continue
-        if entry.name.startswith(".") or entry.is_symlink():
-            continue
         try:
+            if entry.name.startswith(".") or entry.is_symlink():
+                continue
             is_dir = entry.is_dir(follow_symlinks=False)
+            if not is_dir and not entry.is_file(follow_symlinks=False):
+                continue  # a FIFO, device or socket: as ripgrep does, never listed nor read
         except OSError:
-            continue
+            continue  # an entry that vanished or cannot be stat'ed is skipped, not fatal
         if rules and is_ignored(entry.path, is_dir, rules):
             continue
         yield entry.path, is_dir, depth

@@ -124,7 +124,7 @@ def test_the_quickstart_runs_in_jupyterlab_with_agent_rows_and_the_graph(lab):
             page.wait_for_selector("table.loom-agents td:has-text('researcher-1')", state="attached", timeout=120_000)
             graph = page.frame_locator("iframe[title^='loom decision graph']")
             graph.locator("body[data-drawn='1']").wait_for(state="attached", timeout=120_000)
-            assert graph.locator("#graph canvas").count() == 1
+            assert graph.locator("#graph svg#view").count() == 1
             rows = page.locator("table.loom-agents tbody tr")
             assert rows.count() >= 3  # lead and two researchers
             assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']:has-text('Traceback')").count() == 0
