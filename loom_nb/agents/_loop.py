@@ -73,6 +73,7 @@ class Agent:
         settings: ModelSettings = ModelSettings(),
         bus: EventBus | None = None,
         parent: str | None = None,
+        restart: bool = False,
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be >= 1; got {max_iterations}")
@@ -87,6 +88,9 @@ class Agent:
         self.bus = self.context.bus or EventBus()
         self.session_id = self.context.session_id or uuid.uuid4().hex[:12]
         self.parent = parent
+        self.restart = restart
+        """True when a supervisor builds this agent again after a crash (pass `process.restarts > 0`)."""
+        self._spawned = False
         self._definitions = [t.definition() for t in tools]
 
     def __repr__(self) -> str:
@@ -105,7 +109,18 @@ class Agent:
 
     async def run(self, input: str) -> AgentResult:
         bus, sid, name = self.bus, self.session_id, self.name
-        bus.emit(AgentSpawned(session_id=sid, agent=name, role=self.role, model=self.model.name, parent=self.parent))
+        if not self._spawned:  # one agent, one spawn: a later run is a new turn, not a restart
+            self._spawned = True
+            bus.emit(
+                AgentSpawned(
+                    session_id=sid,
+                    agent=name,
+                    role=self.role,
+                    model=self.model.name,
+                    parent=self.parent,
+                    restart=self.restart,
+                )
+            )
         messages: list[Message] = [Message.user(input)]
         usage = Usage()
         cost: float | None = 0.0
