@@ -13,7 +13,7 @@ from ..agents._loop import Agent
 from ..agents._sub_agent import Findings
 from ..events import AgentSpawned, AgentStatus, AgentStatusName, EventBus
 from ..models._base import Model
-from ..models._offline import choose_terms
+from ..models._offline import answer_sentences
 from ..tools import Scope, ToolContext
 from ._roles import Task
 
@@ -35,12 +35,10 @@ def _offline(model: Model) -> bool:
 
 
 def plan_by_rule(intent: str, n: int) -> list[str]:
-    """Sentences and questions of the intent; a single one is widened with its key terms."""
+    """The intent's own questions and sentences, one task each. A single question stays one task:
+    inventing sub-questions ("Where is X defined?") only buys answers nobody asked for."""
     parts = [p.strip(" \n\t-*") for p in re.split(r"(?<=[?.!;])\s+|\n+", intent) if p.strip(" \n\t-*")]
     questions = [p for p in parts if len(p.split()) >= 3] or [intent.strip()]
-    if len(questions) == 1:
-        for term in choose_terms(intent, limit=n)[: n - 1]:
-            questions.append(f"Where is {term.text} defined, and where is it used?")
     return list(dict.fromkeys(questions))[:n]
 
 
@@ -97,19 +95,25 @@ class Lead:
 
 
 def _summary_by_rule(intent: str, findings: Sequence[Findings]) -> str:
+    """One answer per question: the researcher's own sentences when it was the offline model,
+    else its cited lines; a question with nothing found says so."""
     lines = [
-        "[offline lead: questions by rule, findings by keyword search; no LLM was used]",
+        "[offline lead: questions by rule, answers by keyword search; no LLM was used]",
         f"Request: {intent.strip()}",
         "",
     ]
     for i, f in enumerate(findings, 1):
         lines.append(f"{i}. {f.task}")
+        said = answer_sentences(f.text)
         if f.error:
             lines.append(f"   failed: {f.error}")
+        elif said:
+            lines.append(f"   {said}")
         elif f.evidence:
             lines += [f"   - {ev}" for ev in f.evidence[:4]]
         else:
-            lines.append("   nothing found")
+            lines.append("   Nothing in the code answered this.")
     cited = sum(len(f.evidence) for f in findings)
-    lines += ["", f"{len(findings)} researchers, {cited} cited lines checked against the files."]
+    n = len(findings)
+    lines += ["", f"{n} researcher{'s' * (n != 1)}, {cited} cited line{'s' * (cited != 1)} checked against the files."]
     return "\n".join(lines)
