@@ -280,3 +280,33 @@ async def test_a_researcher_its_supervisor_restarts_after_a_crash_counts_one_res
     assert [e.restart for e in log.of_kind("agent_spawned")] == [False, True]
     assert restarts_everywhere(log, tracker, db, "s-crash") == {"researcher-1": (1, 1, 1)}
     assert any("restart 1" in line for line in tracker.feed())
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "notebooks" / "sample_project"
+
+
+async def test_the_offline_lead_asks_only_the_intents_questions_and_answers_each_in_a_sentence():
+    swarm = Swarm(
+        "How does the inventory service load its settings? Where are user sessions saved, and when do they expire?",
+        project=SAMPLE,
+        record=False,
+    )
+    result = await swarm.run()
+    assert [f.task for f in result.findings] == [
+        "How does the inventory service load its settings?",
+        "Where are user sessions saved, and when do they expire?",
+    ]
+    body = result.text.splitlines()
+    assert body[0].startswith("[offline lead") and "no LLM was used" in body[0]
+    first = body[body.index("1. How does the inventory service load its settings?") + 1]
+    second = body[body.index("2. Where are user sessions saved, and when do they expire?") + 1]
+    assert "def load_settings(" in first and "inventory/config.py:" in first
+    assert "self._sessions[token]" in second and "lifetime_minutes = 30" in second and "30 minutes" in second
+    assert "nothing found" not in result.text.lower()
+
+
+async def test_a_single_question_stays_one_task():
+    swarm = Swarm("Which environment variable sets the store path?", project=SAMPLE, record=False)
+    result = await swarm.run()
+    assert [f.task for f in result.findings] == ["Which environment variable sets the store path?"]
+    assert "Where is" not in result.text and "INVENTORY_STORE" in result.text
