@@ -74,9 +74,10 @@ _ENV_LOOKUP = r"\benviron\b|getenv|\bENV\[|process\.env"
 _ENV_NAME = re.compile(r"""["']([A-Z][A-Z0-9_]{2,})["']|\benviron\[\s*["']([A-Za-z_]\w*)""")
 _STORE = re.compile(
     r"\]\s*=[^=]|\.execute\(|\binsert\s+into\b|\.write\(|\.dump\(|\.save\(|\.put\(|\.set\(|setdefault\("
-    r"|=\s*(?:\{\}|\[\]|dict\(|list\(|set\(|defaultdict\(|OrderedDict\()|:\s*dict\[",
+    r"|=\s*(?:\{\}|\[\]|\w*(?:dict|list|set|deque)\w*\()|:\s*dict\[",
     re.IGNORECASE,
 )
+_NOT_STORED = re.compile(r"\b(?:sys\.)?std(?:out|err)\.write\(|\bprint\(")
 _DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class|function|fn|func|struct|interface)\s+(\w+)")
 _DOCSTRING = re.compile(r"""^\s*[rRbBuU]?(?:\"\"\"|''')(.+?)(?:\"\"\"|''')?\s*$""")
 
@@ -132,7 +133,11 @@ def classify(question: str, terms: Sequence[tuple[str, str, bool]]) -> list[Ask]
     if any(k == "defined" for _, k in found):  # "where is X defined and where is it used": both asks
         found = [(p, k) for p, k in found if k != "callers" or re.search(r"\bused\b|\bcall", q)]
     kinds = [k for _, k in sorted(found)] or ["general"]
-    subject = tuple(p for text, p, _ in terms if text.lower() not in _CUE_WORDS)
+    subject = tuple(
+        (r"(?<![a-z0-9])" + p[2:]) if p.startswith(r"\b") else p
+        for text, p, _ in terms
+        if text.lower() not in _CUE_WORDS
+    )
     identifiers = [text.split(".")[-1] for text, _, ident in terms if ident and text.lower() not in _CUE_WORDS]
     plain = [text for text, _, _ in terms if text.lower() not in _CUE_WORDS]
     target = (identifiers or plain or [""])[0]
@@ -172,9 +177,14 @@ def _kind_score(ask: Ask, line: Line, near: int, around: int, subject: float) ->
         timed = 0.5 if re.search(r"time\(\)\s*\+", text) else 0
         return (1 + 3 * literal + 2 * constant + timed) * (1 + subject)
     if ask.kind == "stored":
-        if not _STORE.search(text) or _DEFINITION.match(text):
+        if not _STORE.search(text) or _DEFINITION.match(text) or _NOT_STORED.search(text):
             return 0.0
-        return 1 + 2 * near + 0.5 * min(around, 2) + (0.5 if re.search(r"\]\s*=[^=]|execute|write|dump", text) else 0)
+        writes = re.search(
+            r"\]\s*=[^=]|\b(?:insert|update|replace|upsert)\b|\.write\(|\.dump\(|\.save\(|\.put\(", text, re.I
+        )
+        reads_only = re.search(r"\bselect\b", text, re.IGNORECASE) and not writes
+        score = 1 + 2 * near + 0.5 * min(around, 2) + (1.5 if writes else 0)
+        return score * (0.3 if reads_only else 1.0)
     if ask.kind == "defined":
         m = _DEFINITION.match(text)
         exact = bool(m and m.group(1) == ask.target) or bool(re.match(rf"\s*{re.escape(ask.target)}\s*[:=]", text))
@@ -290,7 +300,7 @@ def _storage_kind(picks: Sequence[Line]) -> str:
     if re.search(r"execute\(|insert\s+into|sqlite|cursor", text, re.IGNORECASE):
         return "in a SQL database"
     if re.search(r"\.write\(|\.dump\(|open\(", text):
-        return "written to a file"
-    if re.search(r"\]\s*=[^=]|setdefault\(|=\s*(?:\{\}|dict\(|defaultdict\()|:\s*dict\[", text):
+        return "in a file"
+    if re.search(r"\]\s*=[^=]|setdefault\(|=\s*(?:\{\}|\w*dict\w*\()|:\s*dict\[", text, re.IGNORECASE):
         return "in memory, in a dict"
     return ""

@@ -284,12 +284,14 @@ class OfflineModel(Model):
                 "through file_search, content_search and file_read."
             )
             return "\n".join(lines)
-        windows = _read_windows(state)
+        files = _read_files(state)
+        ranked = _rank_files(state, terms) if state.phase >= 1 else []
+        rank = {path: k for k, (path, _) in enumerate(ranked)}
         cited: list[Line] = []
         sentences = []
         for a, ask in enumerate(state.asks):
-            picks = _final_picks(state, ask, a, windows)
-            following = {(w.path, w.number): windows[(w.path, w.number)][1] for w in picks}
+            picks = _final_picks(state, ask, a, files, rank)
+            following = {(w.path, w.number): files[w.path].get(w.number + 1, "") for w in picks}
             sentences.append(sentence(ask, picks, following))
             cited += [p for p in picks if p not in cited]
         if forced and not cited:
@@ -302,7 +304,6 @@ class OfflineModel(Model):
                 lines.append(f"- {line.path}:{line.number}: {line.text.strip()[:160]}")
         lines.append("")
         lines.append("Search terms: " + ", ".join(t.text for t in terms))
-        ranked = _rank_files(state, terms) if state.phase >= 1 else []
         if ranked:
             lines.append("Most relevant files: " + ", ".join(f"{path} ({score:.1f})" for path, score in ranked[:5]))
         elif state.phase >= 1:
@@ -464,44 +465,40 @@ def _spread(lines: list[Line]) -> list[Line]:
     return chosen
 
 
-def _read_windows(state: _State) -> dict[tuple[str, int], tuple[list[str], str]]:
-    """What the reads confirmed: per (path, line), the lines just above it and the line after it."""
-    out: dict[tuple[str, int], tuple[list[str], str]] = {}
+def _read_files(state: _State) -> dict[str, dict[int, str]]:
+    """Every line the reads confirmed, per file."""
+    out: dict[str, dict[int, str]] = defaultdict(dict)
     for call_id, call in state.calls.items():
-        if not call_id.startswith("offline_read_"):
-            continue
-        body = _ok_result(state, call_id)
-        if body is None:
-            continue
-        target = int(call_id.rsplit("_", 1)[1])
-        numbered = {int(m.group(1)): m.group(2) for m in map(_READ_LINE.match, body.splitlines()) if m}
-        if target in numbered:
-            above = [numbered[n] for n in range(target - 3, target) if n in numbered]
-            out[(str(call.arguments["path"]), target)] = ([*above, numbered[target]], numbered.get(target + 1, ""))
+        if call_id.startswith("offline_read_") and (body := _ok_result(state, call_id)) is not None:
+            for m in map(_READ_LINE.match, body.splitlines()):
+                if m:
+                    out[str(call.arguments["path"])][int(m.group(1))] = m.group(2)
     return out
 
 
 def _final_picks(
-    state: _State, ask: Ask, index: int, windows: dict[tuple[str, int], tuple[list[str], str]]
+    state: _State, ask: Ask, index: int, files: dict[str, dict[int, str]], rank: dict[str, int]
 ) -> list[Line]:
-    """The lines this ask cites: those read for it, scored again with what the read showed above
-    them (a TOML section, the names tuple before a getenv), best first."""
+    """The lines this ask cites, best first. A general ask cites the lines read for it; the others
+    choose among every line read, scored again with what the read showed above each (a TOML
+    section, the tuple of names before a getenv, a neighbouring constant)."""
     scopes = _scopes(_file_lines(state))
     scored = []
-    for call_id, call in state.calls.items():
-        parts = call_id.split("_")
-        if not call_id.startswith("offline_read_") or parts[2] != str(index):
-            continue
-        key = (str(call.arguments["path"]), int(parts[-1]))
-        if key not in windows:
-            continue
-        lines, _ = windows[key]
-        context = [_enclosing(scopes.get(key[0], []), key[1]), *lines[:-1]]
-        line = Line(key[0], key[1], lines[-1], "\n".join(c for c in context if c))
-        score = 1.0 if ask.kind == "general" else line_score(ask, line)
-        if score > 0:
-            scored.append((-score, int(parts[3]), line))
-    scored.sort(key=lambda t: t[:2])
+    if ask.kind == "general":
+        for call_id, call in state.calls.items():
+            parts = call_id.split("_")
+            path, number = str(call.arguments.get("path", "")), int(parts[-1]) if parts[-1].isdigit() else 0
+            if call_id.startswith("offline_read_") and parts[2] == str(index) and number in files.get(path, {}):
+                scored.append((-1.0, int(parts[3]), 0, Line(path, number, files[path][number])))
+    else:
+        for path, lines in files.items():
+            for number, text in lines.items():
+                above = [lines[n] for n in range(number - 3, number) if n in lines]
+                context = "\n".join(c for c in (_enclosing(scopes.get(path, []), number), *above) if c)
+                score = line_score(ask, Line(path, number, text, context))
+                if score > 0:
+                    scored.append((-score, rank.get(path, len(rank)), number, Line(path, number, text, context)))
+    scored.sort(key=lambda t: t[:3])
     # after the best line, only lines nearly as good: a weak second citation is noise, not evidence
     best = -scored[0][0] if scored else 0.0
-    return [line for score, _, line in scored if -score >= 0.8 * best][: CITED_PER_ASK[ask.kind]]
+    return [line for score, *_, line in scored if -score >= 0.8 * best][: CITED_PER_ASK[ask.kind]]
