@@ -15,7 +15,7 @@ from typing import Literal
 
 __all__ = ["Ask", "Line", "classify", "line_score", "sentence"]
 
-Kind = Literal["env", "duration", "stored", "defined", "callers", "general"]
+Kind = Literal["env", "duration", "stored", "defined", "callers", "raises", "general"]
 
 _CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("env", re.compile(r"\benv(?:ironment)?\b|\bgetenv\b|\benviron\b")),
@@ -27,6 +27,7 @@ _CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         ),
     ),
     ("stored", re.compile(r"\b(?:stored|saved|persist(?:ed|s)?|kept|written|cached|storage)\b")),
+    ("raises", re.compile(r"\b(?:errors?|exceptions?|raise[sd]?|raising|throws?|fails?|failures?)\b")),
     ("defined", re.compile(r"\bdefin(?:ed|es|ition)\b|\bdeclared\b")),
     ("callers", re.compile(r"\bwho calls\b|\bcallers?\b|\bcalled\b|\bused\b|\busages?\b|\binvoked\b")),
 )
@@ -35,7 +36,8 @@ _CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 _CUE_WORDS = frozenset(
     """environment environ variable variables env var vars getenv stored saved persisted persist kept
     written cached storage expire expires expired expiry expiration timeout timeouts ttl lifetime duration
-    interval long callers caller called usage usages invoked declared default""".split()
+    interval long callers caller called usage usages invoked declared default error errors exception exceptions
+    raise raises raised raising throw throws fail fails failure failures report reports reported""".split()
 )
 
 _TIME_WORDS = (
@@ -70,6 +72,7 @@ _UNITS = (
     ("days", "days"),
     ("weeks", "weeks"),
 )
+_RAISE = r"\braise\s+[A-Za-z_]|\bthrow\s+new\s|\bpanic!\("
 _ENV_LOOKUP = r"\benviron\b|getenv|\bENV\[|process\.env"
 _ENV_NAME = re.compile(r"""["']([A-Z][A-Z0-9_]{2,})["']|\benviron\[\s*["']([A-Za-z_]\w*)""")
 _STORE = re.compile(
@@ -104,6 +107,8 @@ class Ask:
             return rf"^\s*{keyword}\s+{name}\b|^\s*{name}\s*(:[^=]*)?=[^=]"
         if self.kind == "callers" and self.target:
             return rf"\b{re.escape(self.target)}\s*\("
+        if self.kind == "raises":
+            return _RAISE
         return None
 
     def line_pattern(self) -> str | None:
@@ -189,6 +194,8 @@ def _kind_score(ask: Ask, line: Line, near: int, around: int, subject: float) ->
         m = _DEFINITION.match(text)
         exact = bool(m and m.group(1) == ask.target) or bool(re.match(rf"\s*{re.escape(ask.target)}\s*[:=]", text))
         return (6 if exact else 2 * bool(m)) + subject
+    if ask.kind == "raises":
+        return 2 + 1.5 * subject if re.search(_RAISE, text) else 0.0
     if ask.kind == "callers":
         if not re.search(rf"\b{re.escape(ask.target)}\s*\(", text) or _DEFINITION.match(text):
             return 0.0
@@ -257,6 +264,7 @@ def sentence(ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], s
             "stored": "No line that stores or writes it was found.",
             "defined": f"No definition of {ask.target} was found.",
             "callers": f"No call of {ask.target}(...) was found.",
+            "raises": "No raise statement was found near these terms.",
             "general": "Nothing in the files matched these terms well.",
         }[ask.kind]
     first = picks[0]
@@ -281,6 +289,10 @@ def sentence(ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], s
         m = _DOCSTRING.match(doc)
         said = f', documented as "{m.group(1).strip()[:120]}"' if m else ""
         return f"{ask.target} is defined at {first.path}:{first.number}: {_quote(first.text)}{said}."
+    if ask.kind == "raises":
+        names = [m.group(1) for line in picks if (m := re.search(r"\braise\s+([\w.]+)", line.text))]
+        head = f"It raises {', '.join(dict.fromkeys(names))}" if names else "Errors are raised"
+        return f"{head}: " + "; ".join(_cite(line) for line in picks) + "."
     if ask.kind == "callers":
         calls = ", ".join(f"{line.path}:{line.number} ({_quote(line.text, 70)})" for line in picks)
         return f"{ask.target} is called at {calls}."

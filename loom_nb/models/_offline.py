@@ -39,7 +39,7 @@ TOP_FILES = 3
 RELEVANT_SHARE = 0.6
 LINES_PER_FILE = 2
 READS_PER_ASK = 3
-CITED_PER_ASK = {"env": 2, "duration": 2, "stored": 2, "defined": 1, "callers": 4, "general": 3}
+CITED_PER_ASK = {"env": 2, "duration": 2, "stored": 2, "defined": 1, "callers": 4, "raises": 3, "general": 3}
 ANSWER = "Answer: "
 
 _STOPWORDS = frozenset(
@@ -371,7 +371,7 @@ def _rank_files(state: _State, terms: list[Term]) -> list[tuple[str, float]]:
     # a file holding the kind of line the question asks for (an environ lookup, the definition)
     # is worth as much as a rare term, when it also holds a term
     for a, ask in enumerate(state.asks):
-        if ask.kind in ("env", "defined", "callers"):
+        if ask.kind in ("env", "defined", "callers", "raises"):
             hits = {path for path, _, _ in _content_rows(state, f"offline_ask_{a}")}
             for path in hits & set(scores):
                 scores[path] += math.log(1 + n / len(hits))

@@ -60,6 +60,11 @@ def line_of(path: Path, needle: str) -> int:
     return hits[0]
 
 
+def lines_with(path: Path, needle: str) -> set[int]:
+    """The 1-based numbers of the lines of `path` that contain `needle`."""
+    return {n for n, text in enumerate(path.read_text().splitlines(), 1) if needle in text}
+
+
 async def ask(root: Path, question: str) -> tuple[list[str], str]:
     """The answer sentences and the whole text of the offline model's reply."""
     agent = Agent(
@@ -138,6 +143,21 @@ def stdlib_copy(tmp_path_factory):
         ("cookies", "Where is the Morsel class defined?", "cookies.py", "class Morsel(", "Morsel is defined"),
         ("cookies", "Who calls _getdate?", "cookies.py", "_getdate(value)", "_getdate is called at"),
         ("logging", "What is the default timeout of SMTPHandler?", "handlers.py", "timeout=5.0", "Time limits"),
+        (
+            "logging",
+            "How long does SocketHandler wait before it retries?",
+            "handlers.py",
+            "retryStart = 1.0",
+            "retryMax = 30.0",
+        ),
+        ("logging", "Where are handlers stored?", "__init__.py", "_handlers[name] = self", "Stored in memory"),
+        (
+            "json",
+            "How does the decoder report errors?",
+            "decoder.py",
+            "raise JSONDecodeError(",
+            "It raises JSONDecodeError",
+        ),
         ("tmp", "Which environment variable sets the temporary directory?", "tempfile.py", "getenv(envname)", "TMPDIR"),
     ],
 )
@@ -146,4 +166,5 @@ async def test_answers_on_the_standard_library_cite_the_right_line(stdlib_copy, 
     assert said in answer
     first = re.search(r"(?<![\w/.-])([\w/.-]+\.\w+):(\d+)", answer)
     assert first is not None, answer
-    assert (first.group(1), int(first.group(2))) == (file, line_of(stdlib_copy / scope / file, needle))
+    assert first.group(1) == file
+    assert int(first.group(2)) in lines_with(stdlib_copy / scope / file, needle)
