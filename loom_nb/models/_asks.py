@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Ask", "Line", "classify", "line_score", "sentence"]
+__all__ = ["Ask", "Line", "classify", "general_score", "line_score", "sentence"]
 
 Kind = Literal["env", "duration", "stored", "defined", "callers", "raises", "general"]
 
@@ -29,7 +29,10 @@ _CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("stored", re.compile(r"\b(?:stored|saved|persist(?:ed|s)?|kept|written|cached|storage)\b")),
     ("raises", re.compile(r"\b(?:errors?|exceptions?|raise[sd]?|raising|throws?|fails?|failures?)\b")),
     ("defined", re.compile(r"\bdefin(?:ed|es|ition)\b|\bdeclared\b")),
-    ("callers", re.compile(r"\bwho calls\b|\bcallers?\b|\bcalled\b|\bused\b|\busages?\b|\binvoked\b")),
+    (
+        "callers",
+        re.compile(r"\bwho (?:calls|uses)\b|\bcallers?\b|\bcalled\b|\bwhere\b[^?]*\bused\b|\busages?\b|\binvoked\b"),
+    ),
 )
 
 # Words that say what kind of answer is wanted, not what it is about.
@@ -40,13 +43,14 @@ _CUE_WORDS = frozenset(
     raise raises raised raising throw throws fail fails failure failures report reports reported""".split()
 )
 
-_TIME_WORDS = (
+# The search for duration lines is coarse (ripgrep has no look-around); scoring is strict.
+_TIME_SEARCH = (
     r"ttl|time_?out|lifetime|expir\w*|max_?age|duration|interval|delay|retry\w*|backoff|seconds?|minutes?"
     r"|hours?|days?|weeks?|timedelta|_secs?\b|_ms\b|_mins?\b|msecs?|millis\w*"
 )
 _WORDS = "ttl time_?out lifetime expir\\w* max_?age duration interval delay retry\\w* backoff seconds? minutes? hours?"
 _WORDS += " days? weeks? timedelta secs? ms mins? msecs? millis\\w*"
-# In scoring, a time word must be a word or a part of a snake_case/camelCase name ("weekdayname" is not).
+# A time word counts as a word of its own or a part of a snake_case/camelCase name ("weekdayname" is not).
 _TIME = re.compile(
     r"(?<![a-z])(?i:" + "|".join(_WORDS.split()) + r")(?![a-z])"
     r"|(?<=[a-z])(?:" + "|".join(w[0].upper() + w[1:] for w in _WORDS.split()) + r")(?![a-z])"
@@ -100,7 +104,7 @@ class Ask:
         if self.kind == "env":
             return _ENV_LOOKUP
         if self.kind == "duration":
-            return _TIME_WORDS
+            return _TIME_SEARCH
         if self.kind == "defined" and self.target:
             name = re.escape(self.target)
             keyword = r"(async\s+def|def|class|function|fn|func|struct|interface|type)"
@@ -135,8 +139,6 @@ def classify(question: str, terms: Sequence[tuple[str, str, bool]]) -> list[Ask]
         m = cue.search(q)
         if m:
             found.append((m.start(), kind))
-    if any(k == "defined" for _, k in found):  # "where is X defined and where is it used": both asks
-        found = [(p, k) for p, k in found if k != "callers" or re.search(r"\bused\b|\bcall", q)]
     kinds = [k for _, k in sorted(found)] or ["general"]
     subject = tuple(
         (r"(?<![a-z0-9])" + p[2:]) if p.startswith(r"\b") else p
@@ -200,8 +202,18 @@ def _kind_score(ask: Ask, line: Line, near: int, around: int, subject: float) ->
         if not re.search(rf"\b{re.escape(ask.target)}\s*\(", text) or _DEFINITION.match(text):
             return 0.0
         return 2 + subject
-    # general: definitions and docstrings that name the subject
-    return near * 2 + around * 0.5 + (1.5 if _DEFINITION.match(text) else 0) + (0.5 if _DOCSTRING.match(text) else 0)
+    return 0.0  # general asks are ranked by how rare their terms are (the offline model does that)
+
+
+def general_score(path: str, text: str, regexes: list[re.Pattern[str]], weights: list[float]) -> float:
+    """Rare terms in the line; a definition that names them is what a "how does X" question wants,
+    and prose (README, docs) describes the code rather than shows it."""
+    hits = sum(w for r, w in zip(regexes, weights, strict=True) if r.search(text))
+    if not hits:
+        return 0.0
+    definition = 3 if re.match(r"\s*(async\s+def|def|class|function|fn|func|struct|interface)\b", text) else 0
+    prose = 0.6 if re.search(r"\.(md|rst|txt|adoc)$|(^|/)README", path, re.IGNORECASE) else 1.0
+    return (hits * 2 + definition) * prose
 
 
 def _literal(text: str) -> str | None:
@@ -221,16 +233,14 @@ def _unit(name: str) -> str | None:
 
 
 def _value_phrase(text: str) -> str:
-    """ "(30 minutes)" when the code names the unit of a constant; "" when it does not."""
+    """ "30 minutes" when the code names the unit of a constant ("lifetime_minutes = 30"); else ""."""
     m = _CONSTANT.match(text) or _KEYWORD_VALUE.search(text.split("#", 1)[0])
     if m:
         unit = _unit(m.group(1).split(".")[-1])
         if unit:
-            return f" ({m.group(2)} {unit})"
+            return f"{m.group(2)} {unit}"
     m = re.search(r"timedelta\(\s*(\w+)\s*=\s*(\d+(?:\.\d+)?)", text)
-    if m:
-        return f" ({m.group(2)} {m.group(1)})"
-    return ""
+    return f"{m.group(2)} {m.group(1)}" if m else ""
 
 
 def _quote(text: str, limit: int = 110) -> str:
@@ -277,7 +287,10 @@ def sentence(ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], s
         head = "Environment variable" + ("s read: " if len(picks) > 1 else " read: ")
         return head + "; ".join(parts) + "."
     if ask.kind == "duration":
-        parts = [f"{_quote(line.text)} ({line.path}:{line.number}{_colon(_value_phrase(line.text))})" for line in picks]
+        parts = []
+        for line in picks:
+            value = _value_phrase(line.text)
+            parts.append(f"{_quote(line.text)} ({line.path}:{line.number}{': ' + value if value else ''})")
         return "Time limits in the code: " + "; ".join(parts) + "."
     if ask.kind == "stored":
         kind = _storage_kind(picks)
@@ -301,10 +314,6 @@ def sentence(ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], s
     said = f', documented as "{m.group(1).strip()[:120]}"' if m else ""
     rest = f"; see also {', '.join(_cite(line) for line in picks[1:])}" if picks[1:] else ""
     return f"Best match: {_cite(first)}{said}{rest}."
-
-
-def _colon(phrase: str) -> str:
-    return f": {phrase.strip(' ()')}" if phrase else ""
 
 
 def _storage_kind(picks: Sequence[Line]) -> str:

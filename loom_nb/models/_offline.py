@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._asks import Ask, Line, classify, line_score, sentence
+from ._asks import Ask, Line, classify, general_score, line_score, sentence
 from ._base import Model
 from ._messages import (
     Message,
@@ -37,7 +37,6 @@ NEEDED_TOOLS = ("content_search", "file_search", "file_read")
 MAX_TERMS = 5
 TOP_FILES = 3
 RELEVANT_SHARE = 0.6
-LINES_PER_FILE = 2
 READS_PER_ASK = 3
 CITED_PER_ASK = {"env": 2, "duration": 2, "stored": 2, "defined": 1, "callers": 4, "raises": 3, "general": 3}
 ANSWER = "Answer: "
@@ -395,17 +394,6 @@ def _term_weights(state: _State, terms: list[Term]) -> list[float]:
     return [math.log(1 + total / n) if n else 0.0 for n in per_term]
 
 
-def _general_score(path: str, text: str, regexes: list[re.Pattern[str]], weights: list[float]) -> float:
-    """Rare terms in the line; a definition that names them is what a "how does X" question wants,
-    and prose (README, docs) describes the code rather than shows it."""
-    hits = sum(w for r, w in zip(regexes, weights, strict=True) if r.search(text))
-    if not hits:
-        return 0.0
-    definition = 3 if re.match(r"\s*(async\s+def|def|class|function|fn|func|struct|interface)\b", text) else 0
-    prose = 0.6 if re.search(r"\.(md|rst|txt|adoc)$|(^|/)README", path, re.IGNORECASE) else 1.0
-    return (hits * 2 + definition) * prose
-
-
 def _candidates(state: _State, terms: list[Term]) -> list[list[Line]]:
     """Per ask, the candidate lines best first (from the scope-wide search and the best files)."""
     rank = {path: k for k, (path, _) in enumerate(_rank_files(state, terms))}
@@ -421,7 +409,7 @@ def _candidates(state: _State, terms: list[Term]) -> list[list[Line]]:
         for (path, number), text in pool.items():
             line = Line(path, number, text, _enclosing(scopes.get(path, []), number))
             if ask.kind == "general":
-                score = _general_score(path, text, regexes, weights)
+                score = general_score(path, text, regexes, weights)
             else:
                 score = line_score(ask, line)
             if score > 0:
