@@ -15,7 +15,7 @@ from typing import Literal
 
 __all__ = ["Ask", "Line", "classify", "general_score", "line_score", "sentence"]
 
-Kind = Literal["env", "duration", "stored", "defined", "callers", "raises", "general"]
+Kind = Literal["env", "duration", "stored", "defined", "callers", "uses", "raises", "general"]
 
 _CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("env", re.compile(r"\benv(?:ironment)?\b|\bgetenv\b|\benviron\b")),
@@ -29,18 +29,17 @@ _CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("stored", re.compile(r"\b(?:stored|saved|persist(?:ed|s)?|kept|written|cached|storage)\b")),
     ("raises", re.compile(r"\b(?:errors?|exceptions?|raise[sd]?|raising|throws?|fails?|failures?)\b")),
     ("defined", re.compile(r"\bdefin(?:ed|es|ition)\b|\bdeclared\b")),
-    (
-        "callers",
-        re.compile(r"\bwho (?:calls|uses)\b|\bcallers?\b|\bcalled\b|\bwhere\b[^?]*\bused\b|\busages?\b|\binvoked\b"),
-    ),
+    ("callers", re.compile(r"\bwho calls\b|\bcallers?\b|\bcalled\b|\binvoked\b")),
+    ("uses", re.compile(r"\bwho uses\b|\bused\b|\busages?\b|\breferenced\b")),
 )
 
 # Words that say what kind of answer is wanted, not what it is about.
 _CUE_WORDS = frozenset(
     """environment environ variable variables env var vars getenv stored saved persisted persist kept
     written cached storage expire expires expired expiry expiration timeout timeouts ttl lifetime duration
-    interval long callers caller called usage usages invoked declared default error errors exception exceptions
-    raise raises raised raising throw throws fail fails failure failures report reports reported""".split()
+    interval long callers caller called usage usages invoked declared default used uses referenced error errors
+    exception exceptions raise raises raised raising throw throws fail fails failure failures report reports
+    reported""".split()
 )
 
 # The search for duration lines is coarse (ripgrep has no look-around); scoring is strict.
@@ -111,6 +110,8 @@ class Ask:
             return rf"^\s*{keyword}\s+{name}\b|^\s*{name}\s*(:[^=]*)?=[^=]"
         if self.kind == "callers" and self.target:
             return rf"\b{re.escape(self.target)}\s*\("
+        if self.kind == "uses" and self.target:
+            return rf"\b{re.escape(self.target)}\b"
         if self.kind == "raises":
             return _RAISE
         return None
@@ -137,8 +138,8 @@ def classify(question: str, terms: Sequence[tuple[str, str, bool]]) -> list[Ask]
     found: list[tuple[int, Kind]] = []
     for kind, cue in _CUES:
         m = cue.search(q)
-        if m:
-            found.append((m.start(), kind))
+        if m:  # ordered by where the cue ends: "where is X defined, and where is it used"
+            found.append((m.end(), kind))
     kinds = [k for _, k in sorted(found)] or ["general"]
     subject = tuple(
         (r"(?<![a-z0-9])" + p[2:]) if p.startswith(r"\b") else p
@@ -164,7 +165,7 @@ def line_score(ask: Ask, line: Line) -> float:
     around = _subject_hits(ask, line.path)
     subject = near + min(enclosing, 2) + 0.5 * min(around, 2)
     comment = text.lstrip().startswith(("#", "//", "*", '"""', "'''", "--"))
-    if comment and ask.kind == "callers":
+    if comment and ask.kind in ("callers", "uses"):
         return 0.0
     return (0.5 if comment else 1.0) * _kind_score(ask, line, near, around, subject)
 
@@ -193,27 +194,39 @@ def _kind_score(ask: Ask, line: Line, near: int, around: int, subject: float) ->
         score = 1 + 2 * near + 0.5 * min(around, 2) + (1.5 if writes else 0)
         return score * (0.3 if reads_only else 1.0)
     if ask.kind == "defined":
-        m = _DEFINITION.match(text)
-        exact = bool(m and m.group(1) == ask.target) or bool(re.match(rf"\s*{re.escape(ask.target)}\s*[:=]", text))
-        return (6 if exact else 2 * bool(m)) + subject
+        return (6 if _defines(text, ask.target) else 2 * bool(_DEFINITION.match(text))) + subject
     if ask.kind == "raises":
         return 2 + 1.5 * subject if re.search(_RAISE, text) else 0.0
-    if ask.kind == "callers":
-        if not re.search(rf"\b{re.escape(ask.target)}\s*\(", text) or _DEFINITION.match(text):
+    if ask.kind == "uses":
+        name = re.escape(ask.target)
+        if not re.search(rf"\b{name}\b", text) or _defines(text, ask.target):
             return 0.0
-        return 2 + subject
+        return (3 if re.search(rf"\b{name}\s*\(", text) else 2) + near  # every use counts, wherever it is
+    if ask.kind == "callers":
+        name = re.escape(ask.target)
+        if not re.search(rf"\b{name}\s*\(", text) or _DEFINITION.match(text):
+            return 0.0
+        # a call as a statement, an assignment or a return beats a mention in prose (a docstring)
+        statement = re.match(rf"\s*(?:return\s+|await\s+|[\w.\[\], ]+=\s*)?[\w.]*\b{name}\s*\(", text)
+        return 2 + near + (1 if statement else 0)
     return 0.0  # general asks are ranked by how rare their terms are (the offline model does that)
 
 
 def general_score(path: str, text: str, regexes: list[re.Pattern[str]], weights: list[float]) -> float:
-    """Rare terms in the line; a definition that names them is what a "how does X" question wants,
+    """Rare terms in the line (and, less, in its path); a definition is what a "how does X" question wants,
     and prose (README, docs) describes the code rather than shows it."""
     hits = sum(w for r, w in zip(regexes, weights, strict=True) if r.search(text))
+    hits += 0.5 * sum(w for r, w in zip(regexes, weights, strict=True) if r.search(path))  # config.py for "config"
     if not hits:
         return 0.0
     definition = 3 if re.match(r"\s*(async\s+def|def|class|function|fn|func|struct|interface)\b", text) else 0
     prose = 0.6 if re.search(r"\.(md|rst|txt|adoc)$|(^|/)README", path, re.IGNORECASE) else 1.0
     return (hits * 2 + definition) * prose
+
+
+def _defines(text: str, name: str) -> bool:
+    m = _DEFINITION.match(text)
+    return bool(m and m.group(1) == name) or bool(re.match(rf"\s*{re.escape(name)}\s*(?::[^=]*)?=[^=]", text))
 
 
 def _literal(text: str) -> str | None:
@@ -263,10 +276,14 @@ def _env_names(line: Line) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def sentence(ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], str] | None = None) -> str:
+def sentence(
+    ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], str] | None = None, found: int = 0
+) -> str:
     """One sentence that states what the picked lines show for this ask, or says plainly that
-    nothing was found. `following` maps a picked line to the line after it (for a docstring)."""
+    nothing was found. `following` maps a picked line to the line after it (for a docstring);
+    `found` is how many such lines the search saw (a list of callers says when it is not all)."""
     following = following or {}
+    more = f" ({len(picks)} of the {found} found)" if found > len(picks) else ""
     if not picks:
         return {
             "env": "No environment variable is read (os.environ, getenv) in the files that match.",
@@ -274,6 +291,7 @@ def sentence(ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], s
             "stored": "No line that stores or writes it was found.",
             "defined": f"No definition of {ask.target} was found.",
             "callers": f"No call of {ask.target}(...) was found.",
+            "uses": f"No use of {ask.target} outside its definition was found.",
             "raises": "No raise statement was found near these terms.",
             "general": "Nothing in the files matched these terms well.",
         }[ask.kind]
@@ -296,7 +314,7 @@ def sentence(ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], s
         kind = _storage_kind(picks)
         return f"Stored{' ' + kind if kind else ''}: " + "; ".join(_cite(line) for line in picks) + "."
     if ask.kind == "defined":
-        if not _DEFINITION.match(first.text) and not re.match(rf"\s*{re.escape(ask.target)}\s*[:=]", first.text):
+        if not _defines(first.text, ask.target):
             return f"No definition of {ask.target} was found; the closest line is {_cite(first)}."
         doc = following.get((first.path, first.number), "")
         m = _DOCSTRING.match(doc)
@@ -306,9 +324,12 @@ def sentence(ask: Ask, picks: Sequence[Line], following: dict[tuple[str, int], s
         names = [m.group(1) for line in picks if (m := re.search(r"\braise\s+([\w.]+)", line.text))]
         head = f"It raises {', '.join(dict.fromkeys(names))}" if names else "Errors are raised"
         return f"{head}: " + "; ".join(_cite(line) for line in picks) + "."
+    if ask.kind == "uses":
+        uses = ", ".join(f"{line.path}:{line.number} ({_quote(line.text, 70)})" for line in picks)
+        return f"{ask.target} is used at {uses}{more}."
     if ask.kind == "callers":
         calls = ", ".join(f"{line.path}:{line.number} ({_quote(line.text, 70)})" for line in picks)
-        return f"{ask.target} is called at {calls}."
+        return f"{ask.target} is called at {calls}{more}."
     doc = following.get((first.path, first.number), "")
     m = _DOCSTRING.match(doc) if _DEFINITION.match(first.text) else None
     said = f', documented as "{m.group(1).strip()[:120]}"' if m else ""

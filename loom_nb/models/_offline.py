@@ -38,7 +38,7 @@ MAX_TERMS = 5
 TOP_FILES = 3
 RELEVANT_SHARE = 0.6
 READS_PER_ASK = 3
-CITED_PER_ASK = {"env": 2, "duration": 2, "stored": 2, "defined": 1, "callers": 4, "raises": 3, "general": 3}
+CITED_PER_ASK = {"env": 2, "duration": 2, "stored": 2, "defined": 1, "callers": 4, "uses": 4, "raises": 3, "general": 3}
 ANSWER = "Answer: "
 
 _STOPWORDS = frozenset(
@@ -264,7 +264,7 @@ class OfflineModel(Model):
     def _read_calls(self, state: _State, terms: list[Term]) -> tuple[ToolCallPart, ...]:
         calls: dict[tuple[str, int], ToolCallPart] = {}
         for a, picks in enumerate(_candidates(state, terms)):
-            for k, line in enumerate(picks[:READS_PER_ASK]):
+            for k, line in enumerate(picks[: max(READS_PER_ASK, CITED_PER_ASK[state.asks[a].kind])]):
                 if (line.path, line.number) not in calls:
                     calls[(line.path, line.number)] = ToolCallPart(
                         id=f"offline_read_{a}_{k}_{line.number}",
@@ -291,7 +291,8 @@ class OfflineModel(Model):
         for a, ask in enumerate(state.asks):
             picks = _final_picks(state, ask, a, files, rank)
             following = {(w.path, w.number): files[w.path].get(w.number + 1, "") for w in picks}
-            sentences.append(sentence(ask, picks, following))
+            found = sum(1 for p, n, t in _content_rows(state, f"offline_ask_{a}") if line_score(ask, Line(p, n, t)) > 0)
+            sentences.append(sentence(ask, picks, following, found))
             cited += [p for p in picks if p not in cited]
         if forced and not cited:
             sentences = ["Stopped before any line was read: nothing to report yet."]
@@ -364,13 +365,12 @@ def _rank_files(state: _State, terms: list[Term]) -> list[tuple[str, float]]:
     for i, names in enumerate(named):
         if names:
             idf = math.log(1 + n / len(names))
-            for path in names:
-                if path in scores or not counts[i]:
-                    scores[path] += 2 * idf
+            for path in names:  # a file named like a term counts, more when it also holds the terms
+                scores[path] += (2 if path in scores or not counts[i] else 1) * idf
     # a file holding the kind of line the question asks for (an environ lookup, the definition)
     # is worth as much as a rare term, when it also holds a term
     for a, ask in enumerate(state.asks):
-        if ask.kind in ("env", "defined", "callers", "raises"):
+        if ask.kind in ("env", "defined", "callers", "uses", "raises"):
             hits = {path for path, _, _ in _content_rows(state, f"offline_ask_{a}")}
             for path in hits & set(scores):
                 scores[path] += math.log(1 + n / len(hits))

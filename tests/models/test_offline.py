@@ -168,3 +168,25 @@ async def test_answers_on_the_standard_library_cite_the_right_line(stdlib_copy, 
     assert first is not None, answer
     assert first.group(1) == file
     assert int(first.group(2)) in lines_with(stdlib_copy / scope / file, needle)
+
+
+async def test_defined_and_used_are_two_answers_in_the_questions_order():
+    (defined, used), _ = await ask(SAMPLE, "Where is SessionStore defined, and where is it used?")
+    sessions, init = SAMPLE / "inventory" / "sessions.py", SAMPLE / "inventory" / "__init__.py"
+    assert defined.startswith(
+        f"SessionStore is defined at inventory/sessions.py:{line_of(sessions, 'class SessionStore')}"
+    )
+    assert f"inventory/__init__.py:{line_of(init, 'import SessionStore')}" in used and "sessions.py:" not in used
+
+
+async def test_a_list_of_callers_says_how_many_it_left_out(stdlib_copy):
+    (answer,), _ = await ask(stdlib_copy / "logging", "Who calls _acquireLock?")
+    calls = [
+        (path.name, n)
+        for path in sorted((stdlib_copy / "logging").glob("*.py"))
+        for n, text in enumerate(path.read_text().splitlines(), 1)
+        if "_acquireLock(" in text and not text.lstrip().startswith(("def ", "#"))
+    ]
+    cited = [(p, int(n)) for p, n in re.findall(r"([\w.]+\.py):(\d+)", answer)]
+    assert cited and set(cited) <= set(calls)
+    assert f"({len(cited)} of the {len(calls)} found)" in answer
