@@ -15,7 +15,7 @@ from typing import Literal
 
 __all__ = ["Ask", "Line", "classify", "general_score", "line_score", "sentence"]
 
-Kind = Literal["env", "duration", "stored", "defined", "callers", "uses", "raises", "general"]
+Kind = Literal["env", "duration", "constant", "stored", "defined", "callers", "uses", "raises", "general"]
 
 _CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("env", re.compile(r"\benv(?:ironment)?\b|\bgetenv\b|\benviron\b")),
@@ -24,6 +24,13 @@ _CUES: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         re.compile(
             r"\bhow long\b|\bwhen\b[^?.;]*\b(?:expir\w*|time ?outs?|retr\w*|rotat\w*|refresh\w*|evict\w*)"
             r"|\bexpir\w*|\btime ?outs?\b|\bttl\b|\blifetime\b|\bduration\b|\bmax[ _-]?age\b|\binterval\b"
+        ),
+    ),
+    (
+        "constant",
+        re.compile(
+            r"\bdefaults?\b|\bhow (?:many|much|big|large)\b|\bmaximum\b|\bminimum\b"
+            r"|\bwhat (?:is|are) the (?:value|number|size|port|name)s?\b|\bconstants?\b"
         ),
     ),
     ("stored", re.compile(r"\b(?:stored|saved|persist(?:ed|s)?|kept|written|cached|storage)\b")),
@@ -39,7 +46,7 @@ _CUE_WORDS = frozenset(
     written cached storage expire expires expired expiry expiration timeout timeouts ttl lifetime duration
     interval long callers caller called usage usages invoked declared default used uses referenced error errors
     exception exceptions raise raises raised raising throw throws fail fails failure failures report reports
-    reported""".split()
+    reported defaults maximum minimum constant constants many much""".split()
 )
 
 # The search for duration lines is coarse (ripgrep has no look-around); scoring is strict.
@@ -75,16 +82,19 @@ _UNITS = (
     ("days", "days"),
     ("weeks", "weeks"),
 )
+# module constants (UPPER_CASE = ...) and names set to a literal number or string
+_CONSTANT_SEARCH = r"^\s*[A-Z][A-Z0-9_]+\s*=|\b\w+\s*=\s*(?:[0-9]|['\"])"
 _RAISE = r"\braise\s+[A-Za-z_]|\bthrow\s+new\s|\bpanic!\("
 _ENV_LOOKUP = r"\benviron\b|getenv|\bENV\[|process\.env"
 _ENV_NAME = re.compile(r"""["']([A-Z][A-Z0-9_]{2,})["']|\benviron\[\s*["']([A-Za-z_]\w*)""")
 _STORE = re.compile(
     r"\]\s*=[^=]|\.execute\(|\binsert\s+into\b|\.write\(|\.dump\(|\.save\(|\.put\(|\.set\(|setdefault\("
-    r"|=\s*(?:\{\}|\[\]|\w*(?:dict|list|set|deque)\w*\()|:\s*dict\[",
+    r"|=\s*(?:\{\}|\[\]|\w*(?:dict|list|set|deque)\w*\()|:\s*dict\[|=\s*\{\s*$",
     re.IGNORECASE,
 )
 _NOT_STORED = re.compile(r"\b(?:sys\.)?std(?:out|err)\.write\(|\bprint\(")
 _DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class|function|fn|func|struct|interface)\s+(\w+)")
+_HEADER = re.compile(r"^\s*(?:\[[^\]]+\]\s*$|(?:async\s+def|def|class)\s)")
 _DOCSTRING = re.compile(r"""^\s*[rRbBuU]?(?:\"\"\"|''')(.+?)(?:\"\"\"|''')?\s*$""")
 
 
@@ -104,6 +114,8 @@ class Ask:
             return _ENV_LOOKUP
         if self.kind == "duration":
             return _TIME_SEARCH
+        if self.kind == "constant":
+            return _CONSTANT_SEARCH
         if self.kind == "defined" and self.target:
             name = re.escape(self.target)
             keyword = r"(async\s+def|def|class|function|fn|func|struct|interface|type)"
@@ -141,6 +153,8 @@ def classify(question: str, terms: Sequence[tuple[str, str, bool]]) -> list[Ask]
         if m:  # ordered by where the cue ends: "where is X defined, and where is it used"
             found.append((m.end(), kind))
     kinds = [k for _, k in sorted(found)] or ["general"]
+    if "duration" in kinds and "constant" in kinds:  # "the default timeout": one ask, the more precise one
+        kinds.remove("constant")
     subject = tuple(
         (r"(?<![a-z0-9])" + p[2:]) if p.startswith(r"\b") else p
         for text, p, _ in terms
@@ -161,9 +175,10 @@ def line_score(ask: Ask, line: Line) -> float:
     (in the line itself, or in its path and enclosing class/def)."""
     text = line.text
     near = _subject_hits(ask, text)
-    enclosing = _subject_hits(ask, line.context)
+    # of the lines around, only headers say what a line belongs to: its class/def, a [section]
+    enclosing = _subject_hits(ask, "\n".join(c for c in line.context.splitlines() if _HEADER.match(c)))
     around = _subject_hits(ask, line.path)
-    subject = near + min(enclosing, 2) + 0.5 * min(around, 2)
+    subject = 1.5 * near + min(enclosing, 2) + 0.5 * min(around, 2)
     comment = text.lstrip().startswith(("#", "//", "*", '"""', "'''", "--"))
     if comment and ask.kind in ("callers", "uses"):
         return 0.0
@@ -184,6 +199,12 @@ def _kind_score(ask: Ask, line: Line, near: int, around: int, subject: float) ->
         constant = bool(_CONSTANT.match(text))
         timed = 0.5 if re.search(r"time\(\)\s*\+", text) else 0
         return (1 + 3 * literal + 2 * constant + timed) * (1 + subject)
+    if ask.kind == "constant":
+        upper = re.match(r"\s*([A-Z][A-Z0-9_]+)\s*=[^=]", text)
+        literal = re.search(r"=\s*(?:-?\d|['\"])", text)
+        if not (upper or literal):
+            return 0.0
+        return (1 + 2 * bool(upper) + 2 * bool(literal)) * (1 + subject)
     if ask.kind == "stored":
         if not _STORE.search(text) or _DEFINITION.match(text) or _NOT_STORED.search(text):
             return 0.0
@@ -288,6 +309,7 @@ def sentence(
         return {
             "env": "No environment variable is read (os.environ, getenv) in the files that match.",
             "duration": "No duration, timeout or expiry constant was found near these terms.",
+            "constant": "No constant or default value was found near these terms.",
             "stored": "No line that stores or writes it was found.",
             "defined": f"No definition of {ask.target} was found.",
             "callers": f"No call of {ask.target}(...) was found.",
@@ -310,6 +332,8 @@ def sentence(
             value = _value_phrase(line.text)
             parts.append(f"{_quote(line.text)} ({line.path}:{line.number}{': ' + value if value else ''})")
         return "Time limits in the code: " + "; ".join(parts) + "."
+    if ask.kind == "constant":
+        return "Set in the code: " + "; ".join(_cite(line) for line in picks) + "."
     if ask.kind == "stored":
         kind = _storage_kind(picks)
         return f"Stored{' ' + kind if kind else ''}: " + "; ".join(_cite(line) for line in picks) + "."

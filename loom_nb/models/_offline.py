@@ -38,7 +38,17 @@ MAX_TERMS = 5
 TOP_FILES = 3
 RELEVANT_SHARE = 0.6
 READS_PER_ASK = 3
-CITED_PER_ASK = {"env": 2, "duration": 2, "stored": 2, "defined": 1, "callers": 4, "uses": 4, "raises": 3, "general": 3}
+CITED_PER_ASK = {
+    "env": 2,
+    "duration": 2,
+    "constant": 2,
+    "stored": 2,
+    "defined": 1,
+    "callers": 4,
+    "uses": 4,
+    "raises": 3,
+    "general": 3,
+}
 ANSWER = "Answer: "
 
 _STOPWORDS = frozenset(
@@ -223,7 +233,7 @@ class OfflineModel(Model):
                 name="content_search",
                 arguments={
                     "pattern": pattern,
-                    "ignore_case": ask.kind in ("env", "duration"),
+                    "ignore_case": ask.kind in ("env", "duration"),  # constants: UPPER_CASE is the point
                     "output_mode": "content",
                     "max_results": 500,
                 },

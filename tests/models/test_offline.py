@@ -152,6 +152,13 @@ def stdlib_copy(tmp_path_factory):
         ),
         ("logging", "Where are handlers stored?", "__init__.py", "_handlers[name] = self", "Stored in memory"),
         (
+            "logging",
+            "Which port does the logging config listener use by default?",
+            "config.py",
+            "DEFAULT_LOGGING_CONFIG_PORT = ",
+            "Set in the code",
+        ),
+        (
             "json",
             "How does the decoder report errors?",
             "decoder.py",
