@@ -53,7 +53,7 @@ class _Base:
 
 @dataclass(slots=True, kw_only=True, frozen=True)
 class AgentSpawned(_Base):
-    """An agent process started (also after a restart)."""
+    """An agent started: once per agent, and again each time its supervisor restarts it after a crash."""
 
     kind: Literal["agent_spawned"] = "agent_spawned"
     role: str
@@ -62,6 +62,9 @@ class AgentSpawned(_Base):
     """Model string the agent talks to."""
     parent: str | None = None
     """Name of the agent (or supervisor) that started it."""
+    restart: bool = False
+    """True when its supervisor started it again after a crash (restart counts add these up; a new
+    turn of a running agent is no restart and emits no AgentSpawned)."""
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)

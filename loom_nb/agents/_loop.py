@@ -79,6 +79,7 @@ class Agent:
         budget: Budget | None = None,
         in_flight_grace: float = 5.0,
         gate: PermissionGate | None = None,
+        restart: bool = False,
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be >= 1; got {max_iterations}")
@@ -102,6 +103,9 @@ class Agent:
         sub-agents)."""
         self._said = ""
         self._iteration = 0
+        self.restart = restart
+        """True when a supervisor builds this agent again after a crash (pass `process.restarts > 0`)."""
+        self._spawned = False
         self._definitions = [t.definition() for t in tools]
 
     def __repr__(self) -> str:
@@ -120,7 +124,18 @@ class Agent:
 
     async def run(self, input: str) -> AgentResult:
         bus, sid, name = self.bus, self.session_id, self.name
-        bus.emit(AgentSpawned(session_id=sid, agent=name, role=self.role, model=self.model.name, parent=self.parent))
+        if not self._spawned:  # one agent, one spawn: a later run is a new turn, not a restart
+            self._spawned = True
+            bus.emit(
+                AgentSpawned(
+                    session_id=sid,
+                    agent=name,
+                    role=self.role,
+                    model=self.model.name,
+                    parent=self.parent,
+                    restart=self.restart,
+                )
+            )
         messages: list[Message] = [Message.user(input)]
         usage = Usage()
         cost: float | None = 0.0

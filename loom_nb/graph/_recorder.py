@@ -457,7 +457,7 @@ class Recorder:
                         first.model,
                         first.parent,
                         "running",
-                        len(events) - 1,
+                        sum(e.restart for e in events),
                         events[-1].ts,
                     )
                 )
@@ -469,7 +469,7 @@ class Recorder:
             con.register("batch_spawns", df)
             con.execute("""INSERT INTO agents (id, session_id, name, role, model, parent, status, restarts, started_at)
                 SELECT * FROM batch_spawns
-                ON CONFLICT (id) DO UPDATE SET restarts = agents.restarts + excluded.restarts + 1,
+                ON CONFLICT (id) DO UPDATE SET restarts = agents.restarts + excluded.restarts,
                     status = 'running', model = excluded.model, ended_at = NULL""")
         if statuses:
             rows = [

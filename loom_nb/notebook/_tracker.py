@@ -71,9 +71,9 @@ class SessionTracker:
             return
         row = st.agents.get(e.agent) or AgentRow(name=e.agent)
         if isinstance(e, AgentSpawned):
-            restarts = row.restarts + 1 if e.agent in st.agents else 0
+            restarts = row.restarts + e.restart  # a new turn or a re-announced agent is no restart
             row = replace(row, role=e.role, model=e.model, status="idle", restarts=restarts)
-            self._note(f"{e.agent} ({e.role}) started" + (f" — restart {restarts}" if restarts else ""))
+            self._note(f"{e.agent} ({e.role}) started" + (f" — restart {restarts}" if e.restart else ""))
         elif isinstance(e, AgentStatus):
             row = replace(
                 row,

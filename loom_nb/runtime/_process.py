@@ -126,6 +126,7 @@ class Process:
         "exit_reason",
         "name",
         "pid",
+        "restarts",
         "result",
         "trap_exit",
     )
@@ -148,6 +149,8 @@ class Process:
         """None while alive; then why it ended."""
         self.result: Any = None
         """What the body returned (normal exit only)."""
+        self.restarts = 0
+        """How often its supervisor had restarted this child before starting this incarnation."""
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else f"exited {self.exit_reason!r}"

@@ -93,6 +93,7 @@ class _Child:
     spec: ChildSpec
     process: Process | None = None
     monitor_ref: int | None = None
+    starts: int = 0
 
 
 @dataclass(slots=True)
@@ -233,6 +234,7 @@ class _SupervisorBase:
         )
         if spec.name is not None and self.registry is not None:
             self.registry.register(spec.name, proc)
+        proc.restarts, child.starts = child.starts, child.starts + 1
         child.process = proc
         child.monitor_ref = self.process.monitor(proc)
         proc.start()

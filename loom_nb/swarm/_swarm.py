@@ -27,7 +27,7 @@ from ..models._budget import Budget, BudgetReached, reset_budget, use_budget
 from ..models._messages import Usage
 from ..runtime import DynamicSupervisor, Registry, supervised_map
 from ..tools import Scope, ToolContext
-from ._lead import plan, synthesise
+from ._lead import Lead
 from ._roles import ROLES, Role, Task
 
 __all__ = ["Swarm", "SwarmResult", "run_sync"]
@@ -198,20 +198,12 @@ class Swarm:
         text, status, error = "", "done", None
         try:
             scope = Scope(self.scope_dir)
-            tasks = await plan(
-                self.intent,
-                model=self.model,
-                max_tasks=self.max_tasks,
-                bus=self.bus,
-                session_id=self.session_id,
-                scope=scope,
-            )
+            lead = Lead(model=self.model, bus=self.bus, session_id=self.session_id, scope=scope)
+            tasks = await lead.plan(self.intent, self.max_tasks)
             goal_and_actions = await self._log_plan(graph, tasks)
             findings = await self._dispatch(tasks, scope, graph)
             await self._log_findings(graph, goal_and_actions, findings)
-            text = await synthesise(
-                self.intent, findings, model=self.model, bus=self.bus, session_id=self.session_id, scope=scope
-            )
+            text = await lead.answer(self.intent, findings)
         except asyncio.CancelledError:
             status, error = "cancelled", self._stop_reason or "cancelled"
             if self._stop_reason is None:

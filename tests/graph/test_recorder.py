@@ -37,7 +37,11 @@ def test_events_map_to_their_tables(store):
         )
         bus.emit(AgentSpawned(session_id="s1", agent="researcher-1", role="researcher", model="m", parent="lead"))
         bus.emit(AgentStatus(session_id="s1", agent="researcher-1", status="crashed", reason="boom"))
-        bus.emit(AgentSpawned(session_id="s1", agent="researcher-1", role="researcher", model="m", parent="lead"))
+        bus.emit(
+            AgentSpawned(
+                session_id="s1", agent="researcher-1", role="researcher", model="m", parent="lead", restart=True
+            )
+        )
         bus.emit(
             LLMCall(
                 session_id="s1",

@@ -122,6 +122,8 @@ def test_the_quickstart_runs_in_jupyterlab_with_agent_rows_and_the_graph(lab):
                     page.wait_for_function(KERNEL_READY, timeout=60_000)  # it dropped the run: try again
             # the agents of the run: the live widget's table, then the summary it turns into
             page.wait_for_selector("table.loom-agents td:has-text('researcher-1')", state="attached", timeout=120_000)
+            # a browser draws no frame for an iframe out of view: bring it into view as a reader would
+            page.locator("iframe[title^='loom decision graph']").scroll_into_view_if_needed(timeout=120_000)
             graph = page.frame_locator("iframe[title^='loom decision graph']")
             graph.locator("body[data-drawn='1']").wait_for(state="attached", timeout=120_000)
             assert graph.locator("#graph svg#view").count() == 1

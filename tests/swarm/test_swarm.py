@@ -5,11 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from loom_nb.agents import Agent
 from loom_nb.events import EventBus, EventLog
-from loom_nb.graph import open_graph
+from loom_nb.graph import GraphStore, Recorder, open_graph
 from loom_nb.models import MissingAPIKey, ModelError, Response, ScriptedModel, TextPart, Usage
-from loom_nb.runtime import ANY, Registry
+from loom_nb.notebook._tracker import SessionTracker
+from loom_nb.runtime import ANY, ChildSpec, DynamicSupervisor, Registry
 from loom_nb.swarm import Swarm
+from loom_nb.tools import READ_ONLY_TOOLS, Scope, ToolContext
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -169,3 +172,116 @@ async def test_misuse_and_bad_input_fail_loudly(tmp_path, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(MissingAPIKey, match="ANTHROPIC_API_KEY"):
         Swarm("x", project=tmp_path, model="anthropic:claude-sonnet-4-5")
+
+
+def restarts_everywhere(log: EventLog, tracker: SessionTracker, db: Path, session: str) -> dict[str, tuple[int, ...]]:
+    """Per agent: restarts as the events say, as `%loom agents` shows them, and as the graph holds them."""
+    spawns: dict[str, list[bool]] = {}
+    for e in log.of_kind("agent_spawned"):
+        spawns.setdefault(e.agent, []).append(e.restart)
+    shown = tracker.dataframe().set_index("name")["restarts"]
+    recorded = open_graph(db).agents(session).set_index("name")["restarts"]
+    return {name: (sum(flags), int(shown[name]), int(recorded[name])) for name, flags in spawns.items()}
+
+
+@pytest.mark.parametrize("lead", ["scripted", "offline"])
+async def test_the_lead_plans_and_answers_as_one_agent_never_restarted(tmp_path, lead):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    bus = EventBus()
+    log = EventLog(bus)
+    tracker = SessionTracker(bus, "s-lead")
+    swarm = Swarm(
+        "research x in a.py",
+        project=tmp_path,
+        model=lead_model(["first question about x", "second question about x"]) if lead == "scripted" else "offline",
+        weak=ScriptedModel(lambda messages, tools: "x is set at a.py:1"),
+        session="s-lead",
+        db=tmp_path / "g.duckdb",
+        bus=bus,
+    )
+    result = await swarm.run()
+    assert result.status == "done"
+    assert [e.agent for e in log.of_kind("agent_spawned")].count("lead") == 1
+    counts = restarts_everywhere(log, tracker, tmp_path / "g.duckdb", "s-lead")
+    assert counts["lead"] == (0, 0, 0) and set(counts) >= {"lead", "researcher-1"}
+    assert all(c == (0, 0, 0) for c in counts.values())
+    lead_statuses = [e.status for e in log.of_kind("agent_status") if e.agent == "lead"]
+    assert "idle" in lead_statuses and lead_statuses[-1] == "done"  # waits for its researchers, then answers
+    assert open_graph(tmp_path / "g.duckdb").agents("s-lead").set_index("name").loc["lead", "status"] == "done"
+
+
+async def test_a_researcher_its_supervisor_restarts_after_a_crash_counts_one_restart(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    db = tmp_path / "g.duckdb"
+    bus = EventBus()
+    log = EventLog(bus)
+    tracker = SessionTracker(bus, "s-crash")
+    recorder = Recorder(GraphStore(db)).attach(bus)
+    calls = 0
+
+    def once_broken(messages, tools):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            recorder.flush()  # the first spawn is written before the restart: the second lands as an update
+            raise ModelError("x: HTTP 500 after 4 retries", status_code=500, retries=4)
+        return "x is set at a.py:1"
+
+    finished = asyncio.Event()
+
+    async def researcher(proc):
+        agent = Agent(
+            name="researcher-1",
+            role="researcher",
+            model=ScriptedModel(once_broken),
+            tools=READ_ONLY_TOOLS,
+            context=ToolContext(scope=Scope(tmp_path), project=tmp_path, session_id="s-crash"),
+            bus=bus,
+            parent="lead",
+            restart=proc.restarts > 0,
+        )
+        await agent.run("where is x set?")
+        finished.set()
+
+    supervisor = DynamicSupervisor()
+    await supervisor.start()
+    try:
+        await supervisor.start_child(ChildSpec(id="researcher-1", start=researcher, restart="transient"))
+        await asyncio.wait_for(finished.wait(), 10)
+    finally:
+        await supervisor.stop()
+        await asyncio.to_thread(recorder.close)
+    assert calls == 2
+    assert [e.restart for e in log.of_kind("agent_spawned")] == [False, True]
+    assert restarts_everywhere(log, tracker, db, "s-crash") == {"researcher-1": (1, 1, 1)}
+    assert any("restart 1" in line for line in tracker.feed())
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "notebooks" / "sample_project"
+
+
+async def test_the_offline_lead_asks_only_the_intents_questions_and_answers_each_in_a_sentence():
+    swarm = Swarm(
+        "How does the inventory service load its settings? Where are user sessions saved, and when do they expire?",
+        project=SAMPLE,
+        record=False,
+    )
+    result = await swarm.run()
+    assert [f.task for f in result.findings] == [
+        "How does the inventory service load its settings?",
+        "Where are user sessions saved, and when do they expire?",
+    ]
+    body = result.text.splitlines()
+    assert body[0].startswith("[offline lead") and "no LLM was used" in body[0]
+    first = body[body.index("1. How does the inventory service load its settings?") + 1]
+    second = body[body.index("2. Where are user sessions saved, and when do they expire?") + 1]
+    assert "def load_settings(" in first and "inventory/config.py:" in first
+    assert "self._sessions[token]" in second and "lifetime_minutes = 30" in second and "30 minutes" in second
+    assert "nothing found" not in result.text.lower()
+
+
+async def test_a_single_question_stays_one_task():
+    swarm = Swarm("Which environment variable sets the store path?", project=SAMPLE, record=False)
+    result = await swarm.run()
+    assert [f.task for f in result.findings] == ["Which environment variable sets the store path?"]
+    assert "Where is" not in result.text and "INVENTORY_STORE" in result.text
