@@ -7,9 +7,9 @@ INJECTED = "\x1b]0;pwned\x07\x1b[2J settings loaded \x1b[31mred\x1b[0m\u202eevil
 
 
 def test_escape_sequences_from_a_scanned_file_are_shown_not_obeyed(tmp_path):
-    (tmp_path / "settings.py").write_text(f'def load_settings(path):\n    """{INJECTED}"""\n    return path\n')
+    (tmp_path / "settings.py").write_text(f"def load_settings(path):  # {INJECTED}\n    return path\n")
     out = run_cli("subagent", "Where are the settings loaded?", "--project", str(tmp_path), "--model", "offline", "-v")
     assert out.returncode == 0, out.stderr
-    assert "settings.py:2:" in out.stdout  # the injected line was cited...
+    assert "settings.py:1:" in out.stdout  # the injected line was cited...
     assert "<U+001B>]0;pwned<U+0007><U+001B>[2J settings loaded <U+001B>[31mred<U+001B>[0m<U+202E>evil" in out.stdout
     assert not any(c in out.stdout + out.stderr for c in "\x1b\x07\u202e")  # ...as text
