@@ -1,4 +1,5 @@
-"""The `loom-nb` command line: `loom-nb subagent "task" [more tasks] --scope lib/`."""
+"""The `loom-nb` command line: `loom-nb subagent "task" [more tasks] --scope lib/`, and the workspaces
+runs leave behind: `loom-nb worktrees`, `diff`, `merge`, `undo`, `discard`."""
 
 from __future__ import annotations
 
@@ -29,6 +30,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-concurrency", type=int, default=4, help="sub-agents running at once (default 4)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.add_argument("--verbose", "-v", action="store_true", help="print each tool call to stderr as it happens")
+
+    w = sub.add_parser("worktrees", help="list the workspaces runs left in the project (stale ones: a killed kernel's)")
+    w.add_argument("--project", default=".")
+    w.add_argument("--clean", action="store_true", help="discard the stale ones (worktree and branch)")
+    for name, text in (
+        ("diff", "print a session's changes as a unified diff"),
+        (
+            "merge",
+            "merge a session's branch into your current branch (refused if touched files are dirty or it conflicts)",
+        ),
+        ("undo", "revert loom's own commits of a session in its workspace"),
+        ("discard", "remove a session's worktree and its branch"),
+    ):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("session", nargs="?", help="the session id (default: the newest workspace)")
+        c.add_argument("--project", default=".")
+        if name == "undo":
+            c.add_argument("--last", type=int, default=None, help="only the newest N of loom's commits")
+        if name in ("merge", "discard"):
+            c.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -53,6 +74,68 @@ def _print_findings(findings: list, as_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "subagent":
+        return _subagent(args)
+    return _workspace_command(args)
+
+
+def _workspace_command(args: argparse.Namespace) -> int:
+    from .workspace import GitError, Workspace, WorkspaceError
+
+    try:
+        if args.command == "worktrees":
+            infos = Workspace.list(args.project)
+            if not infos:
+                print("no loom workspaces in this project")
+            for info in infos:
+                state = "stale (its process died)" if info.stale else ("running" if info.live else "finished")
+                print(f"{info.session_id}  {info.branch}  {info.commits} commit(s)  {state}  {info.path}")
+            if args.clean:
+                for info in infos:
+                    if info.stale:
+                        Workspace.open(args.project, info.session_id).discard()
+                        print(f"discarded {info.session_id}")
+            return 0
+        session = args.session
+        if session is None:
+            infos = Workspace.list(args.project)
+            if not infos:
+                raise WorkspaceError("no loom workspaces in this project; `loom-nb worktrees` lists them")
+            session = infos[0].session_id
+        ws = Workspace.open(args.project, session)
+        if args.command == "diff":
+            sys.stdout.write(terminal(ws.diff()))
+            return 0
+        if args.command == "undo":
+            undone = ws.undo(last=args.last)
+            print(f"reverted {len(undone)} commit(s) of session {session}" + "".join(
+                f"\n  {c.sha[:10]} {terminal(c.message)}" for c in undone))  # fmt: skip
+            return 0
+        if not args.yes and not _confirm(f"{args.command} session {session} ({ws.branch})?"):
+            print("nothing done")
+            return 1
+        if args.command == "merge":
+            print(f"merged session {session}: {ws.merge()[:10]}")
+        else:
+            ws.discard()
+            print(f"discarded session {session}: worktree and branch {ws.branch} removed")
+        return 0
+    except (WorkspaceError, GitError) as exc:
+        print(f"loom-nb: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _confirm(question: str) -> bool:
+    """A yes/no from the terminal; without one (a pipe, CI), no."""
+    if not sys.stdin.isatty():
+        print(f"{question} (no terminal to ask: pass --yes)", file=sys.stderr)
+        return False
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _subagent(args: argparse.Namespace) -> int:
     from .agents._sub_agent import sub_agents
     from .config import ConfigError
     from .events import EventBus, ToolCallEvent
