@@ -162,12 +162,16 @@ class Swarm:
         self._task = asyncio.current_task()
         recorder = None
         graph = None
+        unusable: Exception | None = None
         if self.record:
-            from ..graph import DecisionGraph, GraphStore, Recorder
+            from ..graph import DecisionGraph, GraphError, GraphStore, Recorder, SchemaTooNew
 
             store = GraphStore(self.db) if self.db is not None else GraphStore(project=self.root)
-            recorder = Recorder(store).attach(self.bus)
-            graph = DecisionGraph(store, session_id=self.session_id, agent_name="lead")
+            try:
+                recorder = Recorder(store).attach(self.bus)
+                graph = DecisionGraph(store, session_id=self.session_id, agent_name="lead")
+            except (GraphError, SchemaTooNew) as exc:  # a damaged or unwritable file: fail, say why, touch nothing
+                unusable = exc
         unsubscribe = self.bus.subscribe(self._budget_guard)
         started = time.perf_counter()
         self.bus.emit(
@@ -183,6 +187,8 @@ class Swarm:
         findings: tuple[Findings, ...] = ()
         text, status, error = "", "done", None
         try:
+            if unusable is not None:
+                raise unusable
             scope = Scope(self.scope_dir)
             tasks = await plan(
                 self.intent,
@@ -211,6 +217,8 @@ class Swarm:
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
                 await asyncio.shield(asyncio.to_thread(recorder.close))
+                if recorder.failure is not None:  # the events are spooled; the message says where
+                    status, error = "failed", recorder.failure if error is None else f"{error}; {recorder.failure}"
         if self.meter.unpriced:
             self.bus.emit(
                 Warning(
