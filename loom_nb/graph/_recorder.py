@@ -1,21 +1,24 @@
 """The recorder: subscribes to the event bus and writes batches to DuckDB from its own thread.
 
 Emitting costs an append to a deque (about a microsecond). Every `flush_interval` (sooner when
-`batch_size` events wait) the writer thread takes what is pending, groups it by event class, turns
-each group into columns (attrgetter and zip, in C) and hands DuckDB one JSON text per class: SQL
-unnests it into the tables and builds the events' payloads, with the GIL released. No pandas and
-no pyarrow on this path: they cost tens of MB and hold the GIL while frames are built, which the
-event loop (and a kernel's next cell) would feel. A batch is one transaction: a kernel killed
-mid-write loses at most that batch, and the next open finds the file intact.
+`batch_size` events wait) the writer thread takes what is pending, groups it by event class and
+hands DuckDB one JSON text of columns per class (_columns.py); SQL unnests it into the tables and
+builds the events' payloads. No pandas and no pyarrow on this path: they cost ~100 MB and hold the
+GIL while frames are built, which the event loop (and a kernel's next cell) would feel. A batch costs
+~10 ms of DuckDB work whatever its size, so the interval is 0.25 s: readers see a run within a
+quarter of a second, and the writer takes a few percent of a core. A batch is one transaction: a
+kernel killed mid-write loses at most that batch, and the next open finds the file intact.
 
-The writer keeps its connection while events keep coming (an open and a close cost 24 ms) and
-lets go when idle for `idle_release` seconds or when another process asks for the file (see
-_store.py). `close()` commits what is pending and returns; the connection is let go (DuckDB
-checkpoints then) after it has returned.
+The writer opens the file once when it starts (creating or migrating it; a file that cannot be used
+raises GraphFileError there), keeps the connection while events keep coming (opening a database costs
+~11 ms of CPU, letting go a checkpoint) and lets go when idle for `idle_release` seconds or when
+another process asks for the file (see _store.py). `close()` commits what is pending and returns at
+once; the checkpoint of letting go happens after it has returned.
 
 A write that keeps failing (a read-only `.loom/`, a full disk) is retried `max_attempts` times, then
 the recorder gives up: every event not written, and every later one, goes to a JSONL spool file in a
-writable cache directory, `failure` says where, and `load_spool()` puts it into a graph file later.
+writable cache directory (_spool.py), `failure` says where, and `load_spool()` puts it into a graph
+file later. A file another process holds is waited for (at most `busy_timeout` once closed).
 """
 
 from __future__ import annotations
@@ -25,104 +28,43 @@ import dataclasses
 import itertools
 import json
 import logging
-import math
 import os
 import socket
-import tempfile
 import threading
 import time
-import typing
 from collections import deque
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from operator import attrgetter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import events as _events
 from ..events import AgentSpawned, AgentStatus, EventBus, LLMCall, SessionEnded, SessionStarted, ToolCallEvent
+from ._columns import TS, doc, shape
+from ._spool import new_spool, spool_lines
 from ._store import GraphBusy, GraphStore, file_error, transaction_conflict
 
-__all__ = ["Recorder", "default_spool_dir", "load_spool"]
+__all__ = ["Recorder"]
 
 log = logging.getLogger("loom_nb.recorder")
 
 _ENDED = frozenset({"done", "crashed"})
-_HEADER = ("session_id", "agent", "kind", "ts")
-_TS = "make_timestamp((ts * 1000000)::BIGINT)"
-"""Epoch seconds to a naive-UTC TIMESTAMP, without going through the session's time zone."""
 
 
-# event classes as columns ------------------------------------------------------------------------
-
-
-def _duck_type(hint: Any) -> str:
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) is typing.Literal:
-        return "VARCHAR"
-    if len(args) == 1 and typing.get_origin(hint) is not tuple:
-        return _duck_type(args[0])
-    return {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN"}.get(hint, "JSON")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Shape:
-    """How one event class becomes columns: field names, their DuckDB types, and the SQL that reads them."""
-
-    fields: tuple[str, ...]
-    types: tuple[str, ...]
-    get: Callable[[Any], tuple[Any, ...]]
-
-    @classmethod
-    def of(cls, event_type: type) -> _Shape:
-        hints = typing.get_type_hints(event_type, vars(_events))
-        names = tuple(f.name for f in dataclasses.fields(event_type))
-        return cls(names, tuple(_duck_type(hints.get(n)) for n in names), attrgetter(*names))
-
-    @property
-    def payload(self) -> tuple[str, ...]:
-        return tuple(n for n in self.fields if n not in _HEADER)
-
-    def rows(self, alias: str = "b") -> str:
-        """A subquery: one row per event, one column per field, from the JSON text bound to `$alias`."""
-        schema = json.dumps({n: [t] for n, t in zip(self.fields, self.types, strict=True)})
-        cols = ", ".join(f'unnest(d."{n}") AS "{n}"' for n in self.fields)
-        return f"(SELECT {cols} FROM (SELECT from_json(${alias}, '{schema}') AS d))"
-
-    def events_select(self, alias: str) -> str:
-        payload = ", ".join(f"'{n}': \"{n}\"" for n in self.payload)
-        return (
-            f"SELECT session_id, agent, kind, {_TS}, to_json({{{payload}}})::JSON FROM {self.rows(alias)}"
-            if payload
-            else f"SELECT session_id, agent, kind, {_TS}, '{{}}'::JSON FROM {self.rows(alias)}"
-        )
-
-
-_shapes: dict[type, _Shape] = {}
-
-
-def _shape(event_type: type) -> _Shape:
-    shape = _shapes.get(event_type)
-    if shape is None:
-        shape = _shapes[event_type] = _Shape.of(event_type)
-    return shape
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _doc(shape: _Shape, events: list[Any]) -> str:
-    """The events of one class as one JSON object of columns (C code all the way: attrgetter, zip, dumps)."""
-    doc = dict(zip(shape.fields, zip(*map(shape.get, events), strict=True), strict=True))
-    try:
-        return json.dumps(doc, default=str, allow_nan=False)
-    except ValueError:  # NaN or infinity from a model or tool: not JSON, so NULL
-        return json.dumps({k: _finite(list(v)) for k, v in doc.items()}, default=str)
+def _usage(calls: list[LLMCall]) -> dict[str, list[Any]]:
+    """Token and cost totals per session (sessions.cost_usd adds the priced calls; unpriced ones are counted)."""
+    out: dict[str, list[Any]] = {}
+    for e in calls:
+        t = out.get(e.session_id)
+        if t is None:
+            t = out[e.session_id] = [0, 0, 0, 0, 0.0, 0]
+        t[0] += e.input_tokens
+        t[1] += e.output_tokens
+        t[2] += e.cache_read_tokens
+        t[3] += e.cache_write_tokens
+        if e.cost_usd is not None:
+            t[4] += e.cost_usd
+        elif e.error is None:
+            t[5] += 1
+    return out
 
 
 _LLM_COLUMNS = (
@@ -130,12 +72,6 @@ _LLM_COLUMNS = (
     "latency_s, retries, error"
 )
 _TOOL_COLUMNS = "session_id, agent, tool, call_id, args_summary, duration_s, outcome, error"
-
-
-def default_spool_dir() -> Path:
-    """Where events go when the graph file cannot take them: `$XDG_CACHE_HOME/loom-nb/spool`."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "loom-nb" / "spool"
 
 
 _closing: set[threading.Thread] = set()
@@ -159,7 +95,7 @@ class Recorder:
         self,
         store: GraphStore,
         *,
-        flush_interval: float = 0.1,
+        flush_interval: float = 0.25,
         batch_size: int = 5000,
         idle_release: float = 1.0,
         on_flush: Callable[[int], None] | None = None,
@@ -228,8 +164,10 @@ class Recorder:
         if self._thread is not None:
             raise RuntimeError("this Recorder is already running")
         try:
-            with self.store.connect():
-                pass  # create or migrate the file now, not in the middle of the first batch
+            # Create or migrate the file now, not in the middle of the first batch, and keep the connection
+            # for the writer (opening a database costs ~11 ms of CPU, closing it a checkpoint).
+            self._connection()
+            self._last_write = time.monotonic()
         except GraphBusy:
             pass  # another process has it for now: the writer thread retries until it gets it
         self._thread = threading.Thread(target=self._run, name="loom-recorder", daemon=True)
@@ -315,12 +253,16 @@ class Recorder:
             # DuckDB checkpoints every 16 MiB of WAL by default, a pause of hundreds of ms in the middle of a
             # flood. While the recorder holds the file, checkpoint at 256 MiB; letting go checkpoints anyway.
             self._con.execute("SET checkpoint_threshold = '256MiB'")
+            # Batches are small: DuckDB's worker threads cost more in handing work around than they save, and
+            # they compete with the event loop for the same cores (the flood benchmark: 45k -> 59k events/s).
+            self._con.execute("SET threads = 1")
         return self._con
 
     def _release(self) -> None:
         if self._con is not None:
             con, self._con = self._con, None
             try:
+                con.execute("RESET threads")  # a global setting: readers of this process get their threads back
                 con.close()
             except Exception:  # a file that cannot take the checkpoint: its WAL stays for the next open
                 log.warning("recorder: closing %s failed", self.store.path, exc_info=True)
@@ -396,9 +338,9 @@ class Recorder:
         events = [self._as_failed(e) for e in batch if not isinstance(e, _CloseImplicit)]
         if not events:
             return
-        lines = "".join(json.dumps(_event_dict(e), default=str) + "\n" for e in events)
+        lines = spool_lines(events)
         if self.spool_path is None and not self.unsaved:
-            self.spool_path = self._new_spool()
+            self.spool_path = new_spool(self.store.path.stem, f"{self.pid}-{id(self):x}", self.spool_dir)
         if self.spool_path is not None:
             try:
                 with self.spool_path.open("a", encoding="utf-8") as f:
@@ -422,21 +364,6 @@ class Recorder:
             return dataclasses.replace(event, status="failed", error=self._cause)
         return event
 
-    def _new_spool(self) -> Path | None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        name = f"{self.store.path.stem}-{stamp}-{self.pid}-{id(self):x}.jsonl"
-        dirs = [self.spool_dir] if self.spool_dir is not None else []
-        dirs += [default_spool_dir(), Path(tempfile.gettempdir()) / "loom-nb-spool"]
-        for directory in dirs:
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-                path = directory / name
-                path.touch()
-                return path
-            except OSError:
-                continue
-        return None
-
     # one batch, one transaction ----------------------------------------------------------------
 
     def _write(self, batch: list[Any]) -> None:
@@ -451,8 +378,8 @@ class Recorder:
             for e in evs:
                 if e.session_id not in first_ts or e.ts < first_ts[e.session_id]:
                     first_ts[e.session_id] = e.ts
-        shapes = {cls: _shape(cls) for cls in groups}
-        docs = {cls: _doc(shapes[cls], evs) for cls, evs in groups.items()}
+        shapes = {cls: shape(cls) for cls in groups}
+        docs = {cls: doc(shapes[cls], evs) for cls, evs in groups.items()}
         con = self._connection()
         con.execute("BEGIN TRANSACTION")
         try:
@@ -465,27 +392,21 @@ class Recorder:
                     {f"b{i}": docs[cls] for i, cls in enumerate(classes)},
                 )
             if LLMCall in docs:
-                rows = shapes[LLMCall].rows()
                 con.execute(
-                    f"INSERT INTO llm_calls ({_LLM_COLUMNS}, ts) SELECT {_LLM_COLUMNS}, {_TS} FROM {rows}",
+                    f"INSERT INTO llm_calls ({_LLM_COLUMNS}, ts) SELECT {_LLM_COLUMNS}, {TS} "
+                    f"FROM {shapes[LLMCall].rows()}",
                     {"b": docs[LLMCall]},
                 )
-                con.execute(
-                    f"""UPDATE sessions SET
-                       input_tokens = sessions.input_tokens + d.i, output_tokens = sessions.output_tokens + d.o,
-                       cache_read_tokens = sessions.cache_read_tokens + d.cr,
-                       cache_write_tokens = sessions.cache_write_tokens + d.cw,
-                       cost_usd = sessions.cost_usd + d.c, unpriced_calls = sessions.unpriced_calls + d.u
-                   FROM (SELECT session_id, sum(input_tokens) i, sum(output_tokens) o, sum(cache_read_tokens) cr,
-                                sum(cache_write_tokens) cw, coalesce(sum(cost_usd), 0) c,
-                                count(*) FILTER (WHERE cost_usd IS NULL AND error IS NULL) u
-                         FROM {rows} GROUP BY session_id) d
-                   WHERE sessions.id = d.session_id""",
-                    {"b": docs[LLMCall]},
-                )
+                for sid, totals in _usage(groups[LLMCall]).items():  # one short statement per session
+                    con.execute(
+                        """UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
+                           cache_read_tokens = cache_read_tokens + ?, cache_write_tokens = cache_write_tokens + ?,
+                           cost_usd = cost_usd + ?, unpriced_calls = unpriced_calls + ? WHERE id = ?""",
+                        [*totals, sid],
+                    )
             if ToolCallEvent in docs:
                 con.execute(
-                    f"INSERT INTO tool_calls ({_TOOL_COLUMNS}, ts) SELECT {_TOOL_COLUMNS}, {_TS} "
+                    f"INSERT INTO tool_calls ({_TOOL_COLUMNS}, ts) SELECT {_TOOL_COLUMNS}, {TS} "
                     f"FROM {shapes[ToolCallEvent].rows()}",
                     {"b": docs[ToolCallEvent]},
                 )
@@ -594,51 +515,3 @@ class Recorder:
 
 class _CloseImplicit:
     """A marker in the final batch: end the implicit sessions in the same transaction."""
-
-
-def _event_dict(event: Any) -> dict[str, Any]:
-    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-
-
-_EVENT_TYPES: dict[str, type] = {
-    t.__dataclass_fields__["kind"].default: t  # type: ignore[attr-defined]
-    for t in typing.get_args(_events.Event)
-}
-
-
-def _read_spool(lines: Iterable[str]) -> Iterable[Any]:
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        data = json.loads(line)
-        event_type = _EVENT_TYPES.get(data.get("kind"))
-        if event_type is None:
-            raise ValueError(f"line {n}: unknown event kind {data.get('kind')!r}")
-        names = {f.name for f in dataclasses.fields(event_type)}
-        if "models" in data and isinstance(data["models"], list):
-            data["models"] = tuple(data["models"])
-        yield event_type(**{k: v for k, v in data.items() if k in names})
-
-
-def load_spool(
-    spool: str | os.PathLike[str], db: str | os.PathLike[str] | None = None, *, project: str | os.PathLike[str] = "."
-) -> int:
-    """Write the events a recorder spooled (see Recorder.failure) into a graph file; returns how many."""
-    path = Path(spool)
-    if not path.is_file():
-        raise FileNotFoundError(f"no spool at {path}: the path is in the message of the failed session")
-    store = GraphStore(db) if db is not None else GraphStore(project=project)
-    recorder = Recorder(store, max_attempts=1)
-    bus = EventBus()
-    recorder.attach(bus)
-    count = 0
-    try:
-        with path.open(encoding="utf-8") as f:
-            for event in _read_spool(f):
-                bus.emit(event)
-                count += 1
-    finally:
-        recorder.close()
-    if recorder.failure is not None:
-        raise RuntimeError(recorder.failure)
-    return count
