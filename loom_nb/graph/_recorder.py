@@ -28,6 +28,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -60,7 +61,7 @@ def _usage(calls: list[LLMCall]) -> dict[str, list[Any]]:
         t[1] += e.output_tokens
         t[2] += e.cache_read_tokens
         t[3] += e.cache_write_tokens
-        if e.cost_usd is not None:
+        if e.cost_usd is not None and math.isfinite(e.cost_usd):  # NaN or infinity is stored as NULL: unknown
             t[4] += e.cost_usd
         elif e.error is None:
             t[5] += 1
