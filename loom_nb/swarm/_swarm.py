@@ -214,11 +214,14 @@ class Swarm:
             unsubscribe()
             if status != "done" and error is None:
                 status, error = "cancelled", "cancelled"
+            if recorder is not None and recorder.failure is not None and status == "done":
+                status, error = "failed", recorder.failure  # recording stopped mid-run: say so in the event too
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
                 await asyncio.shield(asyncio.to_thread(recorder.close))
-                if recorder.failure is not None:  # the events are spooled; the message says where
-                    status, error = "failed", recorder.failure if error is None else f"{error}; {recorder.failure}"
+                if recorder.failure is not None:  # the events are spooled; the message says where (final counts)
+                    kept = error is None or error.startswith("recording to ")
+                    status, error = "failed", recorder.failure if kept else f"{error}; {recorder.failure}"
         if self.meter.unpriced:
             self.bus.emit(
                 Warning(
