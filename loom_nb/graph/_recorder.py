@@ -5,9 +5,11 @@ Emitting costs an append to a deque (about a microsecond). Every `flush_interval
 hands DuckDB one JSON text of columns per class (_columns.py); SQL unnests it into the tables and
 builds the events' payloads. No pandas and no pyarrow on this path: they cost ~100 MB and hold the
 GIL while frames are built, which the event loop (and a kernel's next cell) would feel. A batch costs
-~10 ms of DuckDB work whatever its size, so the interval is 0.25 s: readers see a run within a
-quarter of a second, and the writer takes a few percent of a core. A batch is one transaction: a
-kernel killed mid-write loses at most that batch, and the next open finds the file intact.
+~10 ms of DuckDB work plus ~5-15 us per event; the writer wakes every 0.1 s, or as soon as 1,000
+events wait, and takes everything pending (so under a flood batches grow by themselves): little is
+left for close(), which is what a session's end waits for (N=100 agents: ~15 ms after the last
+event). A batch is one transaction: a kernel killed mid-write loses at most that batch, and the next
+open finds the file intact.
 
 The writer opens the file once when it starts (creating or migrating it; a file that cannot be used
 raises GraphFileError there), keeps the connection while events keep coming (opening a database costs
@@ -96,8 +98,8 @@ class Recorder:
         self,
         store: GraphStore,
         *,
-        flush_interval: float = 0.25,
-        batch_size: int = 5000,
+        flush_interval: float = 0.1,
+        batch_size: int = 1000,
         idle_release: float = 1.0,
         on_flush: Callable[[int], None] | None = None,
         max_attempts: int = 5,
