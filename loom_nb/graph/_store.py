@@ -74,7 +74,9 @@ def file_error(path: Path, exc: BaseException) -> GraphFileError | None:
     """A clear GraphFileError for a DuckDB error about the file itself, else None."""
     text = str(exc)
     low = text.lower()
-    if str(path) not in text:  # about another file (a CSV a query reads, say): not ours to explain
+    if (
+        isinstance(exc, GraphFileError) or str(path) not in text
+    ):  # about another file (a CSV a query reads, say): not ours to explain
         return None
     if "not a valid duckdb database" in low or "could not read enough bytes" in low or "corrupt" in low:
         return GraphFileError(
@@ -198,19 +200,10 @@ class GraphStore:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
-            except BaseException as exc:
+            except BaseException:
                 con.execute("ROLLBACK")
-                error = file_error(self.path, exc)
-                if error is not None:
-                    raise error from exc
                 raise
-            try:
-                con.execute("COMMIT")
-            except Exception as exc:  # the commit writes the WAL: an unwritable directory shows here
-                error = file_error(self.path, exc)
-                if error is not None:
-                    raise error from exc
-                raise
+            con.execute("COMMIT")  # writes the WAL: an unwritable directory shows here (connect() says so)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         import duckdb
