@@ -74,9 +74,8 @@ def file_error(path: Path, exc: BaseException) -> GraphFileError | None:
     """A clear GraphFileError for a DuckDB error about the file itself, else None."""
     text = str(exc)
     low = text.lower()
-    if (
-        isinstance(exc, GraphFileError) or str(path) not in text
-    ):  # about another file (a CSV a query reads, say): not ours to explain
+    # Already explained, or about another file (a CSV a query reads, say): not ours to explain.
+    if isinstance(exc, GraphFileError) or str(path) not in text:
         return None
     if "not a valid duckdb database" in low or "could not read enough bytes" in low or "corrupt" in low:
         return GraphFileError(
