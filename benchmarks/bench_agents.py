@@ -7,8 +7,10 @@ framework time per turn = (wall - ideal) / (N * (K + 1))
 
 Recorded vs supervised, side by side (N=100, K=3, L=50 ms, in-process): the same run with the
 recorder writing every event to a DuckDB file, and without; each mode in fresh processes (so each
-has its own peak memory), alternating, medians and ratios: framework time per turn, the session's
-end (last event to the recorder's close() returning) and peak RSS.
+has its own peak memory), alternating, medians and ratios: framework time per turn, the process's
+CPU per turn (steadier than wall time on a shared machine; the recorder's work on its own thread
+counts here, and after the run: the checkpoint of letting go of the file falls in the next run),
+the session's end (last event to the recorder's close() returning) and peak RSS.
 
 Usage: python benchmarks/bench_agents.py [--quick] [--compare-only] [--json PATH]
 """
@@ -192,21 +194,24 @@ async def compare_one(mode: str, n: int, latency: float, repeats: int) -> dict:
     import tempfile
 
     scope = Scope(Path(__file__).parent)
-    walls, ends = [], []
+    walls, ends, cpus = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats + 1):
             gc.collect()
+            cpu = time.process_time()
             if mode == "recorded":
                 wall, end = await recorded_run(n, latency, scope, Path(tmp))
                 ends.append(end)
             else:
                 wall = await run_swarm(n, scripted_model(latency), scope)
             walls.append(wall)
+            cpus.append(time.process_time() - cpu)
     ideal = (K + 1) * latency
     return {
         "mode": mode,
         "framework_ms_per_turn": [(w - ideal) / (n * (K + 1)) * 1000 for w in walls[1:]],
         "session_end_ms": [e * 1000 for e in ends[1:]],
+        "cpu_ms_per_turn": [c / (n * (K + 1)) * 1000 for c in cpus[1:]],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -225,6 +230,7 @@ def recorded_vs_supervised(n: int = 100, latency: float = 0.05, rounds: int = 3,
             runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     per_turn = {m: statistics.median(v for r in rs for v in r["framework_ms_per_turn"]) for m, rs in runs.items()}
     rss = {m: statistics.median(r["peak_rss_mb"] for r in rs) for m, rs in runs.items()}
+    cpu = {m: statistics.median(v for r in rs for v in r["cpu_ms_per_turn"]) for m, rs in runs.items()}
     ends = [v for r in runs["recorded"] for v in r["session_end_ms"]]
     return {
         "N": n,
@@ -233,6 +239,8 @@ def recorded_vs_supervised(n: int = 100, latency: float = 0.05, rounds: int = 3,
         "runs_per_mode": rounds * repeats,
         "framework_ms_per_turn": per_turn,
         "recorded_over_supervised": per_turn["recorded"] / per_turn["supervised"],
+        "cpu_ms_per_turn": cpu,
+        "cpu_recorded_over_supervised": cpu["recorded"] / cpu["supervised"],
         "session_end_ms_median": statistics.median(ends),
         "session_end_ms_max": max(ends),
         "peak_rss_mb": rss,
@@ -245,6 +253,8 @@ def _print_comparison(c: dict) -> None:
     print(
         f"recorded vs supervised (N={c['N']}, K={c['K']}, L={c['L_s'] * 1000:.0f} ms, {c['runs_per_mode']} runs each): "
         f"framework/turn {t['recorded']:.4f} vs {t['supervised']:.4f} ms = {c['recorded_over_supervised']:.2f}x; "
+        f"process CPU/turn {c['cpu_ms_per_turn']['recorded']:.3f} vs {c['cpu_ms_per_turn']['supervised']:.3f} ms = "
+        f"{c['cpu_recorded_over_supervised']:.2f}x; "
         f"session end {c['session_end_ms_median']:.1f} ms (max {c['session_end_ms_max']:.1f}); "
         f"peak RSS {c['peak_rss_mb']['recorded']:.0f} vs {c['peak_rss_mb']['supervised']:.0f} MB",
         flush=True,
