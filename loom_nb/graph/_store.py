@@ -171,7 +171,11 @@ class GraphStore:
                 with self._init_lock, _schema_lock(self.path):
                     if not self._ready:
                         self._retry_conflicts(self._migrate, con)
-                        self._retry_conflicts(self._recover, con)
+                        try:
+                            self._retry_conflicts(self._recover, con)
+                        except Exception as exc:  # a read-only file can still be read; recovery waits
+                            if file_error(self.path, exc) is None:
+                                raise
                         self._ready = True
         except BaseException as exc:
             con.close()

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -119,6 +120,15 @@ def test_a_damaged_graph_file_fails_the_run_says_what_to_do_and_is_left_untouche
 # item 9 ------------------------------------------------------------------------------------------
 
 
+def wait_released(db: Path) -> None:
+    """The recorder lets go of the file (a checkpoint, which removes the WAL) just after the run returns."""
+    wal = db.with_name(db.name + ".wal")
+    deadline = time.monotonic() + 30
+    while wal.exists():
+        assert time.monotonic() < deadline, "the recorder never let go of the file"
+        time.sleep(0.01)
+
+
 @contextlib.contextmanager
 def read_only(directory: Path):
     """Make `directory` refuse new files, also for root (the tests run as root, who ignores mode bits):
@@ -144,12 +154,7 @@ def test_a_read_only_loom_dir_fails_the_run_in_bounded_time_and_keeps_every_even
     db = project / ".loom" / "loom.duckdb"
     first = asyncio.run(swarm(project, db, session="before").run())
     assert first.status == "done"
-    wal = db.with_name(db.name + ".wal")
-    deadline = time.monotonic() + 30
-    while wal.exists():  # the recorder lets go of the file (a checkpoint) just after the run returns
-        assert time.monotonic() < deadline, "the recorder never let go of the file"
-        time.sleep(0.01)
-    # so the next write must create the WAL in .loom/
+    wait_released(db)  # so the next write must create the WAL in .loom/
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))  # where the spool goes: $XDG_CACHE_HOME/loom-nb/spool
     spool_dir = cache / "loom-nb" / "spool"
@@ -176,6 +181,24 @@ def test_a_read_only_loom_dir_fails_the_run_in_bounded_time_and_keeps_every_even
     assert len(g.llm_calls("ro")) == 1 and session["input_tokens"] > 0
     assert len(g.events("ro")) == len(lines)
     assert open_graph(db).sessions()["id"].tolist() == ["before"]  # the read-only file is as it was
+
+
+def test_a_read_only_graph_can_still_be_read(project):
+    db = project / ".loom" / "loom.duckdb"
+    assert asyncio.run(swarm(project, db, session="kept").run()).status == "done"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with GraphStore(db).connect() as con:  # a session whose process died: recovery would mark it interrupted
+        con.execute(
+            "INSERT INTO sessions (id, status, writer_pid, writer_host, started_at) "
+            "VALUES ('orphan', 'running', ?, ?, now()::TIMESTAMP)",
+            [dead.pid, socket.gethostname()],
+        )
+    wait_released(db)
+    with read_only(db.parent):
+        sessions = open_graph(db).sessions().set_index("id")  # reads work; recovery waits for a writable file
+    assert sessions.loc["kept", "status"] == "done" and sessions.loc["orphan", "status"] == "running"
+    assert open_graph(db).sessions().set_index("id").loc["orphan", "status"] == "interrupted"
 
 
 def test_a_read_only_loom_dir_without_a_graph_file_fails_at_once(project):
