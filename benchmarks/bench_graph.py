@@ -1,5 +1,5 @@
-"""The decision graph in DuckDB: recording rate, flush latency, emit-side cost, reads over 1M nodes,
-and pyvis rendering (when available).
+"""The decision graph in DuckDB: recording rate, flush latency, emit-side cost, a session's end (the
+last event to close() returning), reads over 1M nodes, and pyvis rendering (when available).
 
 Usage: python benchmarks/bench_graph.py [--events 500000] [--json PATH]
 """
@@ -118,6 +118,37 @@ def flush_latency(rate: int, seconds: float, directory: Path) -> dict:
     }
 
 
+def session_end(directory: Path, events: int = 2000, repeats: int = 9) -> dict:
+    """Sessions of `events` events (a second of 100 agents' work) into one project file, one after
+    another: how long close() takes after the last event, and the process CPU per session."""
+    import os
+
+    from loom_nb.events import SessionEnded
+
+    store = GraphStore(directory / "sessions.duckdb")
+    ends, cpus = [], []
+    for i in range(repeats + 1):
+        cpu = os.times()
+        bus = EventBus()
+        rec = Recorder(store).attach(bus)
+        session = f"end-{i}"
+        bus.emit(SessionStarted(session_id=session, agent="", intent="bench"))
+        for e in _events(events, session):
+            bus.emit(e)
+        bus.emit(SessionEnded(session_id=session, agent="", status="done"))
+        started = time.perf_counter()
+        rec.close()
+        ends.append(time.perf_counter() - started)
+        after = os.times()
+        cpus.append(after.user + after.system - cpu.user - cpu.system)
+    return {
+        "events": events,
+        "close_ms_median": statistics.median(ends[1:]) * 1000,
+        "close_ms_max": max(ends[1:]) * 1000,
+        "cpu_ms_per_session": statistics.median(cpus[1:]) * 1000,
+    }
+
+
 def nodes_over_a_million(directory: Path, repeats: int = 5) -> dict:
     store = GraphStore(directory / "million.duckdb")
     with store.connect() as con:
@@ -219,6 +250,12 @@ def main() -> None:
                 f"ms, max {lat['latency_max_ms']:.0f} ms ({lat['batches']} batches)",
                 flush=True,
             )
+        results["session_end"] = end = session_end(d)
+        print(
+            f"session end ({end['events']:,} events, then close()): median {end['close_ms_median']:.1f} ms, "
+            f"max {end['close_ms_max']:.1f} ms; {end['cpu_ms_per_session']:.0f} ms CPU per session",
+            flush=True,
+        )
         results["nodes_1M"] = nodes = nodes_over_a_million(d)
         for label, v in nodes.items():
             print(f"g.nodes({label}) over 1,000,000 nodes: {v['median_ms']:.0f} ms", flush=True)

@@ -1,5 +1,6 @@
 """The notebook face in a real kernel: %load_ext cold time, a trivial cell's latency while agents run
-in the background, and widget messages per second under a flood of events.
+in the background (unrecorded, and recorded to the project's graph as users run them: side by side,
+medians of the rounds and the ratio), and widget messages per second under a flood of events.
 
 Usage: python benchmarks/bench_kernel.py [--json PATH]
 """
@@ -38,7 +39,7 @@ BACKGROUND = textwrap.dedent("""
 
     h = default_runner().submit(Swarm("bench", project=".", model=ScriptedModel(lead),
                                       weak=ScriptedModel(worker, latency=0.05), max_agents={n}, max_tasks={n},
-                                      record=False))
+                                      record={record}))
 """)
 
 
@@ -88,12 +89,12 @@ def load_ext_cold(directory: Path, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def responsiveness(directory: Path, agents: int, samples: int = 150) -> dict:
+def responsiveness(directory: Path, agents: int, samples: int = 150, record: bool = False) -> dict:
     k = Kernel(directory)
     try:
         k.run("%load_ext loom_nb")
         if agents:
-            k.run(BACKGROUND.format(n=agents))
+            k.run(BACKGROUND.format(n=agents, record=record))
             k.run(f"import time\nwhile len(h.tracker.rows()) < {agents} + 1: time.sleep(0.01)")
         latencies = [k.run("1 + 1")[0] for _ in range(samples)]
         running = k.run("print(h.status, len(h.tracker.rows()))")[1] if agents else []
@@ -105,6 +106,7 @@ def responsiveness(directory: Path, agents: int, samples: int = 150) -> dict:
     status = next((m["content"]["text"].strip() for m in running if m["msg_type"] == "stream"), "")
     return {
         "agents": agents,
+        "recorded": record,
         "p50_ms": latencies[len(latencies) // 2] * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "samples": samples,
@@ -203,24 +205,59 @@ def interrupt_latency(directory: Path, repeats: int = 5) -> dict:
     return {"median_s": statistics.median(times), "max_s": max(times), "repeats": repeats}
 
 
+def _print_responsiveness(r: dict) -> None:
+    print(
+        f"trivial cell with {r['agents']:>3} background agents (50 ms model, "
+        f"{'recorded' if r['recorded'] else 'unrecorded'}): p50 {r['p50_ms']:.1f} ms, "
+        f"p99 {r['p99_ms']:.1f} ms  [{r['swarm_during_sampling']}]",
+        flush=True,
+    )
+
+
+def recorded_vs_unrecorded(directory: Path, rounds: int = 3, agents: int = 100) -> dict:
+    """A trivial cell's latency with 100 agents in the background, unrecorded and recorded, alternating."""
+    runs: dict[str, list[dict]] = {"unrecorded": [], "recorded": []}
+    for _ in range(rounds):
+        for mode in runs:
+            r = responsiveness(directory, agents, record=mode == "recorded")
+            runs[mode].append(r)
+            _print_responsiveness(r)
+    p99 = {m: statistics.median(r["p99_ms"] for r in rs) for m, rs in runs.items()}
+    p50 = {m: statistics.median(r["p50_ms"] for r in rs) for m, rs in runs.items()}
+    print(
+        f"recorded vs unrecorded ({agents} agents, {rounds} rounds): p99 {p99['recorded']:.1f} vs "
+        f"{p99['unrecorded']:.1f} ms (x{p99['recorded'] / p99['unrecorded']:.2f}), p50 {p50['recorded']:.1f} vs "
+        f"{p50['unrecorded']:.1f} ms",
+        flush=True,
+    )
+    ratio = p99["recorded"] / p99["unrecorded"]
+    return {"agents": agents, "p99_ms": p99, "p50_ms": p50, "p99_ratio": ratio, "raw": runs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "kernel.json")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the recorded vs unrecorded comparison")
+    parser.add_argument("--compare-only", action="store_true", help="only the recorded vs unrecorded comparison")
     args = parser.parse_args()
+    if args.compare_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            results = {"recorded_vs_unrecorded": recorded_vs_unrecorded(Path(tmp), args.rounds)}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"results: {args.json}")
+        return
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         results["load_ext_cold_s"] = t = load_ext_cold(d)
         print(f"%load_ext loom_nb, cold kernel: {t * 1000:.0f} ms (median of 5)", flush=True)
         results["responsiveness"] = []
-        for n in (0, 100, 500):
+        for n in (0, 500):
             r = responsiveness(d, n)
             results["responsiveness"].append(r)
-            print(
-                f"trivial cell with {n:>3} background agents (50 ms model): p50 {r['p50_ms']:.1f} ms, "
-                f"p99 {r['p99_ms']:.1f} ms  [{r['swarm_during_sampling']}]",
-                flush=True,
-            )
+            _print_responsiveness(r)
+        results["recorded_vs_unrecorded"] = recorded_vs_unrecorded(d, args.rounds)
         results["interrupt"] = i = interrupt_latency(d)
         print(
             f"interrupt to KeyboardInterrupt reply (swarm cancelled, recorded): median {i['median_s'] * 1000:.0f} ms,"

@@ -5,7 +5,8 @@ from ._decisions import DecisionGraph, Edge, Node, Pulse
 from ._read import Graph, open_graph
 from ._recorder import Recorder
 from ._schema import EDGE_TYPES, MIGRATIONS, NODE_STATUSES, NODE_TYPES, SESSION_STATUSES, Migration
-from ._store import GraphBusy, GraphError, GraphStore, SchemaTooNew, default_path
+from ._spool import load_spool
+from ._store import GraphBusy, GraphError, GraphFileError, GraphStore, SchemaTooNew, default_path
 
 __all__ = [
     "EDGE_TYPES",
@@ -18,6 +19,7 @@ __all__ = [
     "Graph",
     "GraphBusy",
     "GraphError",
+    "GraphFileError",
     "GraphStore",
     "Migration",
     "Node",
@@ -25,5 +27,6 @@ __all__ = [
     "Recorder",
     "SchemaTooNew",
     "default_path",
+    "load_spool",
     "open_graph",
 ]

@@ -1,7 +1,7 @@
 """Reading the graph back as pandas DataFrames (and SQL, and networkx), during and after a run.
 
 No silent row limit: a query returns every row it matches. Parameters are bound, never formatted
-into SQL.
+into SQL. Every timestamp comes back time-zone aware, in UTC (the file holds naive UTC).
 """
 
 from __future__ import annotations
@@ -192,10 +192,16 @@ def _json(value: str) -> Any:
 
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
-    """Integer columns that hold NULLs come back as floats: make them nullable Int64."""
+    """Integer columns that hold NULLs come back as floats: make them nullable Int64. Timestamps: UTC-aware
+    (the TIMESTAMP columns hold naive UTC; a TIMESTAMPTZ an SQL query makes is converted to UTC)."""
     for col in ("confidence", "writer_pid", "retries", "restarts"):
         if col in df.columns and df[col].dtype.kind == "f":
             df[col] = df[col].astype("Int64")
+    for col in df.columns:
+        dtype = df[col].dtype
+        if dtype.kind == "M":
+            tz = getattr(dtype, "tz", None)
+            df[col] = df[col].dt.tz_localize("UTC") if tz is None else df[col].dt.tz_convert("UTC")
     return df
 
 

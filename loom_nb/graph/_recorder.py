@@ -1,131 +1,97 @@
 """The recorder: subscribes to the event bus and writes batches to DuckDB from its own thread.
 
 Emitting costs an append to a deque (about a microsecond). Every `flush_interval` (sooner when
-`batch_size` events wait) the writer thread takes what is pending, turns it into column lists,
-and inserts each table's rows from a DataFrame in one transaction (executemany measured 100x
-slower here). A batch is atomic: a kernel killed mid-write loses at most that batch, and the
-next open finds the file intact. The writer keeps its connection while events keep coming (an
-open and a close cost 24 ms, four times a batch) and lets go when idle for `idle_release`
-seconds or when another process asks for the file (see _store.py).
+`batch_size` events wait) the writer thread takes what is pending, groups it by event class and
+hands DuckDB one JSON text of columns per class (_columns.py); SQL unnests it into the tables and
+builds the events' payloads. No pandas and no pyarrow on this path: they cost ~100 MB and hold the
+GIL while frames are built, which the event loop (and a kernel's next cell) would feel. A batch costs
+~10 ms of DuckDB work plus ~5-15 us per event; the writer wakes every 0.1 s, or as soon as 1,000
+events wait, and takes everything pending (so under a flood batches grow by themselves): little is
+left for close(), which is what a session's end waits for (N=100 agents: ~15 ms after the last
+event). A batch is one transaction: a kernel killed mid-write loses at most that batch, and the next
+open finds the file intact.
+
+The writer opens the file once when it starts (creating or migrating it; a file that cannot be used
+raises GraphFileError there), keeps the connection while events keep coming (opening a database costs
+~11 ms of CPU, letting go a checkpoint) and lets go when idle for `idle_release` seconds or when
+another process asks for the file (see _store.py). `close()` commits what is pending and returns at
+once; the checkpoint of letting go happens after it has returned.
+
+A write that keeps failing (a read-only `.loom/`, a full disk) is retried `max_attempts` times, then
+the recorder gives up: every event not written, and every later one, goes to a JSONL spool file in a
+writable cache directory (_spool.py), `failure` says where, and `load_spool()` puts it into a graph
+file later. A file another process holds is waited for (at most `busy_timeout` once closed).
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import itertools
 import json
 import logging
+import math
 import os
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from ..events import (
-    AgentSpawned,
-    AgentStatus,
-    EventBus,
-    LLMCall,
-    SessionEnded,
-    SessionStarted,
-    ToolCallEvent,
-)
-from ._store import GraphStore
+from ..events import AgentSpawned, AgentStatus, EventBus, LLMCall, SessionEnded, SessionStarted, ToolCallEvent
+from ._columns import TS, doc, shape
+from ._spool import new_spool, spool_lines
+from ._store import GraphBusy, GraphStore, file_error, transaction_conflict
 
 __all__ = ["Recorder"]
 
 log = logging.getLogger("loom_nb.recorder")
 
 _ENDED = frozenset({"done", "crashed"})
-_skip_fields = frozenset({"session_id", "agent", "kind", "ts"})
-_payload_fields: dict[type, tuple[str, ...]] = {}
 
 
-def _payload(event: Any) -> str:
-    cls = type(event)
-    names = _payload_fields.get(cls)
-    if names is None:
-        names = _payload_fields[cls] = tuple(f.name for f in dataclasses.fields(event) if f.name not in _skip_fields)
-    return json.dumps({n: getattr(event, n) for n in names}, default=str)
+def _usage(calls: list[LLMCall]) -> dict[str, list[Any]]:
+    """Token and cost totals per session (sessions.cost_usd adds the priced calls; unpriced ones are counted)."""
+    out: dict[str, list[Any]] = {}
+    for e in calls:
+        t = out.get(e.session_id)
+        if t is None:
+            t = out[e.session_id] = [0, 0, 0, 0, 0.0, 0]
+        t[0] += e.input_tokens
+        t[1] += e.output_tokens
+        t[2] += e.cache_read_tokens
+        t[3] += e.cache_write_tokens
+        if e.cost_usd is not None and math.isfinite(e.cost_usd):  # NaN or infinity is stored as NULL: unknown
+            t[4] += e.cost_usd
+        elif e.error is None:
+            t[5] += 1
+    return out
 
 
 _LLM_COLUMNS = (
-    "session_id",
-    "agent",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_usd",
-    "latency_s",
-    "retries",
-    "error",
-    "ts",
+    "session_id, agent, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, "
+    "latency_s, retries, error"
 )
-_TOOL_COLUMNS = ("session_id", "agent", "tool", "call_id", "args_summary", "duration_s", "outcome", "error", "ts")
+_TOOL_COLUMNS = "session_id, agent, tool, call_id, args_summary, duration_s, outcome, error"
 
 
-def _frame(pd: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Any:
-    df = pd.DataFrame.from_records(rows, columns=list(columns))
-    df["ts"] = pd.to_datetime(df["ts"], unit="s")
-    return df
+_closing: set[threading.Thread] = set()
 
 
-@dataclasses.dataclass(frozen=True)
-class _Insert:
-    table: str
-    """The registered batch frame the statements read."""
-    statements: tuple[str, ...]
-
-
-_INSERT_EVENTS = _Insert(
-    "batch_events",
-    (
-        "INSERT INTO events (session_id, agent, kind, ts, payload) SELECT session_id, agent, kind, ts, payload "
-        "FROM batch_events",
-    ),
-)
-_INSERT_LLM = _Insert(
-    "batch_llm",
-    (
-        f"INSERT INTO llm_calls ({', '.join(_LLM_COLUMNS)}) SELECT * FROM batch_llm",
-        """INSERT INTO events (session_id, agent, kind, ts, payload)
-       SELECT session_id, agent, 'llm_call', ts, to_json({'model': model, 'input_tokens': input_tokens,
-           'output_tokens': output_tokens, 'cache_read_tokens': cache_read_tokens,
-           'cache_write_tokens': cache_write_tokens, 'cost_usd': cost_usd, 'latency_s': latency_s,
-           'retries': retries, 'error': error}) FROM batch_llm""",
-        """UPDATE sessions SET
-           input_tokens = sessions.input_tokens + d.i, output_tokens = sessions.output_tokens + d.o,
-           cache_read_tokens = sessions.cache_read_tokens + d.cr,
-           cache_write_tokens = sessions.cache_write_tokens + d.cw,
-           cost_usd = sessions.cost_usd + d.c, unpriced_calls = sessions.unpriced_calls + d.u
-       FROM (SELECT session_id, sum(input_tokens) i, sum(output_tokens) o, sum(cache_read_tokens) cr,
-                    sum(cache_write_tokens) cw, coalesce(sum(cost_usd), 0) c,
-                    count(*) FILTER (WHERE cost_usd IS NULL AND error IS NULL) u
-             FROM batch_llm GROUP BY session_id) d
-       WHERE sessions.id = d.session_id""",
-    ),
-)
-_INSERT_TOOLS = _Insert(
-    "batch_tools",
-    (
-        f"INSERT INTO tool_calls ({', '.join(_TOOL_COLUMNS)}) SELECT * FROM batch_tools",
-        """INSERT INTO events (session_id, agent, kind, ts, payload)
-       SELECT session_id, agent, 'tool_call', ts, to_json({'tool': tool, 'call_id': call_id,
-           'args_summary': args_summary, 'duration_s': duration_s, 'outcome': outcome, 'error': error})
-       FROM batch_tools""",
-    ),
-)
+@atexit.register
+def _finish_closing() -> None:
+    """Let recorders that were closed finish letting go of their file (a checkpoint) before the process ends."""
+    for thread in list(_closing):
+        thread.join(timeout=10)
 
 
 class Recorder:
     """Writes every event of a bus to a GraphStore, in batches, on a thread of its own.
 
     `with Recorder(store).attach(bus):` ... or `recorder.start()`, `recorder.close()`.
-    `flush()` returns once everything emitted before it is on disk.
+    `flush()` returns once everything emitted before it is on disk (or spooled, see `failure`).
     """
 
     def __init__(
@@ -133,17 +99,31 @@ class Recorder:
         store: GraphStore,
         *,
         flush_interval: float = 0.1,
-        batch_size: int = 5000,
+        batch_size: int = 1000,
         idle_release: float = 1.0,
         on_flush: Callable[[int], None] | None = None,
+        max_attempts: int = 5,
+        busy_timeout: float = 60.0,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be > 0; got {flush_interval}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1; got {max_attempts}")
         self.store = store
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         """Wake the writer early once this many events wait (keeps latency flat under a flood)."""
         self.idle_release = idle_release
+        self.max_attempts = max_attempts
+        """Failed writes in a row (other than a busy file or a conflict) before the recorder gives up."""
+        self.busy_timeout = busy_timeout
+        """After close(), how long to keep waiting for a file another process holds before spooling."""
+        self.spool_dir = Path(spool_dir) if spool_dir is not None else None
+        self.spool_path: Path | None = None
+        """The JSONL file holding the events the graph file did not take (None while all is well)."""
+        self.unsaved: list[Any] = []
+        """Events neither the graph file nor any spool directory took: offered here, never dropped."""
         self._con: Any = None
         self._last_write = 0.0
         self.on_flush = on_flush
@@ -152,14 +132,17 @@ class Recorder:
         self._emitted = itertools.count(1)
         self._last_emitted = 0
         self._written = 0
+        self._spooled = 0
         self._cond = threading.Condition()
         self._wake = threading.Event()
         self._stopping = False
+        self._finished = False
         self._thread: threading.Thread | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self._implicit_sessions: set[str] = set()
         self._known_sessions: set[str] = set()
         self._failures = 0
+        self._cause: str | None = None
         self.pid = os.getpid()
         self.host = socket.gethostname()
 
@@ -172,21 +155,22 @@ class Recorder:
             self._wake.set()
 
     def attach(self, bus: EventBus) -> Recorder:
-        self._unsubscribe.append(bus.subscribe(self))
         if self._thread is None:
             self.start()
+        self._unsubscribe.append(bus.subscribe(self))
         return self
 
     # lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> Recorder:
+        """Open (create, migrate) the file now: a file that cannot be used raises GraphFileError here."""
         if self._thread is not None:
             raise RuntimeError("this Recorder is already running")
-        from ._store import GraphBusy
-
         try:
-            with self.store.connect():
-                pass  # create or migrate the file now, not in the middle of the first batch
+            # Create or migrate the file now, not in the middle of the first batch, and keep the connection
+            # for the writer (opening a database costs ~11 ms of CPU, closing it a checkpoint).
+            self._connection()
+            self._last_write = time.monotonic()
         except GraphBusy:
             pass  # another process has it for now: the writer thread retries until it gets it
         self._thread = threading.Thread(target=self._run, name="loom-recorder", daemon=True)
@@ -194,26 +178,29 @@ class Recorder:
         return self
 
     def flush(self, timeout: float | None = 30.0) -> int:
-        """Block until every event emitted so far is written; returns how many have been."""
+        """Block until every event emitted so far is written (or spooled); returns how many are written."""
         target = self._last_emitted
         self._wake.set()
         with self._cond:
-            if not self._cond.wait_for(lambda: self._written >= target or self._thread is None, timeout):
+            if not self._cond.wait_for(
+                lambda: self._written + self._spooled >= target or self._finished or self._thread is None, timeout
+            ):
                 raise TimeoutError(f"the recorder has not written {target - self._written} events after {timeout} s")
         return self._written
 
     def close(self) -> None:
-        """Write what is pending, end implicit sessions, stop the thread."""
+        """Write what is pending (ending implicit sessions) and return; the file is let go just after."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        if self._thread is None:
+        thread, self._thread = self._thread, None
+        if thread is None:
             return
+        _closing.add(thread)
         self._stopping = True
         self._wake.set()
-        self._thread.join()
-        self._thread = None
-        self._close_implicit_sessions()
+        with self._cond:
+            self._cond.wait_for(lambda: self._finished)
 
     def __enter__(self) -> Recorder:
         return self
@@ -225,6 +212,20 @@ class Recorder:
     def written(self) -> int:
         return self._written
 
+    @property
+    def failure(self) -> str | None:
+        """Why recording stopped and where the events went; None while recording works."""
+        if self._cause is None:
+            return None
+        if self.spool_path is not None:
+            kept = (
+                f"{self._spooled} events were kept in {self.spool_path}; load them with "
+                f"loom_nb.graph.load_spool({str(self.spool_path)!r}, db=...)"
+            )
+        else:
+            kept = f"no directory took a spool, so {len(self.unsaved)} events are held in recorder.unsaved"
+        return f"recording to {self.store.path} failed: {self._cause}; {kept}"
+
     # the writer thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -233,12 +234,21 @@ class Recorder:
                 self._wake.wait(self.flush_interval)
                 self._wake.clear()
                 stopping = self._stopping
-                self._write_pending()
-                self._maybe_release()
+                self._write_pending(final=stopping)
                 if stopping and not self._pending:
-                    return
+                    break
+                self._maybe_release()
+        except BaseException:
+            log.exception("recorder: the writer thread failed")
+            raise
         finally:
-            self._release()
+            with self._cond:
+                self._finished = True
+                self._cond.notify_all()
+            try:
+                self._release()
+            finally:
+                _closing.discard(threading.current_thread())
 
     def _connection(self) -> Any:
         if self._con is None:
@@ -246,12 +256,19 @@ class Recorder:
             # DuckDB checkpoints every 16 MiB of WAL by default, a pause of hundreds of ms in the middle of a
             # flood. While the recorder holds the file, checkpoint at 256 MiB; letting go checkpoints anyway.
             self._con.execute("SET checkpoint_threshold = '256MiB'")
+            # Batches are small: DuckDB's worker threads cost more in handing work around than they save, and
+            # they compete with the event loop for the same cores (the flood benchmark: 45k -> 59k events/s).
+            self._con.execute("SET threads = 1")
         return self._con
 
     def _release(self) -> None:
         if self._con is not None:
             con, self._con = self._con, None
-            con.close()
+            try:
+                con.execute("RESET threads")  # a global setting: readers of this process get their threads back
+                con.close()
+            except Exception:  # a file that cannot take the checkpoint: its WAL stays for the next open
+                log.warning("recorder: closing %s failed", self.store.path, exc_info=True)
 
     def _maybe_release(self) -> None:
         if self._con is None:
@@ -265,234 +282,239 @@ class Recorder:
         elif time.monotonic() - self._last_write > self.idle_release:
             self._release()
 
-    def _write_pending(self) -> None:
-        batch: list[Any] = []
+    def _write_pending(self, final: bool = False) -> None:
         pending = self._pending
-        while pending:
-            batch.append(pending.popleft())
+        batch = [pending.popleft() for _ in range(len(pending))]
+        if final and self._cause is None:
+            batch.append(_CloseImplicit())
         if not batch:
             return
-        try:
-            self._write(batch)
-        except Exception:
-            # Keep the events: they go first into the next attempt. Nothing recorded is lost.
-            pending.extendleft(reversed(batch))
-            self._release()
-            self._failures += 1
-            if self._failures in (1, 10, 100):
-                log.exception(
-                    "recorder: writing %d events to %s failed (attempt %d); retrying",
-                    len(batch),
-                    self.store.path,
-                    self._failures,
-                )
-            time.sleep(min(0.05 * self._failures, 1.0))  # back off before the next attempt
+        if self._cause is not None:
+            self._spool(batch)
             return
+        busy_since: float | None = None
+        while True:
+            try:
+                self._write(batch)
+                break
+            except Exception as exc:
+                self._release()
+                if isinstance(exc, GraphBusy):  # another process holds the file: wait for it, bounded at the end
+                    busy_since = busy_since or time.monotonic()
+                    if not (self._stopping and time.monotonic() - busy_since > self.busy_timeout):
+                        if not self._stopping:
+                            pending.extendleft(reversed(batch))  # keep order; later events join the next try
+                            return
+                        continue
+                elif transaction_conflict(exc) and self._failures < 100:  # another writer in this process
+                    self._failures += 1
+                    time.sleep(0.002 * self._failures)
+                    continue
+                self._failures += 1
+                if self._failures < self.max_attempts:
+                    log.warning(
+                        "recorder: writing %d events to %s failed (attempt %d of %d): %s",
+                        sum(1 for e in batch if not isinstance(e, _CloseImplicit)),
+                        self.store.path,
+                        self._failures,
+                        self.max_attempts,
+                        exc,
+                    )
+                    time.sleep(min(0.05 * 2 ** (self._failures - 1), 1.0))  # back off before the next attempt
+                    continue
+                error = file_error(self.store.path, exc)
+                self._cause = str(error) if error is not None else f"{type(exc).__name__}: {exc}"
+                self._spool(batch + [pending.popleft() for _ in range(len(pending))])
+                log.error("recorder: %s", self.failure)
+                return
         self._failures = 0
         self._last_write = time.monotonic()
         with self._cond:
-            self._written += len(batch)
+            self._written += sum(1 for e in batch if not isinstance(e, _CloseImplicit))
             self._cond.notify_all()
         if self.on_flush is not None:
             self.on_flush(self._written)
 
-    def _write(self, batch: list[Any]) -> None:
-        import pandas as pd
+    # the spool --------------------------------------------------------------------------------
 
-        ev_sid, ev_agent, ev_kind, ev_ts, ev_payload = [], [], [], [], []
-        llm: list[tuple[Any, ...]] = []
-        tools: list[tuple[Any, ...]] = []
-        started: list[SessionStarted] = []
-        ended: list[SessionEnded] = []
-        spawns: dict[str, list[AgentSpawned]] = {}
-        statuses: dict[str, AgentStatus] = {}
+    def _spool(self, batch: list[Any]) -> None:
+        events = [self._as_failed(e) for e in batch if not isinstance(e, _CloseImplicit)]
+        if not events:
+            return
+        lines = spool_lines(events)
+        if self.spool_path is None and not self.unsaved:
+            self.spool_path = new_spool(self.store.path.stem, f"{self.pid}-{id(self):x}", self.spool_dir)
+        if self.spool_path is not None:
+            try:
+                with self.spool_path.open("a", encoding="utf-8") as f:
+                    f.write(lines)
+            except OSError:
+                log.exception("recorder: the spool %s stopped taking events; holding them in memory", self.spool_path)
+                self.unsaved.extend(events)
+            else:
+                with self._cond:
+                    self._spooled += len(events)
+                    self._cond.notify_all()
+                return
+        self.unsaved.extend(events)
+        with self._cond:
+            self._spooled += len(events)
+            self._cond.notify_all()
+
+    def _as_failed(self, event: Any) -> Any:
+        """A session that ended 'done' but whose record could not be written did not end well."""
+        if isinstance(event, SessionEnded) and event.status == "done":
+            return dataclasses.replace(event, status="failed", error=self._cause)
+        return event
+
+    # one batch, one transaction ----------------------------------------------------------------
+
+    def _write(self, batch: list[Any]) -> None:
+        groups: dict[type, list[Any]] = {}
         first_ts: dict[str, float] = {}
         for e in batch:
-            if e.session_id not in first_ts:
-                first_ts[e.session_id] = e.ts
-            # The two kinds that make up the volume get their events-table rows (payload included)
-            # from SQL over their own batch frame, not from json.dumps per event.
-            if isinstance(e, LLMCall):
-                llm.append(
-                    (
-                        e.session_id,
-                        e.agent,
-                        e.model,
-                        e.input_tokens,
-                        e.output_tokens,
-                        e.cache_read_tokens,
-                        e.cache_write_tokens,
-                        e.cost_usd,
-                        e.latency_s,
-                        e.retries,
-                        e.error,
-                        e.ts,
-                    )
-                )
-                continue
-            if isinstance(e, ToolCallEvent):
-                tools.append(
-                    (e.session_id, e.agent, e.tool, e.call_id, e.args_summary, e.duration_s, e.outcome, e.error, e.ts)
-                )
-                continue
-            ev_sid.append(e.session_id)
-            ev_agent.append(e.agent)
-            ev_kind.append(e.kind)
-            ev_ts.append(e.ts)
-            ev_payload.append(_payload(e))
-            if isinstance(e, AgentSpawned):
-                spawns.setdefault(f"{e.session_id}/{e.agent}", []).append(e)
-            elif isinstance(e, AgentStatus):
-                statuses[f"{e.session_id}/{e.agent}"] = e
-            elif isinstance(e, SessionStarted):
-                started.append(e)
-            elif isinstance(e, SessionEnded):
-                ended.append(e)
-
-        frames: dict[str, Any] = {}
-        if ev_sid:
-            frames["batch_events"] = pd.DataFrame(
-                {
-                    "session_id": ev_sid,
-                    "agent": ev_agent,
-                    "kind": ev_kind,
-                    "ts": pd.to_datetime(ev_ts, unit="s"),
-                    "payload": ev_payload,
-                }
-            )
-        if llm:
-            frames["batch_llm"] = _frame(pd, _LLM_COLUMNS, llm)
-        if tools:
-            frames["batch_tools"] = _frame(pd, _TOOL_COLUMNS, tools)
-
+            groups.setdefault(type(e), []).append(e)
+        close_implicit = groups.pop(_CloseImplicit, None) is not None
+        if not groups and not self._implicit_sessions:
+            return
+        for evs in groups.values():
+            for e in evs:
+                if e.session_id not in first_ts or e.ts < first_ts[e.session_id]:
+                    first_ts[e.session_id] = e.ts
+        shapes = {cls: shape(cls) for cls in groups}
+        docs = {cls: doc(shapes[cls], evs) for cls, evs in groups.items()}
         con = self._connection()
         con.execute("BEGIN TRANSACTION")
         try:
-            for name, df in frames.items():
-                con.register(name, df)
-            self._ensure_sessions(con, first_ts, started, pd)
-            for sql in (_INSERT_EVENTS, _INSERT_LLM, _INSERT_TOOLS):
-                if sql.table in frames:
-                    for statement in sql.statements:
-                        con.execute(statement)
-            self._write_agents(con, spawns, statuses, pd)
-            for e in ended:
+            new, implicit = self._ensure_sessions(con, first_ts, groups.get(SessionStarted, []))
+            if docs:
+                classes = list(docs)
                 con.execute(
-                    "UPDATE sessions SET status = ?, ended_at = to_timestamp(?)::TIMESTAMP WHERE id = ?",
-                    [e.status, e.ts, e.session_id],
+                    "INSERT INTO events (session_id, agent, kind, ts, payload) "
+                    + " UNION ALL ".join(shapes[cls].events_select(f"b{i}") for i, cls in enumerate(classes)),
+                    {f"b{i}": docs[cls] for i, cls in enumerate(classes)},
                 )
+            if LLMCall in docs:
+                con.execute(
+                    f"INSERT INTO llm_calls ({_LLM_COLUMNS}, ts) SELECT {_LLM_COLUMNS}, {TS} "
+                    f"FROM {shapes[LLMCall].rows()}",
+                    {"b": docs[LLMCall]},
+                )
+                for sid, totals in _usage(groups[LLMCall]).items():  # one short statement per session
+                    con.execute(
+                        """UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
+                           cache_read_tokens = cache_read_tokens + ?, cache_write_tokens = cache_write_tokens + ?,
+                           cost_usd = cost_usd + ?, unpriced_calls = unpriced_calls + ? WHERE id = ?""",
+                        [*totals, sid],
+                    )
+            if ToolCallEvent in docs:
+                con.execute(
+                    f"INSERT INTO tool_calls ({_TOOL_COLUMNS}, ts) SELECT {_TOOL_COLUMNS}, {TS} "
+                    f"FROM {shapes[ToolCallEvent].rows()}",
+                    {"b": docs[ToolCallEvent]},
+                )
+            self._write_agents(con, groups.get(AgentSpawned, []), groups.get(AgentStatus, []))
+            for e in groups.get(SessionEnded, []):
+                con.execute(
+                    "UPDATE sessions SET status = ?, error = ?, ended_at = make_timestamp(?::BIGINT) WHERE id = ?",
+                    [e.status, e.error, int(e.ts * 1_000_000), e.session_id],
+                )
+            if close_implicit and (self._implicit_sessions or implicit):
+                self._close_implicit_sessions(con, sorted(self._implicit_sessions.union(implicit)))
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        finally:
-            for name in (*frames, "batch_sessions", "batch_spawns", "batch_status"):
-                con.unregister(name)
         con.execute("COMMIT")
-        for e in ended:
+        # Known only once committed: a batch rolled back (and retried) inserts its sessions again.
+        self._known_sessions.update(new)
+        self._implicit_sessions.update(implicit)
+        for e in groups.get(SessionEnded, []):
             self._implicit_sessions.discard(e.session_id)
+        if close_implicit:
+            self._implicit_sessions.clear()
 
-    def _ensure_sessions(self, con: Any, first_ts: dict[str, float], started: list[SessionStarted], pd: Any) -> None:
+    def _ensure_sessions(
+        self, con: Any, first_ts: dict[str, float], started: list[SessionStarted]
+    ) -> tuple[list[str], list[str]]:
+        """Insert the sessions this batch is the first to mention; returns (mentioned, implicit)."""
         explicit = {e.session_id: e for e in started}
         new = [sid for sid in first_ts if sid not in self._known_sessions]
         if not new:
-            return
+            return [], []
         existing = {
             r[0]
             for r in con.execute("SELECT id FROM sessions WHERE id IN (SELECT unnest(?::VARCHAR[]))", [new]).fetchall()
         }
-        rows = []
-        for sid in new:
-            self._known_sessions.add(sid)
-            if sid in existing:
-                continue
-            e = explicit.get(sid)
-            if e is None:
-                self._implicit_sessions.add(sid)
-            rows.append(
-                (
-                    sid,
-                    e.title if e else "",
-                    e.intent if e else None,
-                    "running",
-                    json.dumps(list(e.models)) if e else None,
-                    e.project if e else None,
-                    self.pid,
-                    self.host,
-                    e.ts if e else first_ts[sid],
-                )
-            )
+        rows = [sid for sid in new if sid not in existing]
         if rows:
-            df = pd.DataFrame.from_records(
-                rows,
-                columns=[
-                    "id",
-                    "title",
-                    "intent",
-                    "status",
-                    "models",
-                    "project",
-                    "writer_pid",
-                    "writer_host",
-                    "started_at",
+            starts = [explicit.get(sid) for sid in rows]
+            con.execute(
+                """INSERT INTO sessions (id, title, intent, status, models, project, writer_pid, writer_host,
+                    started_at)
+                SELECT unnest($id), unnest($title), unnest($intent), 'running', unnest($models)::JSON, unnest($project),
+                    $pid, $host, make_timestamp(unnest($ts)::BIGINT)""",
+                {
+                    "id": rows,
+                    "title": [e.title if e else "" for e in starts],
+                    "intent": [e.intent if e else None for e in starts],
+                    "models": [json.dumps(list(e.models)) if e else None for e in starts],
+                    "project": [e.project if e else None for e in starts],
+                    "pid": self.pid,
+                    "host": self.host,
+                    "ts": [int((e.ts if e else first_ts[s]) * 1_000_000) for s, e in zip(rows, starts, strict=True)],
+                },
+            )
+        return new, [sid for sid in rows if sid not in explicit]
+
+    def _write_agents(self, con: Any, spawned: list[AgentSpawned], statuses: list[AgentStatus]) -> None:
+        if spawned:
+            by_agent: dict[tuple[str, str], list[AgentSpawned]] = {}
+            for e in spawned:
+                by_agent.setdefault((e.session_id, e.agent), []).append(e)
+            # Events with a restart flag count the flags; without one, every spawn after an agent's first
+            # (in this batch, or of an agent an earlier batch wrote) is a restart.
+            flagged = hasattr(spawned[0], "restart")
+            rows = []
+            for (sid, name), evs in by_agent.items():
+                restarts = sum(bool(e.restart) for e in evs) if flagged else len(evs) - 1  # type: ignore[attr-defined]
+                first = evs[0]
+                rows.append((f"{sid}/{name}", sid, name, first.role, first.model, first.parent, restarts, evs[-1].ts))
+            cols = list(zip(*rows, strict=True))
+            con.execute(
+                """INSERT INTO agents (id, session_id, name, role, model, parent, status, restarts, started_at)
+                SELECT id, sid, name, role, model, parent, 'running', restarts, make_timestamp(ts)
+                FROM (SELECT unnest($1) id, unnest($2) sid, unnest($3) name, unnest($4) role, unnest($5) model,
+                             unnest($6) parent, unnest($7::INTEGER[]) restarts, unnest($8::BIGINT[]) ts)
+                ON CONFLICT (id) DO UPDATE SET restarts = agents.restarts + excluded.restarts + $9,
+                    status = 'running', model = excluded.model, ended_at = NULL""",
+                [*cols[:7], [int(t * 1_000_000) for t in cols[7]], 0 if flagged else 1],
+            )
+        if statuses:
+            latest: dict[tuple[str, str], AgentStatus] = {}
+            for e in statuses:
+                latest[(e.session_id, e.agent)] = e
+            con.execute(
+                """INSERT INTO agents (id, session_id, name, status, ended_at)
+                SELECT sid || '/' || name, sid, name, status, make_timestamp(ended)
+                FROM (SELECT unnest($1) sid, unnest($2) name, unnest($3) status, unnest($4::BIGINT[]) ended)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at""",
+                [
+                    [k[0] for k in latest],
+                    [k[1] for k in latest],
+                    [e.status for e in latest.values()],
+                    [int(e.ts * 1_000_000) if e.status in _ENDED else None for e in latest.values()],
                 ],
             )
-            df["started_at"] = pd.to_datetime(df["started_at"], unit="s")
-            con.register("batch_sessions", df)
-            con.execute("""INSERT INTO sessions (id, title, intent, status, models, project, writer_pid, writer_host,
-                started_at) SELECT * FROM batch_sessions""")
 
-    def _write_agents(
-        self, con: Any, spawns: dict[str, list[AgentSpawned]], statuses: dict[str, AgentStatus], pd: Any
-    ) -> None:
-        if spawns:
-            rows = []
-            for aid, events in spawns.items():
-                first = events[0]
-                rows.append(
-                    (
-                        aid,
-                        first.session_id,
-                        first.agent,
-                        first.role,
-                        first.model,
-                        first.parent,
-                        "running",
-                        sum(e.restart for e in events),
-                        events[-1].ts,
-                    )
-                )
-            df = pd.DataFrame.from_records(
-                rows,
-                columns=["id", "session_id", "name", "role", "model", "parent", "status", "restarts", "started_at"],
-            )
-            df["started_at"] = pd.to_datetime(df["started_at"], unit="s")
-            con.register("batch_spawns", df)
-            con.execute("""INSERT INTO agents (id, session_id, name, role, model, parent, status, restarts, started_at)
-                SELECT * FROM batch_spawns
-                ON CONFLICT (id) DO UPDATE SET restarts = agents.restarts + excluded.restarts,
-                    status = 'running', model = excluded.model, ended_at = NULL""")
-        if statuses:
-            rows = [
-                (aid, e.session_id, e.agent, e.status, e.ts if e.status in _ENDED else None)
-                for aid, e in statuses.items()
-            ]
-            df = pd.DataFrame.from_records(rows, columns=["id", "session_id", "name", "status", "ended_at"])
-            df["ended_at"] = pd.to_datetime(df["ended_at"], unit="s")
-            con.register("batch_status", df)
-            con.execute("""INSERT INTO agents (id, session_id, name, status, ended_at)
-                SELECT id, session_id, name, status, ended_at FROM batch_status
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at""")
-
-    def _close_implicit_sessions(self) -> None:
+    def _close_implicit_sessions(self, con: Any, ids: list[str]) -> None:
         """Sessions that began without a SessionStarted (a bare sub-agent run) end when the recorder does."""
-        if not self._implicit_sessions:
-            return
-        ids = sorted(self._implicit_sessions)
-        self._implicit_sessions.clear()
-        with self.store.transaction() as con:
-            con.execute(
-                """UPDATE sessions SET status = 'done',
-                    ended_at = (SELECT max(ts) FROM events WHERE events.session_id = sessions.id)
-                WHERE id IN (SELECT unnest(?::VARCHAR[])) AND status = 'running'""",
-                [ids],
-            )
+        con.execute(
+            """UPDATE sessions SET status = 'done',
+                ended_at = (SELECT max(ts) FROM events WHERE events.session_id = sessions.id)
+            WHERE id IN (SELECT unnest(?::VARCHAR[])) AND status = 'running'""",
+            [ids],
+        )
+
+
+class _CloseImplicit:
+    """A marker in the final batch: end the implicit sessions in the same transaction."""

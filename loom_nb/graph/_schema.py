@@ -147,5 +147,13 @@ def _v1(con: Any) -> None:
     """)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "decision graph and run history", _v1),)
+def _v2(con: Any) -> None:
+    # Why a session failed, was cancelled or was interrupted (SessionEnded.error; set by recovery).
+    con.execute("ALTER TABLE sessions ADD COLUMN error VARCHAR")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "decision graph and run history", _v1),
+    Migration(2, "sessions.error: why a session failed or was cancelled", _v2),
+)
 """In order; never edit one that has shipped, append a new one."""

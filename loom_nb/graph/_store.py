@@ -6,6 +6,11 @@ A process that finds the file taken leaves a release request (`<file>.release`) 
 recorder sees it after its current batch and steps aside until the request is gone (or 0.5 s).
 Two kernels can then share a project's graph: the writer loses nothing (its batches wait), and
 the reader gets current data or, after `lock_timeout`, a GraphBusy error that says to try again.
+
+Within one process DuckDB shares one database per file between connections, and two of them creating
+the schema at once meet "Catalog write-write conflict": schema work is serialised per file (a
+process-wide lock) and transaction conflicts are retried. A file DuckDB cannot use (garbage, truncated,
+not writable) raises GraphFileError naming the file and what to do; the file is never changed.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ._schema import MIGRATIONS, Migration
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["GraphBusy", "GraphError", "GraphStore", "SchemaTooNew", "default_path", "utcnow"]
+__all__ = ["GraphBusy", "GraphError", "GraphFileError", "GraphStore", "SchemaTooNew", "default_path", "utcnow"]
 
 DEFAULT_DIR = ".loom"
 DEFAULT_FILE = "loom.duckdb"
@@ -44,13 +49,54 @@ class SchemaTooNew(RuntimeError):
     """The file was written by a newer loom-nb."""
 
 
+class GraphFileError(GraphError):
+    """The graph file cannot be used (not a DuckDB database, damaged, or not writable); it was left as it was."""
+
+
+# Schema work (migrations, recovery) on one file, one thread at a time in this process: DuckDB shares a
+# database between a process's connections, and two creating the same tables conflict.
+_schema_locks: dict[Path, threading.Lock] = {}
+_schema_locks_guard = threading.Lock()
+
+
+def _schema_lock(path: Path) -> threading.Lock:
+    with _schema_locks_guard:
+        return _schema_locks.setdefault(path, threading.Lock())
+
+
+def transaction_conflict(exc: BaseException) -> bool:
+    """Two transactions of this process touched the same rows or catalog entries: retrying succeeds."""
+    text = str(exc)
+    return type(exc).__name__ == "TransactionException" and "onflict" in text and "Failed to commit" not in text
+
+
+def file_error(path: Path, exc: BaseException) -> GraphFileError | None:
+    """A clear GraphFileError for a DuckDB error about the file itself, else None."""
+    text = str(exc)
+    low = text.lower()
+    # Already explained, or about another file (a CSV a query reads, say): not ours to explain.
+    if isinstance(exc, GraphFileError) or str(path) not in text:
+        return None
+    if "not a valid duckdb database" in low or "could not read enough bytes" in low or "corrupt" in low:
+        return GraphFileError(
+            f"the graph file {path} is not a DuckDB database (or is damaged): move it aside or pass --db "
+            "(db=...) with another path; it was left untouched"
+        )
+    if any(w in low for w in ("read-only file system", "permission denied", "operation not permitted")):
+        return GraphFileError(
+            f"cannot write the graph file {path} ({text.split(': ', 1)[-1]}): make {path.parent} writable "
+            "or pass --db (db=...) with a writable path"
+        )
+    return None
+
+
 def default_path(project: str | os.PathLike[str] = ".") -> Path:
     """`<project>/.loom/loom.duckdb`: one file per project."""
     return Path(project).expanduser().resolve() / DEFAULT_DIR / DEFAULT_FILE
 
 
 def utcnow() -> datetime:
-    """Naive UTC, the form every TIMESTAMP column holds."""
+    """Naive UTC, the form every TIMESTAMP column holds (reads hand them out as UTC-aware)."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -107,6 +153,11 @@ class GraphStore:
         con = self.open()
         try:
             yield con
+        except Exception as exc:  # a file that opened but is damaged further in fails on read
+            error = file_error(self.path, exc)
+            if error is not None:
+                raise error from exc
+            raise
         finally:
             con.close()
 
@@ -114,16 +165,36 @@ class GraphStore:
         """A connection the caller closes (the recorder keeps one while it is busy)."""
         con = self._open()
         try:
+            # Casts between TIMESTAMP (naive UTC) and TIMESTAMPTZ then mean UTC, whatever the machine's zone.
+            con.execute("SET TimeZone = 'UTC'")
             if not self._ready:
-                with self._init_lock:
+                with self._init_lock, _schema_lock(self.path):
                     if not self._ready:
-                        self._migrate(con)
-                        self._recover(con)
+                        self._retry_conflicts(self._migrate, con)
+                        try:
+                            self._retry_conflicts(self._recover, con)
+                        except Exception as exc:  # a read-only file can still be read; recovery waits
+                            if file_error(self.path, exc) is None:
+                                raise
                         self._ready = True
-        except BaseException:
+        except BaseException as exc:
             con.close()
+            error = file_error(self.path, exc)
+            if error is not None:
+                raise error from None
             raise
         return con
+
+    @staticmethod
+    def _retry_conflicts(step: Any, con: duckdb.DuckDBPyConnection, attempts: int = 50) -> None:
+        """Another connection of this process (another GraphStore on the same file) may be mid-way."""
+        for attempt in range(attempts):
+            try:
+                return step(con)
+            except Exception as exc:
+                if not transaction_conflict(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.002 * (attempt + 1))  # backoff: the other transaction is committing
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -135,12 +206,17 @@ class GraphStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            con.execute("COMMIT")
+            con.execute("COMMIT")  # writes the WAL: an unwritable directory shows here (connect() says so)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         import duckdb
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise file_error(self.path, exc) or GraphFileError(
+                f"cannot create {self.path.parent} ({exc.strerror}): pass --db (db=...) with a writable path"
+            ) from None
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.005
         asked = False
@@ -150,7 +226,7 @@ class GraphStore:
                     return duckdb.connect(str(self.path))
                 except duckdb.IOException as exc:
                     if not _lock_conflict(exc):
-                        raise
+                        raise file_error(self.path, exc) or exc from None
                     self.release_file.touch()  # ask the holder (a recorder) to step aside
                     asked = True
                     if time.monotonic() >= deadline:
@@ -197,13 +273,13 @@ class GraphStore:
         rows = con.execute(
             "SELECT id, writer_pid FROM sessions WHERE status = 'running' AND writer_host = ?", [host]
         ).fetchall()
-        dead = [sid for sid, pid in rows if pid is not None and not _alive(pid)]
-        for sid in dead:
+        dead = [(sid, pid) for sid, pid in rows if pid is not None and not _alive(pid)]
+        for sid, pid in dead:
             con.execute(
                 """UPDATE sessions SET status = 'interrupted',
-                   ended_at = coalesce((SELECT max(ts) FROM events WHERE session_id = ?), started_at)
-                   WHERE id = ?""",
-                [sid, sid],
+                   ended_at = coalesce((SELECT max(ts) FROM events WHERE session_id = ?), started_at),
+                   error = ? WHERE id = ?""",
+                [sid, f"the process that recorded it (pid {pid} on {host}) ended before the session did", sid],
             )
 
 

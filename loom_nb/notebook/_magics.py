@@ -141,7 +141,12 @@ class LoomMagics(Magics):
         except ValueError as exc:
             raise UsageError(f"%loom: {exc} (check the quotes)") from None
         if cell is None and words and words[0] in self._commands:
-            return self._commands[words[0]](words[1:])
+            from ..graph import GraphError
+
+            try:
+                return self._commands[words[0]](words[1:])
+            except GraphError as exc:  # a damaged or unwritable graph file: which one, and what to do
+                raise UsageError(f"%loom {words[0]}: {exc}") from None
         if cell is None:
             # %loom [options] <intent>: options first, the rest is the intent
             options: list[str] = []

@@ -176,12 +176,16 @@ class Swarm:
         self._task = asyncio.current_task()
         recorder = None
         graph = None
+        unusable: Exception | None = None
         if self.record:
-            from ..graph import DecisionGraph, GraphStore, Recorder
+            from ..graph import DecisionGraph, GraphError, GraphStore, Recorder, SchemaTooNew
 
             store = GraphStore(self.db) if self.db is not None else GraphStore(project=self.root)
-            recorder = Recorder(store).attach(self.bus)
-            graph = DecisionGraph(store, session_id=self.session_id, agent_name="lead")
+            try:
+                recorder = Recorder(store).attach(self.bus)
+                graph = DecisionGraph(store, session_id=self.session_id, agent_name="lead")
+            except (GraphError, SchemaTooNew) as exc:  # a damaged or unwritable file: fail, say why, touch nothing
+                unusable = exc
         budget_scope = use_budget(self.budget)  # every agent of this run reserves its calls in it
         started = time.perf_counter()
         self.bus.emit(
@@ -197,6 +201,8 @@ class Swarm:
         findings: tuple[Findings, ...] = ()
         text, status, error = "", "done", None
         try:
+            if unusable is not None:
+                raise unusable
             scope = Scope(self.scope_dir)
             lead = Lead(model=self.model, bus=self.bus, session_id=self.session_id, scope=scope)
             tasks = await lead.plan(self.intent, self.max_tasks)
@@ -216,9 +222,14 @@ class Swarm:
             reset_budget(budget_scope)
             if status != "done" and error is None:
                 status, error = "cancelled", "cancelled"
+            if recorder is not None and recorder.failure is not None and status == "done":
+                status, error = "failed", recorder.failure  # recording stopped mid-run: say so in the event too
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
                 await asyncio.shield(asyncio.to_thread(recorder.close))
+                if recorder.failure is not None:  # the events are spooled; the message says where (final counts)
+                    kept = error is None or error.startswith("recording to ")
+                    status, error = "failed", recorder.failure if kept else f"{error}; {recorder.failure}"
         if self.meter.unpriced:
             self.bus.emit(
                 Warning(

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from loom_nb.events import AgentSpawned, EventBus, LLMCall, SessionStarted
-from loom_nb.graph import GraphError, Recorder
+from loom_nb.graph import Graph, GraphError, Recorder
 
 
 @pytest.fixture
@@ -107,3 +107,75 @@ def test_null_metadata_reads_as_none(graph):
                        updated_at) VALUES ('a', 'goal', 'ok', 'active', '{"x": 1}', now()::TIMESTAMP, now()::TIMESTAMP),
                        ('b', 'goal', 'null meta', 'active', NULL, now()::TIMESTAMP, now()::TIMESTAMP)""")
     assert graph.nodes()["metadata"].tolist() == [{"x": 1}, None]
+
+
+def test_every_timestamp_is_utc_aware_and_right(run, monkeypatch):
+    """Whatever the machine's zone: the file holds naive UTC; every DataFrame hands out UTC-aware times."""
+    monkeypatch.setenv("TZ", "America/New_York")  # a zone far from UTC: a wrong conversion shows as hours
+    import time as _time
+
+    _time.tzset()
+    try:
+        from loom_nb.events import AgentStatus, SessionEnded, ToolCallEvent
+
+        bus = EventBus()
+        with Recorder(run.store).attach(bus):
+            bus.emit(
+                ToolCallEvent(
+                    session_id="s1", agent="lead", tool="t", call_id="c", args_summary="", duration_s=0.0, outcome="ok"
+                )
+            )
+            for name in ("lead", "researcher-1"):
+                for sid in ("s1", "s2"):
+                    bus.emit(AgentStatus(session_id=sid, agent=name, status="done"))
+            for sid in ("s1", "s2"):
+                bus.emit(SessionEnded(session_id=sid, agent="", status="done"))
+        with run.store.connect() as con:
+            con.execute(
+                "INSERT INTO task_dependencies (session_id, from_task, to_task, dependency_type, created_at) "
+                "VALUES ('s1', 'a', 'b', 'blocks', now()::TIMESTAMP)"
+            )
+        now = pd.Timestamp.now(tz="UTC")
+        frames = {
+            "sessions": run.sessions(),
+            "agents": run.agents(),
+            "nodes": run.nodes(),
+            "edges": run.edges(),
+            "llm_calls": run.llm_calls(),
+            "tool_calls": run.tool_calls(),
+            "events": run.events(),
+            "task_dependencies": run.task_dependencies(),
+            "timeline": run.timeline("s1"),
+            "sql": run.sql("SELECT now() AS now_tz, started_at FROM sessions"),
+        }
+        for name, df in frames.items():
+            stamps = [c for c in df.columns if df[c].dtype.kind == "M"]
+            assert stamps, f"{name} has no timestamp column"
+            for col in stamps:
+                assert str(df[col].dt.tz) == "UTC", f"{name}.{col} is {df[col].dtype}"
+                values = df[col].dropna()
+                assert len(values) and (abs(values - now) < pd.Timedelta(minutes=5)).all(), f"{name}.{col}"
+    finally:
+        monkeypatch.undo()
+        _time.tzset()
+
+
+def test_sessions_say_why_a_run_failed_or_was_cancelled(store):
+    from loom_nb.events import SessionEnded
+
+    bus = EventBus()
+    with Recorder(store).attach(bus):
+        for sid, status, error in (
+            ("ok", "done", None),
+            ("stopped", "cancelled", "budget of $0.01 reached (spent $0.0200)"),
+            ("broke", "failed", "ModelError: the model answered 500 three times"),
+        ):
+            bus.emit(SessionStarted(session_id=sid, agent="", intent=sid))
+            bus.emit(SessionEnded(session_id=sid, agent="", status=status, error=error))
+    sessions = Graph(store).sessions().set_index("id")
+    assert sessions.loc["stopped", ["status", "error"]].tolist() == [
+        "cancelled",
+        "budget of $0.01 reached (spent $0.0200)",
+    ]
+    assert sessions.loc["broke", "error"] == "ModelError: the model answered 500 three times"
+    assert pd.isna(sessions.loc["ok", "error"])

@@ -2,6 +2,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -192,3 +193,51 @@ def test_a_reader_and_a_writer_in_two_processes(tmp_path):
     assert seen == sorted(seen) and len(seen) >= 2  # never went backwards, never crashed
     assert reader.sql("SELECT count(*) AS n FROM events")["n"].iloc[0] == done  # the writer lost nothing
     assert reader.sessions()["status"].tolist() == ["done"]
+
+
+def test_recording_a_session_imports_neither_pandas_nor_pyarrow(tmp_path):
+    """The write path's memory floor is DuckDB's: pandas and pyarrow (~100 MB together) stay out of it."""
+    code = (
+        "import sys\n"
+        "from loom_nb.events import AgentStatus, EventBus, LLMCall, SessionEnded, SessionStarted, ToolCallEvent\n"
+        "from loom_nb.graph import GraphStore, Recorder\n"
+        "bus = EventBus()\n"
+        f"rec = Recorder(GraphStore({str(tmp_path / 'g.duckdb')!r})).attach(bus)\n"
+        "bus.emit(SessionStarted(session_id='s', agent='', intent='x', models=('m',)))\n"
+        "for i in range(2000):\n"
+        "    bus.emit(AgentStatus(session_id='s', agent=f'a{i % 9}', status='thinking', iteration=i))\n"
+        "    bus.emit(LLMCall(session_id='s', agent=f'a{i % 9}', model='m', input_tokens=3, cost_usd=0.5))\n"
+        "    bus.emit(ToolCallEvent(session_id='s', agent='a', tool='t', call_id=str(i), args_summary='',\n"
+        "                           duration_s=0.0, outcome='ok'))\n"
+        "bus.emit(SessionEnded(session_id='s', agent='', status='done'))\n"
+        "rec.close()\n"
+        "print(rec.written, 'pandas' in sys.modules, 'pyarrow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.stdout.split() == ["6002", "False", "False"], out.stderr
+    s = open_graph(tmp_path / "g.duckdb").sessions().iloc[0]
+    assert (s["status"], s["input_tokens"], s["cost_usd"]) == ("done", 6000, 1000.0)
+
+
+def test_close_writes_what_is_pending_without_waiting_for_a_tick(store):
+    bus = EventBus()
+    rec = Recorder(store, flush_interval=30.0, idle_release=30.0).attach(bus)
+    bus.emit(SessionStarted(session_id="s", agent="", intent="x"))
+    for i in range(500):
+        bus.emit(AgentStatus(session_id="s", agent=f"a{i % 5}", status="thinking", iteration=i))
+    bus.emit(SessionEnded(session_id="s", agent="", status="done"))
+    started = time.monotonic()
+    rec.close()
+    assert time.monotonic() - started < 5  # not the 30 s tick, nor the 30 s idle timer
+    g = Graph(store)
+    assert g.sessions()["status"].tolist() == ["done"] and len(g.events("s")) == 502
+
+
+def test_non_finite_numbers_from_a_model_are_stored_as_null(store):
+    bus = EventBus()
+    with Recorder(store).attach(bus):
+        bus.emit(LLMCall(session_id="s", agent="a", model="m", latency_s=float("nan"), cost_usd=float("inf")))
+    calls = Graph(store).llm_calls()
+    assert calls["latency_s"].isna().all() and calls["cost_usd"].isna().all()
+    s = Graph(store).sessions().iloc[0]
+    assert (s["cost_usd"], s["unpriced_calls"]) == (0.0, 1)  # unknown, and counted as such

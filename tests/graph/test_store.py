@@ -32,11 +32,12 @@ def test_a_file_from_an_older_version_opens_in_a_newer_one(tmp_path, graph):
     def v2(con):
         con.execute("ALTER TABLE decision_nodes ADD COLUMN priority INTEGER DEFAULT 3")
 
-    newer = GraphStore(graph.store.path, migrations=(*MIGRATIONS, Migration(2, "node priority", v2)))
+    nxt = MIGRATIONS[-1].version + 1
+    newer = GraphStore(graph.store.path, migrations=(*MIGRATIONS, Migration(nxt, "node priority", v2)))
     with newer.connect() as con:
         row = con.execute("SELECT title, priority FROM decision_nodes WHERE id = ?", [node.id]).fetchone()
         versions = [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
-    assert row == ("written by version 1", 3) and versions == [1, 2]
+    assert row == ("written by version 1", 3) and versions == list(range(1, nxt + 1))
 
 
 def test_a_failed_migration_changes_nothing(graph):
@@ -46,7 +47,9 @@ def test_a_failed_migration_changes_nothing(graph):
         con.execute("ALTER TABLE decision_nodes ADD COLUMN half_done INTEGER")
         raise RuntimeError("migration bug")
 
-    newer = GraphStore(graph.store.path, migrations=(*MIGRATIONS, Migration(2, "broken", broken)))
+    newer = GraphStore(
+        graph.store.path, migrations=(*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "broken", broken))
+    )
     with pytest.raises(RuntimeError, match="migration bug"):
         with newer.connect():
             pass
@@ -54,7 +57,7 @@ def test_a_failed_migration_changes_nothing(graph):
     cols = {r[0] for r in con.execute("DESCRIBE decision_nodes").fetchall()}
     version = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
     con.close()
-    assert "half_done" not in cols and version == 1
+    assert "half_done" not in cols and version == MIGRATIONS[-1].version
 
 
 def test_a_file_from_a_newer_version_gets_a_clear_error(graph):
@@ -68,3 +71,14 @@ def test_a_file_from_a_newer_version_gets_a_clear_error(graph):
 def test_open_graph_of_a_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no loom graph at .*run a session first"):
         open_graph(project=tmp_path)
+
+
+def test_a_version_1_file_gains_the_sessions_error_column(tmp_path):
+    db = tmp_path / "v1.duckdb"
+    with GraphStore(db, migrations=MIGRATIONS[:1]).connect() as con:  # as loom-nb with schema 1 wrote it
+        con.execute(
+            "INSERT INTO sessions (id, status, started_at, ended_at) VALUES ('old', 'failed', now()::TIMESTAMP, NULL)"
+        )
+    sessions = open_graph(db).sessions()
+    assert sessions[["id", "status"]].values.tolist() == [["old", "failed"]]
+    assert "error" in sessions.columns and sessions["error"].isna().all()  # nothing recorded, nothing invented
