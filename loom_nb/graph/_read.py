@@ -94,6 +94,27 @@ class Graph(DecisionGraph):
         where, params = _where([("session_id = ?", session), ("agent = ?", agent), ("tool = ?", tool)])
         return self._frame(f"SELECT * FROM tool_calls{where} ORDER BY ts, id", params)
 
+    def commits(self, session: str | None = None, agent: str | None = None) -> pd.DataFrame:
+        """Every commit agents made in their workspaces: sha, message, files, lines added and removed."""
+        where, params = _where([("session_id = ?", session), ("agent = ?", agent)])
+        df = self._frame(f"SELECT * FROM commits{where} ORDER BY ts", params)
+        df["files"] = _json_column(df["files"])
+        return df
+
+    def shell_runs(self, session: str | None = None, agent: str | None = None) -> pd.DataFrame:
+        """Every shell command agents ran: its full output, exit code, time, and whether a sandbox held it."""
+        where, params = _where([("session_id = ?", session), ("agent = ?", agent)])
+        return self._frame(f"SELECT * FROM shell_runs{where} ORDER BY ts", params)
+
+    def approvals(self, session: str | None = None, pending: bool | None = None) -> pd.DataFrame:
+        """Every approval asked: who asked for what, the rule that asked, and the answer (who, when, how
+        fast); `pending=True` only the unanswered."""
+        clauses: list[tuple[str, Any]] = [("session_id = ?", session)]
+        if pending is not None:
+            clauses.append(("(decided_at IS NULL) = ?", pending))
+        where, params = _where(clauses)
+        return self._frame(f"SELECT * FROM approvals{where} ORDER BY requested_at", params)
+
     def events(self, session: str | None = None, kind: str | None = None) -> pd.DataFrame:
         where, params = _where([("session_id = ?", session), ("kind = ?", kind)])
         df = self._frame(f"SELECT * FROM events{where} ORDER BY ts, id", params)

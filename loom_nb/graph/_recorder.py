@@ -40,7 +40,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..events import AgentSpawned, AgentStatus, EventBus, LLMCall, SessionEnded, SessionStarted, ToolCallEvent
+from ..events import (
+    AgentSpawned,
+    AgentStatus,
+    ApprovalDecided,
+    ApprovalRequested,
+    CommitMade,
+    EventBus,
+    LLMCall,
+    SessionEnded,
+    SessionStarted,
+    ShellRun,
+    ToolCallEvent,
+)
 from ._columns import TS, doc, shape
 from ._spool import new_spool, spool_lines
 from ._store import GraphBusy, GraphStore, file_error, transaction_conflict
@@ -75,6 +87,9 @@ _LLM_COLUMNS = (
     "latency_s, retries, error"
 )
 _TOOL_COLUMNS = "session_id, agent, tool, call_id, args_summary, duration_s, outcome, error"
+_COMMIT_COLUMNS = "session_id, agent, task, sha, message, files, insertions, deletions"
+_SHELL_COLUMNS = "session_id, agent, command, exit_code, output, duration_s, sandboxed, killed, call_id"
+_ASKED_COLUMNS = "session_id, request_id, agent, role, tool, arguments, rule, reason, call_id"
 
 
 _closing: set[threading.Thread] = set()
@@ -412,6 +427,30 @@ class Recorder:
                     f"INSERT INTO tool_calls ({_TOOL_COLUMNS}, ts) SELECT {_TOOL_COLUMNS}, {TS} "
                     f"FROM {shapes[ToolCallEvent].rows()}",
                     {"b": docs[ToolCallEvent]},
+                )
+            for cls, table, columns in (
+                (CommitMade, "commits", _COMMIT_COLUMNS),
+                (ShellRun, "shell_runs", _SHELL_COLUMNS),
+            ):
+                if cls in docs:
+                    con.execute(
+                        f"INSERT INTO {table} ({columns}, ts) SELECT {columns}, {TS} FROM {shapes[cls].rows()}",
+                        {"b": docs[cls]},
+                    )
+            if ApprovalRequested in docs:
+                con.execute(
+                    f"INSERT INTO approvals ({_ASKED_COLUMNS}, requested_at) SELECT {_ASKED_COLUMNS}, {TS} "
+                    f"FROM {shapes[ApprovalRequested].rows()} ON CONFLICT DO NOTHING",
+                    {"b": docs[ApprovalRequested]},
+                )
+            if ApprovalDecided in docs:
+                con.execute(
+                    f"""UPDATE approvals SET decided_at = make_timestamp((d.ts * 1000000)::BIGINT),
+                        decision = d.decision, decided_by = d.by, always = d.always, rule_added = d.rule_added,
+                        message = d.message, edited = d.edited, latency_s = d.latency_s
+                    FROM {shapes[ApprovalDecided].rows()} AS d
+                    WHERE approvals.session_id = d.session_id AND approvals.request_id = d.request_id""",
+                    {"b": docs[ApprovalDecided]},
                 )
             self._write_agents(con, groups.get(AgentSpawned, []), groups.get(AgentStatus, []))
             for e in groups.get(SessionEnded, []):

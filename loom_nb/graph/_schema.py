@@ -152,8 +152,59 @@ def _v2(con: Any) -> None:
     con.execute("ALTER TABLE sessions ADD COLUMN error VARCHAR")
 
 
+def _v3(con: Any) -> None:
+    # The hands: every commit an agent made, every shell command (full output), every approval.
+    con.execute("""
+        CREATE TABLE commits (
+            session_id VARCHAR NOT NULL,
+            agent VARCHAR,
+            task VARCHAR,
+            sha VARCHAR NOT NULL,
+            message VARCHAR,
+            files JSON,
+            insertions INTEGER,
+            deletions INTEGER,
+            ts TIMESTAMP NOT NULL
+        );
+        CREATE TABLE shell_runs (
+            session_id VARCHAR NOT NULL,
+            agent VARCHAR,
+            command VARCHAR NOT NULL,
+            exit_code INTEGER,
+            output VARCHAR,
+            duration_s DOUBLE,
+            sandboxed BOOLEAN,
+            killed VARCHAR,
+            call_id VARCHAR,
+            ts TIMESTAMP NOT NULL
+        );
+        CREATE TABLE approvals (
+            session_id VARCHAR NOT NULL,
+            request_id VARCHAR NOT NULL,
+            agent VARCHAR,
+            role VARCHAR,
+            tool VARCHAR,
+            arguments VARCHAR,
+            rule VARCHAR,
+            reason VARCHAR,
+            call_id VARCHAR,
+            requested_at TIMESTAMP NOT NULL,
+            decided_at TIMESTAMP,
+            decision VARCHAR,
+            decided_by VARCHAR,
+            always BOOLEAN,
+            rule_added VARCHAR,
+            message VARCHAR,
+            edited BOOLEAN,
+            latency_s DOUBLE,
+            PRIMARY KEY (session_id, request_id)
+        );
+    """)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "decision graph and run history", _v1),
     Migration(2, "sessions.error: why a session failed or was cancelled", _v2),
+    Migration(3, "commits, shell_runs and approvals: what agents changed, ran and were allowed", _v3),
 )
 """In order; never edit one that has shipped, append a new one."""
