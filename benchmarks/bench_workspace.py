@@ -1,5 +1,7 @@
 """Workspaces on a 10,000-file repository: creating the worktree (target <= 1 s) and a commit per
-edit (target <= 30 ms median).
+edit (target <= 30 ms median). The files of a new worktree are written in the background while the
+run starts; the benchmark reports both the creation and the time until every file is there (and, as
+the floor of that second figure on this disk, `cp -r` of the same tree).
 
 Usage: python benchmarks/bench_workspace.py [--files 10000] [--edits 50] [--json PATH]
 """
@@ -38,11 +40,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "repo"
         make_repo(root, args.files)
-        creates, commits = [], []
+        creates, readies, commits = [], [], []
+        t = time.perf_counter()
+        subprocess.run(["cp", "-r", str(root), str(Path(tmp) / "copy")], check=True)
+        copy_s = time.perf_counter() - t
         for r in range(args.rounds):
             t = time.perf_counter()
             ws = Workspace.create(root, f"bench{r}")
             creates.append(time.perf_counter() - t)
+            ws.wait_ready()
+            readies.append(time.perf_counter() - t)
             for e in range(args.edits):
                 path = f"pkg{e % 100}/sub{e % 7}/module{e}.py"
                 (ws.path / path).write_text(f"# edit {r}.{e}\n" + (ws.path / path).read_text())
@@ -54,12 +61,16 @@ def main() -> None:
         "files": args.files,
         "create_median_s": statistics.median(creates),
         "create_max_s": max(creates),
+        "files_ready_median_s": statistics.median(readies),
+        "cp_r_same_tree_s": copy_s,
         "commit_median_ms": statistics.median(commits) * 1000,
         "commit_p90_ms": sorted(commits)[int(len(commits) * 0.9)] * 1000,
     }
     print(
         f"{args.files} files: create worktree median {result['create_median_s']:.3f} s"
-        f" (max {result['create_max_s']:.3f}; target 1 s); commit per edit median {result['commit_median_ms']:.1f} ms"
+        f" (max {result['create_max_s']:.3f}; target 1 s); every file written after"
+        f" {result['files_ready_median_s']:.2f} s in the background (cp -r of the tree: {copy_s:.2f} s);"
+        f" commit per edit median {result['commit_median_ms']:.1f} ms"
         f" (p90 {result['commit_p90_ms']:.1f}; target 30 ms)"
     )
     if args.json:

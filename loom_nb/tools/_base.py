@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,8 @@ class Tool:
         return ToolDefinition(name=self.name, description=self.description, parameters=self.parameters)
 
     async def __call__(self, arguments: dict[str, Any], ctx: ToolContext) -> str:
+        if ctx.workspace is not None and not ctx.workspace.ready:  # its files are still being written
+            await asyncio.to_thread(ctx.workspace.wait_ready)
         return await self.fn(validate_arguments(self, arguments), ctx)
 
 

@@ -16,6 +16,8 @@ def preview(tool: str, arguments: dict[str, Any], ctx: ToolContext) -> str:
     """A unified diff for writes (from the files as they are now), the command for shell; "" otherwise.
     Never raises: a preview that cannot be made says why."""
     try:
+        if ctx.workspace is not None:
+            ctx.workspace.wait_ready()
         if tool == "shell":
             return f"$ {arguments.get('command', '')}"
         if tool == "file_write":

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,8 @@ class Workspace:
     user_branch: str | None
     """The branch the user was on (None if detached)."""
     _meta: Path = field(repr=False)
+    _ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    _failed: str | None = field(default=None, repr=False)
 
     @property
     def branch(self) -> str:
@@ -84,7 +87,11 @@ class Workspace:
     # lifecycle ----------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, project: str | os.PathLike[str], session_id: str) -> Workspace:
+    def create(cls, project: str | os.PathLike[str], session_id: str, *, background: bool = True) -> Workspace:
+        """The worktree and its branch. With `background` (the default) the files are written on a
+        thread while the run starts (the lead's first turn takes longer than that); everything that
+        touches them waits for `wait_ready()`. Writing 10,000 files costs seconds on some disks, and
+        nothing needs them before the first tool call."""
         if not _SESSION.match(session_id):
             raise WorkspaceError(f"session id {session_id!r} cannot name a branch; use letters, digits, . _ -")
         root = toplevel(project)
@@ -108,10 +115,35 @@ class Workspace:
             raise WorkspaceError(f"branch loom/{session_id} exists already; discard that session or pick another id")
         _exclude(root)
         path.parent.mkdir(parents=True, exist_ok=True)
-        git(root, "worktree", "add", "--quiet", "-b", f"loom/{session_id}", str(path), base)
+        git(root, "worktree", "add", "--quiet", "--no-checkout", "-b", f"loom/{session_id}", str(path), base)
         ws = cls(project=root, session_id=session_id, path=path, base=base, user_branch=user_branch, _meta=meta)
         ws._write_meta(live=True)
+        if background:
+            threading.Thread(target=ws._checkout, name=f"loom-checkout-{session_id}", daemon=True).start()
+        else:
+            ws._checkout()
+            ws.wait_ready()
         return ws
+
+    def _checkout(self) -> None:
+        try:
+            git(self.path, "reset", "--hard", "--quiet", self.base)
+        except GitError as exc:
+            self._failed = str(exc)
+        finally:
+            self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        """The worktree's files are all written."""
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until the files are written; WorkspaceError if writing them failed."""
+        if not self._ready.wait(timeout):
+            raise WorkspaceError(f"the workspace of session {self.session_id} is still being written after {timeout} s")
+        if self._failed is not None:
+            raise WorkspaceError(f"the workspace of session {self.session_id} could not be written: {self._failed}")
 
     @classmethod
     def open(cls, project: str | os.PathLike[str], session_id: str) -> Workspace:
@@ -121,7 +153,7 @@ class Workspace:
             raise WorkspaceError(f"no workspace for session {session_id!r} in {os.fspath(project)}; "
                                  "Workspace.list(project) shows the ones there are")  # fmt: skip
         data = json.loads(meta.read_text())
-        return cls(
+        opened = cls(
             project=root,
             session_id=session_id,
             path=root / WORKTREES / session_id,
@@ -129,6 +161,8 @@ class Workspace:
             user_branch=data.get("user_branch"),
             _meta=meta,
         )
+        opened._ready.set()
+        return opened
 
     @classmethod
     def list(cls, project: str | os.PathLike[str]) -> list[WorkspaceInfo]:
@@ -164,6 +198,7 @@ class Workspace:
 
     def discard(self) -> None:
         """Remove the worktree and its branch (nothing of the user's is touched)."""
+        self.wait_ready()
         if self.path.exists():
             done = git(self.project, "worktree", "remove", "--force", str(self.path), check=False)
             if done.returncode != 0 and self.path.exists():
@@ -180,6 +215,7 @@ class Workspace:
 
         Plumbing, not `git commit`: only the named paths are looked at (porcelain refreshes the
         whole index, a stat of every file), and the tree is written from git's cache-tree."""
+        self.wait_ready()
         if paths is not None and not paths:
             raise WorkspaceError("commit needs the paths that changed")
         if paths is None:
@@ -251,6 +287,7 @@ class Workspace:
     def merge(self) -> str:
         """Merge the session into the user's branch; returns the merge commit. Refused (nothing changed)
         if the user's HEAD is detached, the touched files are dirty, or the merge would conflict."""
+        self.wait_ready()
         current = git(self.project, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
         if not current:
             raise WorkspaceError("your HEAD is detached: check out the branch to merge into, then merge again")
@@ -281,6 +318,7 @@ class Workspace:
     def undo(self, last: int | None = None) -> list[Commit]:
         """Revert loom's own commits of this session (the newest `last` of them, or all), newest first,
         as new commits in the workspace; returns what was reverted."""
+        self.wait_ready()
         ours = [c for c in self.commits() if c.agent and not c.message.startswith("Revert ")]
         reverted_shas = set(
             re.findall(r"This reverts commit ([0-9a-f]{40})", git(self.path, "log", f"{self.base}..HEAD").stdout)

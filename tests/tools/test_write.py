@@ -28,6 +28,7 @@ def workspace(tmp_path: Path) -> Workspace:
     outside.mkdir()
     (outside / "secret.txt").write_text("keep me\n")
     ws = Workspace.create(root, "w1")
+    ws.wait_ready()
     os.symlink(outside, ws.path / "out")
     os.symlink(outside / "secret.txt", ws.path / "secret_link.txt")
     return ws

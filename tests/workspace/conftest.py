@@ -27,6 +27,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def edit(ws: Workspace, path: str, text: str, agent: str = "implementer-1", task: str = "t1") -> Commit | None:
+    ws.wait_ready()  # the checkout runs in the background; a test writes files directly
     target = ws.path / path
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)

@@ -135,3 +135,17 @@ def test_a_killed_kernels_workspace_is_found_stale(repo: Path) -> None:
     Workspace.open(repo, "killed").discard()
     assert "killed" not in {i.session_id for i in Workspace.list(repo)}
     mine.discard()
+
+
+async def test_tools_wait_for_a_workspace_still_being_written(repo: Path) -> None:
+    from loom_nb.tools import Scope, ToolContext, file_read
+
+    for i in range(300):  # enough files that the checkout takes a moment
+        (repo / f"f{i}.txt").write_text(f"{i}\n")
+    run(repo, "add", "-A")
+    run(repo, "commit", "-qm", "more")
+    ws = Workspace.create(repo, "bg")
+    ctx = ToolContext(scope=Scope(ws.path), project=repo, workspace=ws)
+    assert "299" in await file_read({"path": "f299.txt"}, ctx)  # waited for the file, did not fail on it
+    assert ws.ready and run(ws.path, "status", "--porcelain") == ""
+    assert Workspace.create(repo, "fg", background=False).ready
