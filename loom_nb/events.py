@@ -32,7 +32,7 @@ __all__ = [
 
 log = logging.getLogger("loom_nb.events")
 
-AgentStatusName = Literal["thinking", "executing", "idle", "done", "crashed", "restarting"]
+AgentStatusName = Literal["thinking", "executing", "idle", "done", "crashed", "restarting", "cancelled"]
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)
@@ -64,7 +64,8 @@ class AgentStatus(_Base):
 
     kind: Literal["agent_status"] = "agent_status"
     status: AgentStatusName
-    """thinking (in a model turn), executing (running tools), idle, done, crashed, restarting."""
+    """thinking (in a model turn), executing (running tools), idle, done, crashed, restarting,
+    cancelled (stopped before it finished)."""
     iteration: int = 0
     """Iteration number (1-based) when the status was entered; 0 before the first."""
     tool: str | None = None

@@ -38,7 +38,7 @@ __all__ = ["Recorder"]
 
 log = logging.getLogger("loom_nb.recorder")
 
-_ENDED = frozenset({"done", "crashed"})
+_ENDED = frozenset({"done", "crashed", "cancelled"})
 _skip_fields = frozenset({"session_id", "agent", "kind", "ts"})
 _payload_fields: dict[type, tuple[str, ...]] = {}
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from ..agents._loop import Agent
 from ..agents._sub_agent import Findings, _resolve_scope, research
 from ..config import load_config
-from ..events import Event, EventBus, LLMCall, SessionEnded, SessionStarted, Warning
+from ..events import AgentSpawned, AgentStatus, Event, EventBus, LLMCall, SessionEnded, SessionStarted, Warning
 from ..models import get_model
 from ..models._base import Model
 from ..models._messages import Usage
@@ -76,6 +76,24 @@ class _Meter:
                 self.cost += event.cost_usd
 
 
+class _OpenAgents:
+    """The agents that started and have not ended yet, with their last iteration."""
+
+    ENDED = frozenset({"done", "crashed", "cancelled"})
+
+    def __init__(self) -> None:
+        self.open: dict[str, int] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, AgentSpawned):
+            self.open[event.agent] = 0
+        elif isinstance(event, AgentStatus) and event.agent in self.open:
+            if event.status in self.ENDED:
+                del self.open[event.agent]
+            else:
+                self.open[event.agent] = max(self.open[event.agent], event.iteration)
+
+
 class Swarm:
     """`await Swarm("Where is the session stored?", project=".").run()` -> SwarmResult."""
 
@@ -122,6 +140,8 @@ class Swarm:
         self.record = record
         self.meter = _Meter()
         self.bus.subscribe(self.meter)
+        self._open_agents = _OpenAgents()
+        self.bus.subscribe(self._open_agents)
         self._task: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_reason: str | None = None
@@ -147,6 +167,11 @@ class Swarm:
             self._task.cancel()
         else:
             self._loop.call_soon_threadsafe(self._task.cancel)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why a stop was asked (the stop button, %loom stop, the budget), or None."""
+        return self._stop_reason
 
     def _budget_guard(self, event: Event) -> None:
         if self.budget_usd is not None and isinstance(event, LLMCall) and self.meter.cost > self.budget_usd:
@@ -202,12 +227,13 @@ class Swarm:
             status, error = "cancelled", self._stop_reason or "cancelled"
             if self._stop_reason is None:
                 raise  # cancelled from outside (an interrupt): record it, then let it propagate
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: the session fails, the loop's thread lives on
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             unsubscribe()
             if status != "done" and error is None:
                 status, error = "cancelled", "cancelled"
+            self._end_open_agents(status, error)
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
                 await asyncio.shield(asyncio.to_thread(recorder.close))
@@ -230,6 +256,25 @@ class Swarm:
             elapsed_s=time.perf_counter() - started,
             error=error,
         )
+
+    def _end_agent(self, name: str, status: Literal["cancelled", "crashed"], reason: str) -> None:
+        if name in self._open_agents.open:
+            self.bus.emit(
+                AgentStatus(
+                    session_id=self.session_id,
+                    agent=name,
+                    status=status,
+                    iteration=self._open_agents.open[name],
+                    reason=reason,
+                )
+            )
+
+    def _end_open_agents(self, status: str, error: str | None) -> None:
+        """An ended session leaves no agent "thinking": each one still open gets a final status and
+        (in the recorder) an end time: cancelled when the session was stopped, crashed otherwise."""
+        final: Literal["cancelled", "crashed"] = "cancelled" if status == "cancelled" else "crashed"
+        for name in list(self._open_agents.open):
+            self._end_agent(name, final, error or f"the session ended ({status}) first")
 
     async def _dispatch(self, tasks: list[Task], scope: Scope, graph: Any) -> tuple[Findings, ...]:
         supervisor = DynamicSupervisor(registry=self.registry, name=("swarm", self.session_id))
@@ -261,6 +306,7 @@ class Swarm:
             else:
                 reason = outcome.reason
                 err = "timed out" if reason == "timeout" else f"{type(reason).__name__}: {reason}"
+                self._end_agent(names[outcome.index], "crashed", err)  # if it died without saying so
                 results.append(
                     Findings(
                         task=outcome.item[1].prompt,
