@@ -153,11 +153,12 @@ class Swarm:
     # control --------------------------------------------------------------------------------
 
     def stop(self, reason: str = "stopped by the user") -> None:
-        """End the run soon (thread-safe: widget callbacks may arrive on another thread)."""
-        if self._task is None or self._loop is None or self._task.done():
+        """End the run soon (thread-safe: widget callbacks may arrive on another thread). Asked before
+        the run has begun, the run ends as soon as it begins (an interrupt may land that early)."""
+        if self._task is not None and self._task.done():
             return
         self._stop_reason = self._stop_reason or reason
-        if self._loop.is_closed():
+        if self._task is None or self._loop is None or self._loop.is_closed():
             return
         try:
             running = asyncio.get_running_loop()
@@ -208,6 +209,8 @@ class Swarm:
         findings: tuple[Findings, ...] = ()
         text, status, error = "", "done", None
         try:
+            if self._stop_reason is not None:  # stopped before it began
+                raise asyncio.CancelledError
             scope = Scope(self.scope_dir)
             tasks = await plan(
                 self.intent,
