@@ -198,30 +198,27 @@ class LoomMagics(Magics):
         except Exception as exc:
             raise _usage(exc) from None
         live = self._live_view_available()
+        shown: list[Any] = []
+
+        def started(handle: Any) -> None:
+            if self.shell is not None:  # bound at once: an interrupted run's handle is there to look at
+                self.shell.user_ns[args.out or "_loom"] = handle
+            if live:
+                from ._view import start_live_view
+
+                shown.append(start_live_view(handle))
+
         if args.background:
             handle = self.runner.submit(swarm)
-            if live:
-                from ._view import start_live_view
-
-                start_live_view(handle)
+            started(handle)
         else:
-            on_submit = None
-            if live:
-                from ._view import start_live_view
-
-                on_submit = start_live_view
-            shown: list[Any] = []
             try:
-                handle = self.runner.run_foreground(
-                    swarm, on_submit=(lambda h: shown.append(on_submit(h))) if on_submit else None
-                )
+                handle = self.runner.run_foreground(swarm, on_submit=started)
             finally:
                 # The final redraw and summary go out from this cell, so front ends (and nbclient, nbval)
                 # file them under it; the swarm thread's own last redraw may come after the cell ended.
                 for view in shown:
                     view.finish()
-        if self.shell is not None:
-            self.shell.user_ns[args.out or "_loom"] = handle
         return handle
 
     def _live_view_available(self) -> bool:

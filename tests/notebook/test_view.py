@@ -123,7 +123,8 @@ def test_the_agents_table_has_room_between_its_columns(runner, tmp_path):
     )
     view = LiveView(handle)
     gaps = """() => {
-        const text = (el) => { const r = document.createRange(); r.selectNodeContents(el); return r.getBoundingClientRect(); };
+        const text = (el) => {
+            const r = document.createRange(); r.selectNodeContents(el); return r.getBoundingClientRect(); };
         const gap = (row) => { const cells = [...row.cells].filter((c) => c.textContent.trim()); const out = [];
             for (let i = 1; i < cells.length; i++) out.push(text(cells[i]).left - text(cells[i - 1]).right);
             return out; };
