@@ -40,7 +40,7 @@ def fake_llm():
 
 
 @pytest.fixture
-def lab(tmp_path, fake_llm):
+def lab(tmp_path):
     root = tmp_path / "lab"
     root.mkdir()
     shutil.copy(NOTEBOOKS / "01_quickstart.ipynb", root)
@@ -56,9 +56,6 @@ def lab(tmp_path, fake_llm):
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "run"),
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-        # the kernel's anthropic: models talk to the fake server of this test
-        "ANTHROPIC_BASE_URL": fake_llm.url,
-        "ANTHROPIC_API_KEY": "test-key",
     }
     log = open(tmp_path / "jupyterlab.log", "w")  # a pipe nobody reads would fill up and block the server
     server = subprocess.Popen(
@@ -187,7 +184,11 @@ def test_the_stop_button_stops_a_foreground_run_while_its_cell_is_busy(lab, fake
     model = "anthropic:claude-haiku-4-5"
     nb = nbformat.v4.new_notebook(
         cells=[
-            nbformat.v4.new_code_cell("%load_ext loom_nb"),
+            # the kernel's anthropic: models talk to this test's fake server
+            nbformat.v4.new_code_cell(
+                f"import os\nos.environ.update(ANTHROPIC_BASE_URL={fake_llm.url!r}, ANTHROPIC_API_KEY='test-key')\n"
+                "%load_ext loom_nb"
+            ),
             nbformat.v4.new_code_cell(
                 f"%%loom --model {model} --weak {model} --db stop.duckdb\nWhere is parse_config defined?"
             ),
