@@ -189,6 +189,15 @@ class SwarmHandle:
     def __await__(self) -> Any:
         return asyncio.wrap_future(self.future).__await__()
 
+    def _ipython_display_(self) -> None:
+        """Shown in a cell (Out of `%loom ... --background`, or `h` alone): a display that is
+        updated when the run ends, so it never keeps saying "running" after the run is over."""
+        from IPython.display import display
+
+        shown = display(_HandleOutput(self), display_id=True)
+        if shown is not None and not self.done:
+            self.future.add_done_callback(lambda _: shown.update(_HandleOutput(self)))
+
     @property
     def graph(self) -> Any:
         from ..graph import open_graph
@@ -201,15 +210,6 @@ class SwarmHandle:
 
     def costs(self, by: str = "agent") -> Any:
         return self.graph.costs(by=by, session=self.session_id)  # type: ignore[arg-type]
-
-    def _ipython_display_(self) -> None:
-        """Shown in a cell (Out of `%loom ... --background`, or `h` alone): a display that is
-        updated when the run ends, so it never keeps saying "running" after the run is over."""
-        from IPython.display import display
-
-        shown = display(_HandleOutput(self), display_id=True)
-        if shown is not None and not self.done:
-            self.future.add_done_callback(lambda _: shown.update(_HandleOutput(self)))
 
     def __repr__(self) -> str:
         cost = self.swarm.meter.cost
