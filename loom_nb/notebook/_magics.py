@@ -376,11 +376,16 @@ class LoomMagics(Magics):
         from ..agents import asub_agent
 
         model = "offline" if self.offline else (args.model or self.weak)
+        future = asyncio.run_coroutine_threadsafe(
+            asub_agent(args.task, args.scope, self.project, model), self.runner.loop
+        )
         try:
-            future = asyncio.run_coroutine_threadsafe(
-                asub_agent(args.task, args.scope, self.project, model), self.runner.loop
-            )
             return future.result()
+        except KeyboardInterrupt:  # Kernel > Interrupt: the sub-agent must not go on working unseen
+            from ._runner import Interrupted
+
+            future.cancel()
+            raise Interrupted("loom sub-agent cancelled by interrupt") from None
         except Exception as exc:
             raise _usage(exc) from None
 

@@ -296,3 +296,29 @@ def test_the_display_of_a_background_run_is_updated_when_it_ends(kernel, project
         if msg["msg_type"] == "update_display_data" and msg["content"]["transient"]["display_id"] == display_id:
             break
     assert "done" in msg["content"]["data"]["text/plain"] and "running" not in msg["content"]["data"]["text/plain"]
+
+
+def test_interrupting_a_subagent_cell_cancels_the_sub_agent(llm_kernel, fake_llm):
+    from loom_nb.testing import Reply
+
+    fake_llm.script(Reply(text="config.py:1", latency=60))
+    run = llm_kernel.kc.execute(f'%loom subagent "Where is parse_config defined?" --model {MODEL}')
+    wait_until(lambda: len(fake_llm.requests) >= 1, "the sub-agent never asked its model")
+    llm_kernel.km.interrupt_kernel()
+    result = llm_kernel.collect(run)
+    assert result["status"] == "error" and result["reply"]["ename"] == "Interrupted"
+    assert result["reply"]["traceback"] == ["KeyboardInterrupt: loom sub-agent cancelled by interrupt"]
+    tasks = llm_kernel.value(
+        textwrap.dedent("""
+            import asyncio, time
+            async def _settled(limit=10.0):  # until its clean-up is over: a condition with a deadline
+                deadline = time.monotonic() + limit
+                while True:
+                    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                    if not left or time.monotonic() > deadline:
+                        return len(left)
+                    await asyncio.sleep(0.02)
+            asyncio.run_coroutine_threadsafe(_settled(), default_runner().loop).result()
+        """)
+    )
+    assert tasks == "0"  # nothing of the sub-agent is left working on the swarm loop
