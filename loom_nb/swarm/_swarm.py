@@ -157,7 +157,9 @@ class Swarm:
         the run has begun, the run ends as soon as it begins (an interrupt may land that early)."""
         if self._task is not None and self._task.done():
             return
-        self._stop_reason = self._stop_reason or reason
+        if self._stop_reason is not None:  # one cancel is enough; a second would cut the run's clean-up short
+            return
+        self._stop_reason = reason
         if self._task is None or self._loop is None or self._loop.is_closed():
             return
         try:
@@ -239,7 +241,7 @@ class Swarm:
             self._end_open_agents(status, error)
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
-                await asyncio.shield(asyncio.to_thread(recorder.close))
+                await _to_the_end(asyncio.to_thread(recorder.close), then_cancel=False)
         if self.meter.unpriced:
             self.bus.emit(
                 Warning(
@@ -301,7 +303,7 @@ class Swarm:
                 name=lambda i, item: (names[i], self.session_id),
             )
         finally:
-            await asyncio.shield(supervisor.stop())
+            await _to_the_end(supervisor.stop())
         results = []
         for outcome in outcomes:
             if outcome.ok:
@@ -391,6 +393,23 @@ class Swarm:
                 )
 
         await asyncio.to_thread(write)
+
+
+async def _to_the_end(step: Any, *, then_cancel: bool = True) -> Any:
+    """Await a clean-up step (stopping the agents, closing the recorder) to its end even if a
+    cancellation arrives meanwhile: cut short, the session would end with agents still "thinking"
+    and its last events unwritten. That cancellation is raised once the step is over (unless
+    `then_cancel` is false: after the session's end is recorded, a late one changes nothing)."""
+    future = asyncio.ensure_future(step)
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled and then_cancel:
+        raise asyncio.CancelledError
+    return future.result()
 
 
 def _first_line(text: str) -> str:

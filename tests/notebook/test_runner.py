@@ -111,6 +111,14 @@ def test_an_interrupt_while_the_live_view_is_built_stops_the_run(runner, tmp_pat
         runner.run_foreground(swarm, on_submit=build_view)
     handle = runner.handles[swarm.session_id]
     assert handle.done and handle.status == "cancelled" and runner.running() == []
+    print(
+        "RESULT",
+        swarm._ran,
+        swarm._task,
+        swarm.stop_reason,
+        handle.future.cancelled(),
+        handle.future.exception() if handle.future.done() and not handle.future.cancelled() else None,
+    )
     assert open_graph(tmp_path / "g.duckdb").sessions()["status"].tolist() == ["cancelled"]
 
 
@@ -157,3 +165,29 @@ def test_a_system_exit_in_the_lead_fails_the_session_with_the_reason(runner, tmp
     assert len(ended) == 1 and "SystemExit: bye" in str(ended[0])
     agents = graph.agents(swarm.session_id)
     assert agents["status"].tolist() == ["crashed"] and agents["ended_at"].notna().all()
+
+
+def test_a_second_stop_during_the_clean_up_loses_nothing(runner, tmp_path):
+    """Stop button, then %loom stop (or an interrupt) while the agents wind down: the run still
+    records every agent's end and returns its result."""
+    started = threading.Event()
+
+    async def slow_to_stop(messages, tools):
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.5)  # a model client closing its connection, say
+
+    db = tmp_path / "g.duckdb"
+    swarm = Swarm(
+        "research x", project=tmp_path, model=lead_model(["q about x"]), weak=ScriptedModel(slow_to_stop), db=db
+    )
+    handle = runner.submit(swarm)
+    assert started.wait(10)
+    handle.stop("stop button")
+    handle.stop("stopped with %loom stop")
+    result = handle.wait(timeout=10)
+    assert result is not None and (result.status, result.error) == ("cancelled", "stop button")
+    agents = open_graph(db).agents(swarm.session_id).set_index("name")
+    assert agents.loc["researcher-1", "status"] == "cancelled" and agents["ended_at"].notna().all()
