@@ -37,8 +37,8 @@ __all__ = [
 
 log = logging.getLogger("loom_nb.events")
 
-AgentStatusName = Literal["thinking", "executing", "waiting", "idle", "done", "crashed", "restarting"]
-"""`waiting`: a tool call waits for a human's approval."""
+AgentStatusName = Literal["thinking", "executing", "waiting", "idle", "done", "crashed", "restarting", "cancelled"]
+"""`waiting`: a tool call waits for a human's approval; `cancelled`: stopped before it ended."""
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)
@@ -73,7 +73,8 @@ class AgentStatus(_Base):
 
     kind: Literal["agent_status"] = "agent_status"
     status: AgentStatusName
-    """thinking (in a model turn), executing (running tools), idle, done, crashed, restarting."""
+    """thinking (in a model turn), executing (running tools), idle, done, crashed, restarting,
+    cancelled (stopped before it finished)."""
     iteration: int = 0
     """Iteration number (1-based) when the status was entered; 0 before the first."""
     tool: str | None = None

@@ -197,7 +197,7 @@ class Agent:
                 tool_calls += len(calls)
                 messages.append(Message(role="user", parts=tuple(results)))
         except asyncio.CancelledError:
-            self._status("done", iteration, reason="stopped")
+            self._status("cancelled", iteration, reason="stopped")
             raise
         except BudgetReached:
             raise

@@ -61,7 +61,7 @@ __all__ = ["Recorder"]
 
 log = logging.getLogger("loom_nb.recorder")
 
-_ENDED = frozenset({"done", "crashed"})
+_ENDED = frozenset({"done", "crashed", "cancelled"})
 
 
 def _usage(calls: list[LLMCall]) -> dict[str, list[Any]]:

@@ -7,6 +7,7 @@ options on the line. User errors are UsageErrors (a short message, no traceback)
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import shlex
 import string
@@ -29,8 +30,10 @@ options: --model M  --weak M  --project DIR  --scope DIR  --budget USD  --token-
 %loom agents [session]    a DataFrame of the agents: role, model, status, current tool, tokens, cost
 %loom stop [session]      stop a running session (the newest by default)
 %loom sessions            every recorded session of the project
-%loom graph [session]     draw the decision graph
+%loom graph [session]     draw the decision graph (of the newest session by default)
 %loom costs [--by agent|model|role|session] [--session S]
+          sessions, graph and costs show the newest session's project, or --project DIR / --db PATH
+One word after %loom is a sub-command, never an intent: an intent takes a few words.
 %loom sql "select ..."    any SQL over the recorded tables
 %loom models              the configured models, and whether each key is set
 %loom subagent "task" [--scope DIR]   one read-only search sub-agent
@@ -165,9 +168,20 @@ class LoomMagics(Magics):
             intent = cell
         if not intent.strip():
             raise UsageError("%%loom needs an intent: write what you want found out in the cell body")
+        if len(intent.split()) == 1:  # a mistyped sub-command must never start a (paid) run
+            raise self._one_word(intent.strip())
         if cell is not None:  # IPython already expanded {name} on the line itself, not in the body
             intent = interpolate(intent, self.shell.user_ns if self.shell else {})
         return self._run(intent, args)
+
+    def _one_word(self, word: str) -> UsageError:
+        near = difflib.get_close_matches(word.lower(), self._commands, n=1, cutoff=0.6)
+        if near:
+            return UsageError(f"%loom: unknown sub-command {word!r}; did you mean {near[0]!r}? (%loom help lists them)")
+        return UsageError(
+            f"%loom: unknown sub-command {word!r}, and one word is too short an intent: ask in a few words "
+            "(%loom help lists the sub-commands)"
+        )
 
     # the run ------------------------------------------------------------------------------
 
@@ -194,30 +208,27 @@ class LoomMagics(Magics):
         except Exception as exc:
             raise _usage(exc) from None
         live = self._live_view_available()
+        shown: list[Any] = []
+
+        def started(handle: Any) -> None:
+            if self.shell is not None:  # bound at once: an interrupted run's handle is there to look at
+                self.shell.user_ns[args.out or "_loom"] = handle
+            if live:
+                from ._view import start_live_view
+
+                shown.append(start_live_view(handle))
+
         if args.background:
             handle = self.runner.submit(swarm)
-            if live:
-                from ._view import start_live_view
-
-                start_live_view(handle)
+            started(handle)
         else:
-            on_submit = None
-            if live:
-                from ._view import start_live_view
-
-                on_submit = start_live_view
-            shown: list[Any] = []
             try:
-                handle = self.runner.run_foreground(
-                    swarm, on_submit=(lambda h: shown.append(on_submit(h))) if on_submit else None
-                )
+                handle = self.runner.run_foreground(swarm, on_submit=started)
             finally:
                 # The final redraw and summary go out from this cell, so front ends (and nbclient, nbval)
                 # file them under it; the swarm thread's own last redraw may come after the cell ended.
                 for view in shown:
                     view.finish()
-        if self.shell is not None:
-            self.shell.user_ns[args.out or "_loom"] = handle
         return handle
 
     def _live_view_available(self) -> bool:
@@ -274,33 +285,66 @@ class LoomMagics(Magics):
         handle.wait(timeout=10, raise_errors=False)
         return f"session {handle.session_id}: {handle.status}"
 
-    def _open_graph(self) -> Any:
-        """The graph of the newest session this kernel ran; before any, the configured project's."""
+    def _open_graph(self, project: str | None = None, db: str | None = None) -> Any:
+        """--db, else --project, else the newest session this kernel ran, else the configured
+        project: the graph, and says which one it is (a user must never read another project's
+        numbers without knowing)."""
         from ..graph import open_graph
 
         try:
-            if self.runner.handles:
-                return list(self.runner.handles.values())[-1].graph
-            return open_graph(self.db) if self.db else open_graph(project=self.project)
+            if db or project:
+                graph = open_graph(db) if db else open_graph(project=project)  # type: ignore[arg-type]
+            elif self.runner.handles:
+                graph = list(self.runner.handles.values())[-1].graph
+            else:
+                graph = open_graph(self.db) if self.db else open_graph(project=self.project)
         except FileNotFoundError as exc:
             where = getattr(exc, "path", None) or exc
             raise UsageError(
                 f"%loom: no loom graph at {where} yet: run a session first (%%loom <intent>), or point "
                 "%config LoomMagics.project (or LoomMagics.db) at a project that has one"
             ) from None
+        path = graph.store.path
+        root = path.parent.parent if path.parent.name == ".loom" else path.parent
+        print(f"project {root} · graph {path}")
+        return graph
+
+    def _graph_args(self, prog: str, words: list[str], extra: Callable[[_Parser], None] | None = None) -> Any:
+        p = _Parser(prog=prog, add_help=False)
+        p.add_argument("--project")
+        p.add_argument("--db")
+        if extra is not None:
+            extra(p)
+        args = p.parse_args(words)
+        return args, self._open_graph(args.project, args.db)
+
+    @staticmethod
+    def _tag(frame: Any, graph: Any) -> Any:
+        frame.attrs["db"] = str(graph.store.path)
+        return frame
 
     def _sessions(self, words: list[str]) -> Any:
-        return self._open_graph().sessions()
+        _, graph = self._graph_args("%loom sessions", words)
+        return self._tag(graph.sessions(), graph)
 
     def _graph(self, words: list[str]) -> Any:
-        return self._open_graph().show(words[0] if words else None)
+        args, graph = self._graph_args("%loom graph", words, lambda p: p.add_argument("session", nargs="?"))
+        session = args.session
+        if session is None:  # the newest session, not every session of the project piled up
+            ids = graph.sessions()["id"].tolist()
+            if not ids:
+                raise UsageError(f"%loom graph: no session is recorded in {graph.store.path} yet")
+            session = ids[-1]
+            print(f"session {session} (the newest; %loom graph <session> draws another)")
+        return graph.show(session)
 
     def _costs(self, words: list[str]) -> Any:
-        p = _Parser(prog="%loom costs", add_help=False)
-        p.add_argument("--by", default="agent", choices=["agent", "model", "role", "session"])
-        p.add_argument("--session")
-        args = p.parse_args(words)
-        return self._open_graph().costs(by=args.by, session=args.session)
+        def extra(p: _Parser) -> None:
+            p.add_argument("--by", default="agent", choices=["agent", "model", "role", "session"])
+            p.add_argument("--session")
+
+        args, graph = self._graph_args("%loom costs", words, extra)
+        return self._tag(graph.costs(by=args.by, session=args.session), graph)
 
     def _sql(self, words: list[str]) -> Any:
         if not words:
@@ -351,11 +395,16 @@ class LoomMagics(Magics):
         from ..agents import asub_agent
 
         model = "offline" if self.offline else (args.model or self.weak)
+        future = asyncio.run_coroutine_threadsafe(
+            asub_agent(args.task, args.scope, self.project, model), self.runner.loop
+        )
         try:
-            future = asyncio.run_coroutine_threadsafe(
-                asub_agent(args.task, args.scope, self.project, model), self.runner.loop
-            )
             return future.result()
+        except KeyboardInterrupt:  # Kernel > Interrupt: the sub-agent must not go on working unseen
+            from ._runner import Interrupted
+
+            future.cancel()
+            raise Interrupted("loom sub-agent cancelled by interrupt") from None
         except Exception as exc:
             raise _usage(exc) from None
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..swarm._swarm import Swarm, SwarmResult
     from ._tracker import SessionTracker
 
-__all__ = ["SwarmHandle", "SwarmRunner", "default_runner"]
+__all__ = ["Interrupted", "SwarmHandle", "SwarmRunner", "default_runner"]
 
 
 class SwarmRunner:
@@ -75,9 +75,9 @@ class SwarmRunner:
         record itself as cancelled, then raises KeyboardInterrupt. `on_submit(handle)` runs once the
         swarm has started (the magic shows the live view there)."""
         handle = self.submit(swarm)
-        if on_submit is not None:
-            on_submit(handle)
         try:
+            if on_submit is not None:  # inside the try: an interrupt while the view is built stops the run too
+                on_submit(handle)
             while not handle.future.done():
                 try:
                     handle.future.result(timeout=poll)
@@ -88,9 +88,9 @@ class SwarmRunner:
                 except BaseException:  # the run's own failure: the handle reports it
                     break
         except KeyboardInterrupt:
-            swarm.stop("interrupted")
+            swarm.stop("cancelled by interrupt")
             handle.wait(timeout=10, raise_errors=False)
-            raise
+            raise Interrupted(f"loom session {swarm.session_id} cancelled by interrupt") from None
         return handle
 
     def running(self) -> list[SwarmHandle]:
@@ -155,6 +155,14 @@ class SwarmHandle:
         result = self.result
         return result.text if result is not None else ""
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run stopped or is stopping (None while it runs unasked, and when it ended done)."""
+        result = self.result
+        if result is not None:
+            return result.error
+        return self.swarm.stop_reason
+
     def stop(self, reason: str = "stopped by the user") -> None:
         """End the run within a moment (safe from any thread)."""
         self.swarm.stop(reason)
@@ -180,6 +188,15 @@ class SwarmHandle:
 
     def __await__(self) -> Any:
         return asyncio.wrap_future(self.future).__await__()
+
+    def _ipython_display_(self) -> None:
+        """Shown in a cell (Out of `%loom ... --background`, or `h` alone): a display that is
+        updated when the run ends, so it never keeps saying "running" after the run is over."""
+        from IPython.display import display
+
+        shown = display(_HandleOutput(self), display_id=True)
+        if shown is not None and not self.done:
+            self.future.add_done_callback(lambda _: shown.update(_HandleOutput(self)))
 
     @property
     def graph(self) -> Any:
@@ -230,6 +247,25 @@ class SwarmHandle:
         if self.view is None and self.text:
             lines += ["", self.text]
         return "**loom session**\n\n" + code_block("\n".join(lines))
+
+
+class _HandleOutput:
+    """The handle's own repr and Markdown, as they are at the moment of drawing."""
+
+    def __init__(self, handle: SwarmHandle) -> None:
+        self.handle = handle
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/plain": repr(self.handle), "text/markdown": self.handle._repr_markdown_()}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Kernel > Interrupt during a foreground run: still a KeyboardInterrupt (so the kernel answers
+    the cell with an error and skips the cells queued after it), shown as one line instead of a
+    traceback through loom's code (IPython shows `_render_traceback_` when an exception has one)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
 
 
 _default: SwarmRunner | None = None

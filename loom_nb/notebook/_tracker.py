@@ -81,8 +81,8 @@ class SessionTracker:
                 iterations=max(row.iterations, e.iteration),
                 tool="" if e.status != "executing" else row.tool,
             )
-            if e.status in ("done", "crashed"):
-                self._note(f"{e.agent} {e.status}" + (f": {e.reason}" if e.reason and e.status == "crashed" else ""))
+            if e.status in ("done", "crashed", "cancelled"):
+                self._note(f"{e.agent} {e.status}" + (f": {e.reason}" if e.reason and e.status != "done" else ""))
         elif isinstance(e, LLMCall):
             row = replace(
                 row,

@@ -26,8 +26,13 @@ STATUS_COLORS = {
     "done": "#2e7d32",
     "crashed": "#d32f2f",
     "restarting": "#9b6ef3",
+    "cancelled": "#795548",
 }
 MAX_RATE_HZ = 10.0
+TICK_S = 1.0
+"""Redraw at least this often while the run lasts, so the elapsed time moves when no event comes."""
+CELL = "padding:2px 10px;text-align:left;white-space:nowrap"
+NUMBER = "padding:2px 10px;text-align:right;white-space:nowrap"
 
 
 def _money(x: float) -> str:
@@ -52,13 +57,20 @@ class LiveView:
             tooltip="stop this session",
             layout=w.Layout(width="90px"),
         )
-        self.stop_button.on_click(lambda _: handle.stop("stop button"))
+        self.stop_button.on_click(self._on_stop)
+        _let_clicks_through(self.stop_button)
         self.body = w.HTML()
         """The header, the agents table, the activity feed and, at the end, the answer: one widget, so
         one redraw sends one message."""
         self.widget = w.VBox([w.HBox([self.stop_button, self.budget]), self.body])
         self._display: Any = None
         self.redraw()
+
+    def _on_stop(self, _: Any = None) -> None:
+        """Runs on a subshell thread while the cell is busy: stop, and show at once that it was heard."""
+        self.stop_button.description = "Stopping…"
+        self.stop_button.disabled = True
+        self.handle.stop("stop button")
 
     # drawing -------------------------------------------------------------------------------
 
@@ -88,8 +100,10 @@ class LiveView:
             if warning is not None
             else ""
         )
+        reason = h.stop_reason
+        why = f": {escape(reason)}" if reason and self._status() != "done" else ""
         return (
-            f"<b>loom session {escape(h.session_id)}</b> · {escape(self._status())} · "
+            f"<b>loom session {escape(h.session_id)}</b> · {escape(self._status())}{why} · "
             f"{t['elapsed_s']:.1f} s · {t['input_tokens']:,} in / {t['output_tokens']:,} out tokens · "
             f"{_money(t['cost_usd'])}{unpriced}{budget}{warned}"
         )
@@ -97,7 +111,9 @@ class LiveView:
     def _status(self) -> str:
         if self.handle.done:
             return self.handle.status
-        return self.handle.tracker.ended or "running"
+        if self.handle.tracker.ended:
+            return self.handle.tracker.ended
+        return "stopping" if self.handle.stop_reason else "running"
 
     def _table_html(self) -> str:
         rows = []
@@ -106,13 +122,18 @@ class LiveView:
             rows.append(
                 "<tr>"
                 + "".join(
-                    f"<td>{c}</td>"
+                    f'<td style="{CELL}">{c}</td>'
                     for c in (
                         escape(r.name),
                         escape(r.role),
                         escape(r.model),
                         f'<span style="color:{color}">●</span> {escape(r.status)}',
                         escape(r.tool),
+                    )
+                )
+                + "".join(
+                    f'<td style="{NUMBER}">{c}</td>'
+                    for c in (
                         r.iterations,
                         f"{r.input_tokens:,}",
                         f"{r.output_tokens:,}",
@@ -121,8 +142,8 @@ class LiveView:
                 )
                 + "</tr>"
             )
-        head = "".join(
-            f"<th>{c}</th>" for c in ("agent", "role", "model", "status", "tool", "iter", "in", "out", "cost")
+        head = "".join(f'<th style="{CELL}">{c}</th>' for c in ("agent", "role", "model", "status", "tool")) + "".join(
+            f'<th style="{NUMBER}">{c}</th>' for c in ("iter", "in", "out", "cost")
         )
         return (
             f'<table class="loom-agents" style="border-collapse:collapse;font-size:12px">'
@@ -178,14 +199,18 @@ class LiveView:
         if self._display is not None:
             self._display.update(_Static(self.summary_html(), self.summary_text()))
 
-    async def refresh(self, period: float = 1.0 / MAX_RATE_HZ) -> None:
-        """Run on the swarm thread until the session ends: redraw when something changed."""
+    async def refresh(self, period: float = 1.0 / MAX_RATE_HZ, tick: float = TICK_S) -> None:
+        """Run on the swarm thread until the session ends: redraw when something changed, and at
+        least every `tick` seconds (the elapsed time must move, or a quiet run looks hung)."""
         seen = -1
+        drawn = 0.0
+        loop = asyncio.get_running_loop()
         try:
             while not self.handle.done:
                 version = self.handle.tracker.version
-                if version != seen:
+                if version != seen or loop.time() - drawn >= tick:
                     seen = version
+                    drawn = loop.time()
                     self.redraw()
                 await asyncio.sleep(period)  # the coalescing period: at most 10 redraws a second
         finally:
@@ -199,6 +224,24 @@ class _Static:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return {"text/html": self.html_text, "text/plain": self.text}
+
+
+def _let_clicks_through(widget: Any) -> None:
+    """Let a click reach the kernel while the cell that drew the button is still busy.
+
+    JupyterLab >= 4.4 sends comm messages on a subshell, but ipykernel 7.4 sends a comm's incoming
+    messages back to the shell that last published on it (`BaseComm._reply_subshell_for`): for a
+    button made by a foreground cell that is the busy main shell, so the click waited for the run to
+    end. Forgetting that route lets the click run on the subshell it came on (measured: 0.05 s while
+    the main thread sleeps; tests/notebook/test_jupyterlab.py checks it in JupyterLab). Other kernels
+    have no such route and need nothing.
+    """
+    comm = getattr(widget, "comm", None)
+    lock = getattr(comm, "_reply_subshell_lock", None)
+    if comm is None or lock is None:
+        return
+    with lock:
+        vars(comm).pop("_reply_subshell_id", None)
 
 
 def start_live_view(handle: SwarmHandle) -> LiveView:

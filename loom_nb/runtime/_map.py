@@ -47,7 +47,11 @@ async def supervised_map(
         reason = await proc.join()
         if done.done():
             return done.result()
-        raise reason if isinstance(reason, BaseException) else RuntimeError(f"stopped ({reason})")
+        if isinstance(reason, Exception):
+            raise reason
+        if isinstance(reason, BaseException):  # SystemExit and the like: this child's crash, not ours
+            raise RuntimeError(f"crashed: {type(reason).__name__}: {reason}") from reason
+        raise RuntimeError(f"stopped ({reason})")
 
     results = [
         r async for r in async_stream(run_one, enumerate(items), max_concurrency=max_concurrency, timeout=timeout)

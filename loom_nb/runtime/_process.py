@@ -185,11 +185,11 @@ class Process:
             reason = exit_.reason
         except asyncio.CancelledError:
             reason = self._cancel_reason()
-        except Exception as exc:
+        except BaseException as exc:
+            # SystemExit, KeyboardInterrupt and the like are a crash of this process too: let out of
+            # the task, asyncio would re-raise them from run_forever() and kill the loop's thread
+            # with every other process on it (a session in a kernel would then never end).
             reason = exc
-        except BaseException as exc:  # KeyboardInterrupt/SystemExit: record, then let it propagate
-            self._finish(exc)
-            raise
         self._finish(reason)
 
     def _finish(self, reason: ExitReason) -> None:

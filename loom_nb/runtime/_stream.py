@@ -41,7 +41,9 @@ async def _run_one(fn: Callable[[T], Awaitable[R]], item: T, timeout: float | No
             return "ok", await fn(item)
     except TimeoutError as exc:
         return ("exit", "timeout") if scope.expired() else ("exit", exc)
-    except Exception as exc:
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # SystemExit too: one item's exit, never the loop's end
         return "exit", exc
 
 

@@ -20,7 +20,17 @@ from typing import Any, Literal
 from ..agents._loop import Agent
 from ..agents._sub_agent import Findings, _resolve_scope, research
 from ..config import ConfigError, load_config
-from ..events import BudgetWarning, Event, EventBus, LLMCall, SessionEnded, SessionStarted, Warning
+from ..events import (
+    AgentSpawned,
+    AgentStatus,
+    BudgetWarning,
+    Event,
+    EventBus,
+    LLMCall,
+    SessionEnded,
+    SessionStarted,
+    Warning,
+)
 from ..models import get_model
 from ..models._base import Model
 from ..models._budget import Budget, BudgetReached, reset_budget, use_budget
@@ -77,6 +87,24 @@ class _Meter:
                 self.unpriced += 1
             else:
                 self.cost += event.cost_usd
+
+
+class _OpenAgents:
+    """The agents that started and have not ended yet, with their last iteration."""
+
+    ENDED = frozenset({"done", "crashed", "cancelled"})
+
+    def __init__(self) -> None:
+        self.open: dict[str, int] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, AgentSpawned):
+            self.open[event.agent] = 0
+        elif isinstance(event, AgentStatus) and event.agent in self.open:
+            if event.status in self.ENDED:
+                del self.open[event.agent]
+            else:
+                self.open[event.agent] = max(self.open[event.agent], event.iteration)
 
 
 class Swarm:
@@ -136,6 +164,8 @@ class Swarm:
         self.meter = _Meter()
         self.bus.subscribe(self.meter)
         self.bus.subscribe(self._note_warning)
+        self._open_agents = _OpenAgents()
+        self.bus.subscribe(self._open_agents)
         self._task: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_reason: str | None = None
@@ -147,11 +177,14 @@ class Swarm:
     # control --------------------------------------------------------------------------------
 
     def stop(self, reason: str = "stopped by the user") -> None:
-        """End the run soon (thread-safe: widget callbacks may arrive on another thread)."""
-        if self._task is None or self._loop is None or self._task.done():
+        """End the run soon (thread-safe: widget callbacks may arrive on another thread). Asked before
+        the run has begun, the run ends as soon as it begins (an interrupt may land that early)."""
+        if self._task is not None and self._task.done():
             return
-        self._stop_reason = self._stop_reason or reason
-        if self._loop.is_closed():
+        if self._stop_reason is not None:  # one cancel is enough; a second would cut the run's clean-up short
+            return
+        self._stop_reason = reason
+        if self._task is None or self._loop is None or self._loop.is_closed():
             return
         try:
             running = asyncio.get_running_loop()
@@ -165,6 +198,11 @@ class Swarm:
     def _note_warning(self, event: Event) -> None:
         if isinstance(event, BudgetWarning) and event.session_id == self.session_id:
             self.budget_warning = event
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why a stop was asked (the stop button, %loom stop, the budget), or None."""
+        return self._stop_reason
 
     # the run ------------------------------------------------------------------------------
 
@@ -203,6 +241,8 @@ class Swarm:
         try:
             if unusable is not None:
                 raise unusable
+            if self._stop_reason is not None:  # stopped before it began
+                raise asyncio.CancelledError
             scope = Scope(self.scope_dir)
             lead = Lead(model=self.model, bus=self.bus, session_id=self.session_id, scope=scope)
             tasks = await lead.plan(self.intent, self.max_tasks)
@@ -216,7 +256,7 @@ class Swarm:
                 raise  # cancelled from outside (an interrupt): record it, then let it propagate
         except BudgetReached as exc:  # the lead's own call found no room
             status, error = "cancelled", str(exc)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: the session fails, the loop's thread lives on
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             reset_budget(budget_scope)
@@ -224,9 +264,10 @@ class Swarm:
                 status, error = "cancelled", "cancelled"
             if recorder is not None and recorder.failure is not None and status == "done":
                 status, error = "failed", recorder.failure  # recording stopped mid-run: say so in the event too
+            self._end_open_agents(status, error)
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
-                await asyncio.shield(asyncio.to_thread(recorder.close))
+                await _to_the_end(asyncio.to_thread(recorder.close), then_cancel=False)
                 if recorder.failure is not None:  # the events are spooled; the message says where (final counts)
                     kept = error is None or error.startswith("recording to ")
                     status, error = "failed", recorder.failure if kept else f"{error}; {recorder.failure}"
@@ -250,6 +291,25 @@ class Swarm:
             error=error,
         )
 
+    def _end_agent(self, name: str, status: Literal["cancelled", "crashed"], reason: str) -> None:
+        if name in self._open_agents.open:
+            self.bus.emit(
+                AgentStatus(
+                    session_id=self.session_id,
+                    agent=name,
+                    status=status,
+                    iteration=self._open_agents.open[name],
+                    reason=reason,
+                )
+            )
+
+    def _end_open_agents(self, status: str, error: str | None) -> None:
+        """An ended session leaves no agent "thinking": each one still open gets a final status and
+        (in the recorder) an end time: cancelled when the session was stopped, crashed otherwise."""
+        final: Literal["cancelled", "crashed"] = "cancelled" if status == "cancelled" else "crashed"
+        for name in list(self._open_agents.open):
+            self._end_agent(name, final, error or f"the session ended ({status}) first")
+
     async def _dispatch(self, tasks: list[Task], scope: Scope, graph: Any) -> tuple[Findings, ...]:
         supervisor = DynamicSupervisor(registry=self.registry, name=("swarm", self.session_id))
         await supervisor.start()
@@ -272,7 +332,7 @@ class Swarm:
                 name=lambda i, item: (names[i], self.session_id),
             )
         finally:
-            await asyncio.shield(supervisor.stop())
+            await _to_the_end(supervisor.stop())
         results = []
         for outcome in outcomes:
             if outcome.ok:
@@ -280,6 +340,7 @@ class Swarm:
             else:
                 reason = outcome.reason
                 err = "timed out" if reason == "timeout" else f"{type(reason).__name__}: {reason}"
+                self._end_agent(names[outcome.index], "crashed", err)  # if it died without saying so
                 results.append(
                     Findings(
                         task=outcome.item[1].prompt,
@@ -376,6 +437,23 @@ def _check_priced(budget_usd: float, models: tuple[Model, ...], config_file: Pat
                 f'[prices."{m.name}"] with input_per_mtok and output_per_mtok (USD per million tokens) to '
                 f"{config_file}, or cap tokens instead (--token-budget N in %%loom, token_budget=N in Python)"
             )
+
+
+async def _to_the_end(step: Any, *, then_cancel: bool = True) -> Any:
+    """Await a clean-up step (stopping the agents, closing the recorder) to its end even if a
+    cancellation arrives meanwhile: cut short, the session would end with agents still "thinking"
+    and its last events unwritten. That cancellation is raised once the step is over (unless
+    `then_cancel` is false: after the session's end is recorded, a late one changes nothing)."""
+    future = asyncio.ensure_future(step)
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled and then_cancel:
+        raise asyncio.CancelledError
+    return future.result()
 
 
 def _first_line(text: str) -> str:

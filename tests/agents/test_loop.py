@@ -204,7 +204,7 @@ async def test_cancellation_marks_the_agent_stopped(ctx):
     with pytest.raises(asyncio.CancelledError):
         await task
     last = log.of_kind("agent_status")[-1]
-    assert (last.status, last.reason) == ("done", "stopped")
+    assert (last.status, last.reason) == ("cancelled", "stopped")
 
 
 # budgets: reserve -> call -> settle ---------------------------------------------------------------

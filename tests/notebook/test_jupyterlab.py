@@ -32,6 +32,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
+def fake_llm():
+    from loom_nb.testing import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
 def lab(tmp_path):
     root = tmp_path / "lab"
     root.mkdir()
@@ -68,7 +76,7 @@ def lab(tmp_path):
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -137,3 +145,78 @@ def test_the_quickstart_runs_in_jupyterlab_with_agent_rows_and_the_graph(lab):
             raise
         browser.close()
     assert (root / "sample_project" / ".loom" / "loom.duckdb").exists()
+
+
+def _open_and_run_all(page, base: str, notebook: str) -> None:
+    """Open a notebook, wait for its kernel's own connection, and run every cell."""
+    page.goto(f"{base}/lab/tree/{notebook}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')",
+        timeout=60_000,
+    )
+    page.wait_for_function(KERNEL_READY, timeout=60_000)
+    for attempt in range(3):
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        try:
+            page.wait_for_selector(".jp-InputArea-prompt:has-text('[1]')", state="attached", timeout=20_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            page.wait_for_function(KERNEL_READY, timeout=60_000)
+
+
+def _wait_until(condition, what: str, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)  # polling a condition with a deadline
+
+
+@pytest.mark.timeout(300)
+def test_the_stop_button_stops_a_foreground_run_while_its_cell_is_busy(lab, fake_llm):
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from loom_nb.testing import Reply
+
+    base, root = lab
+    (root / "config.py").write_text("def parse_config(path):\n    return path\n")
+    model = "anthropic:claude-haiku-4-5"
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            # the kernel's anthropic: models talk to this test's fake server
+            nbformat.v4.new_code_cell(
+                f"import os\nos.environ.update(ANTHROPIC_BASE_URL={fake_llm.url!r}, ANTHROPIC_API_KEY='test-key')\n"
+                "%load_ext loom_nb"
+            ),
+            nbformat.v4.new_code_cell(
+                f"%%loom --model {model} --weak {model} --db stop.duckdb\nWhere is parse_config defined?"
+            ),
+            nbformat.v4.new_code_cell("print('after', _loom.status)"),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(nb, root / "stop.ipynb")
+    # the lead plans one question; the researcher's model then thinks for a minute
+    fake_llm.script(Reply(text="Where is parse_config defined?"), Reply(text="config.py:1", latency=60))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            _open_and_run_all(page, base, "stop.ipynb")
+            button = page.locator(".jp-OutputArea button:has-text('Stop')")
+            button.wait_for(state="visible", timeout=60_000)
+            _wait_until(lambda: len(fake_llm.requests) >= 2, "the researcher never asked its model", 60)
+            assert fake_llm.in_flight == 1  # the cell is busy: the researcher waits on its model
+            clicked = time.monotonic()
+            button.click()
+            page.wait_for_selector(".jp-OutputArea-output:has-text('after cancelled')", timeout=30_000)
+            assert time.monotonic() - clicked < 20  # long before the model's minute is up
+            summary = page.locator(".loom-summary").first.inner_text()
+            assert "cancelled" in summary and "stop button" in summary
+        except Exception:
+            page.screenshot(path=str(root / "failure.png"), full_page=True)
+            raise
+        browser.close()

@@ -3,6 +3,7 @@ nothing printed into the wrong cell, and the static summary when no widget front
 
 from __future__ import annotations
 
+import os
 import queue
 import textwrap
 import time
@@ -39,8 +40,8 @@ SETUP = textwrap.dedent("""
 
 
 class Kernel:
-    def __init__(self, cwd: Path) -> None:
-        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(cwd))
+    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(cwd), env={**os.environ, **(env or {})})
 
     def execute(self, code: str, timeout: float = 60) -> dict:
         msg_id = self.kc.execute(code)
@@ -104,8 +105,12 @@ def test_foreground_run_with_the_live_view_and_the_handle(kernel):
     result = kernel.execute("%%loom --offline\nWhere is parse_config defined?")
     assert result["status"] == "ok", result
     kinds = [o["msg_type"] for o in result["outputs"]]
-    assert "display_data" in kinds and "execute_result" in kinds and "stream" not in kinds
-    view = next(o for o in result["outputs"] if o["msg_type"] == "display_data")
+    # the live view, then the handle (a display of its own, so a running one can be updated)
+    assert kinds.count("display_data") == 2 and "stream" not in kinds
+    view, handle = [o for o in result["outputs"] if o["msg_type"] == "display_data"]
+    assert (
+        "loom session" in handle["content"]["data"]["text/plain"] and "done" in handle["content"]["data"]["text/plain"]
+    )
     assert "application/vnd.jupyter.widget-view+json" in view["content"]["data"]
     assert "loom session" in view["content"]["data"]["text/html"]
     assert kernel.value("_loom.status") == "'done'"
@@ -168,7 +173,7 @@ def test_interrupt_cancels_the_swarm_and_the_kernel_stays_usable(kernel, project
     kernel.km.interrupt_kernel()
     result = kernel.collect(msg_id)
     assert time.monotonic() - interrupted_at < 5
-    assert result["status"] == "error" and result["reply"]["ename"] == "KeyboardInterrupt"
+    assert result["status"] == "error" and result["reply"]["ename"] == "Interrupted"  # a KeyboardInterrupt
     assert kernel.value("default_runner().handles[fg.session_id].status") == "'cancelled'"
     tasks = kernel.value(
         "import asyncio\n"
@@ -205,3 +210,115 @@ def test_static_summary_where_no_widget_front_end_exists(project):
     assert set(summary.data) == {"text/html", "text/plain"}  # the widget gave way to the summary
     assert "loom session" in summary.data["text/html"] and "researcher-1" in summary.data["text/plain"]
     assert "config.py:1" in summary.data["text/plain"]  # the final update brought the answer
+
+
+@pytest.fixture
+def fake_llm():
+    from loom_nb.testing import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_kernel(project, fake_llm):
+    """A kernel whose anthropic: models talk to this test's fake server (the user's path: %%loom)."""
+    k = Kernel(project, env={"ANTHROPIC_BASE_URL": fake_llm.url, "ANTHROPIC_API_KEY": "test-key"})
+    assert k.execute(SETUP)["status"] == "ok"
+    assert k.execute("%load_ext loom_nb")["status"] == "ok"
+    yield k
+    k.close()
+
+
+def wait_until(condition, what: str, limit: float = 30) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)  # polling a condition with a deadline, not a fixed wait
+
+
+MODEL = "anthropic:claude-haiku-4-5"
+
+
+def test_interrupting_a_loom_cell_says_one_line_and_skips_the_queued_cells(llm_kernel, fake_llm, project):
+    from loom_nb.graph import open_graph
+    from loom_nb.testing import Reply
+
+    fake_llm.script(Reply(text="Where is parse_config defined?"), Reply(text="config.py:1", latency=60))
+    run = llm_kernel.kc.execute(f"%%loom --model {MODEL} --weak {MODEL} --db g.duckdb\nWhere is parse_config defined?")
+    queued = llm_kernel.kc.execute("after = 1")
+    wait_until(lambda: len(fake_llm.requests) >= 2, "the researcher never asked its model")
+    llm_kernel.km.interrupt_kernel()
+    result = llm_kernel.collect(run)
+    assert result["status"] == "error" and result["reply"]["ename"] == "Interrupted"
+    (error,) = [o["content"] for o in result["outputs"] if o["msg_type"] == "error"]
+    assert len(error["traceback"]) == 1 and "cancelled by interrupt" in error["traceback"][0]
+    assert "loom_nb" not in "".join(error["traceback"])  # no trip through loom's code
+    assert llm_kernel.collect(queued)["status"] == "aborted"  # as after any interrupt: the queue is dropped
+    assert llm_kernel.value("'after' in globals(), _loom.status") == "(False, 'cancelled')"
+    assert open_graph(project / "g.duckdb").sessions()["status"].tolist() == ["cancelled"]
+
+
+def test_a_system_exit_inside_agents_ends_the_session_and_the_kernel_answers(kernel, project):
+    code = textwrap.dedent("""
+        def exiting(messages, tools):
+            raise SystemExit(3)
+        crash = default_runner().submit(Swarm('research x', project='.', model=lead(['a question about x'], 'still'),
+                                               weak=ScriptedModel(exiting), db='crash.duckdb'))
+        fail = default_runner().submit(Swarm('research y', project='.', model=ScriptedModel(exiting),
+                                              db='fail.duckdb'))
+        crash.wait(timeout=30).status, fail.wait(timeout=30).status, fail.result.error
+    """)
+    assert kernel.value(code) == "('done', 'failed', 'SystemExit: 3')"
+    assert kernel.value("40 + 2") == "42"
+    from loom_nb.graph import open_graph
+
+    crash = open_graph(project / "crash.duckdb")
+    assert crash.agents().set_index("name").loc["researcher-1", "status"] == "crashed"
+    assert open_graph(project / "fail.duckdb").sessions()["status"].tolist() == ["failed"]
+
+
+def test_the_display_of_a_background_run_is_updated_when_it_ends(kernel, project):
+    marker = project / "bg.txt"
+    kernel.execute(
+        f"h = default_runner().submit(Swarm('research x', project='.', model=lead(['a question about x']), "
+        f"weak=gated_model({str(marker)!r}), record=False))"
+    )
+    wait_for_file(marker, "the background swarm never started")
+    shown = kernel.execute("h")  # what Out[n] of `%%loom --background` shows
+    (out,) = shown["outputs"]
+    assert out["msg_type"] == "display_data" and "running" in out["content"]["data"]["text/plain"]
+    display_id = out["content"]["transient"]["display_id"]
+    kernel.kc.execute("release()")
+    deadline = time.monotonic() + 30
+    while True:  # the update comes from the swarm's thread, whenever the run ends (maybe during release())
+        msg = kernel.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["msg_type"] == "update_display_data" and msg["content"]["transient"]["display_id"] == display_id:
+            break
+    assert "done" in msg["content"]["data"]["text/plain"] and "running" not in msg["content"]["data"]["text/plain"]
+
+
+def test_interrupting_a_subagent_cell_cancels_the_sub_agent(llm_kernel, fake_llm):
+    from loom_nb.testing import Reply
+
+    fake_llm.script(Reply(text="config.py:1", latency=60))
+    run = llm_kernel.kc.execute(f'%loom subagent "Where is parse_config defined?" --model {MODEL}')
+    wait_until(lambda: len(fake_llm.requests) >= 1, "the sub-agent never asked its model")
+    llm_kernel.km.interrupt_kernel()
+    result = llm_kernel.collect(run)
+    assert result["status"] == "error" and result["reply"]["ename"] == "Interrupted"
+    assert result["reply"]["traceback"] == ["KeyboardInterrupt: loom sub-agent cancelled by interrupt"]
+    tasks = llm_kernel.value(
+        textwrap.dedent("""
+            import asyncio, time
+            async def _settled(limit=10.0):  # until its clean-up is over: a condition with a deadline
+                deadline = time.monotonic() + limit
+                while True:
+                    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                    if not left or time.monotonic() > deadline:
+                        return len(left)
+                    await asyncio.sleep(0.02)
+            asyncio.run_coroutine_threadsafe(_settled(), default_runner().loop).result()
+        """)
+    )
+    assert tasks == "0"  # nothing of the sub-agent is left working on the swarm loop

@@ -82,11 +82,11 @@ def test_interpolation_errors_say_what_to_do():
 
 def test_bad_options_and_missing_keys_are_short_usage_errors(shell):
     with pytest.raises(UsageError, match="unrecognized arguments: --bogus"):
-        shell.run_cell_magic("loom", "--bogus", "x")
+        shell.run_cell_magic("loom", "--bogus", "find x")
     with pytest.raises(UsageError, match="argument --max-agents: invalid int value"):
-        shell.run_cell_magic("loom", "--max-agents many", "x")
+        shell.run_cell_magic("loom", "--max-agents many", "find x")
     with pytest.raises(UsageError, match="ANTHROPIC_API_KEY"):
-        shell.run_cell_magic("loom", "--model anthropic:claude-sonnet-4-5", "x")
+        shell.run_cell_magic("loom", "--model anthropic:claude-sonnet-4-5", "find x")
     with pytest.raises(UsageError, match="needs an intent"):
         shell.run_cell_magic("loom", "--offline", "   ")
     result = shell.run_cell("%loom --bogus find things")  # as a user sees it: no traceback
@@ -96,11 +96,11 @@ def test_bad_options_and_missing_keys_are_short_usage_errors(shell):
 def test_config_traits_sit_between_loom_toml_and_options(shell, project):
     (project / ".loom.toml").write_text('[model]\ndefault = "anthropic:claude-sonnet-4-5"\nweak = "offline"\n')
     with pytest.raises(UsageError, match="ANTHROPIC_API_KEY"):  # .loom.toml alone
-        shell.run_cell_magic("loom", "", "x")
+        shell.run_cell_magic("loom", "", "find x")
     shell.run_line_magic("config", "LoomMagics.model = 'offline'")  # %config beats .loom.toml
     assert shell.run_cell_magic("loom", "", "Where is parse_config?").swarm.model.name == "offline"
     with pytest.raises(UsageError, match="ANTHROPIC_API_KEY"):  # an option beats %config
-        shell.run_cell_magic("loom", "--model anthropic:claude-haiku-4-5", "x")
+        shell.run_cell_magic("loom", "--model anthropic:claude-haiku-4-5", "find x")
     shell.run_line_magic("config", "LoomMagics.model = None")
 
 
@@ -162,3 +162,58 @@ def test_run_sync_where_no_loop_runs(project):
 
     result = run_sync(Swarm("Where is parse_config defined?", project=project, model="offline", record=False))
     assert result.status == "done" and "config.py:" in result.text
+
+
+def test_stop_of_a_background_run_ends_every_agent_with_a_status_and_time(shell, project):
+    import threading
+
+    from tests.notebook.test_runner import hanging_swarm
+
+    started = threading.Event()
+    swarm = hanging_swarm(project, started, db=project / "stop.duckdb")
+    swarm.record = True
+    runner = shell.magics_manager.registry["LoomMagics"].runner
+    handle = runner.submit(swarm)
+    assert started.wait(10)  # the researcher is thinking
+    assert shell.run_line_magic("loom", "stop") == f"session {swarm.session_id}: cancelled"
+    agents = handle.graph.agents(swarm.session_id).set_index("name")
+    assert agents.loc["researcher-1", "status"] == "cancelled"
+    assert agents["ended_at"].notna().all() and "thinking" not in set(agents["status"])
+    assert handle.agents().set_index("name").loc["researcher-1", "status"] == "cancelled"
+
+
+def test_one_unknown_word_is_a_usage_error_never_a_run(shell):
+    runner = shell.magics_manager.registry["LoomMagics"].runner
+    with pytest.raises(UsageError, match="unknown sub-command 'grpah'; did you mean 'graph'"):
+        shell.run_line_magic("loom", "grpah")
+    with pytest.raises(UsageError, match="unknown sub-command 'sesions'; did you mean 'sessions'"):
+        shell.run_line_magic("loom", "--offline sesions")
+    with pytest.raises(UsageError, match="one word is too short an intent"):
+        shell.run_line_magic("loom", "refactor")
+    with pytest.raises(UsageError, match="did you mean 'status'"):
+        shell.run_cell_magic("loom", "--offline", "statsu\n")
+    assert runner.handles == {}  # nothing started
+    assert shell.run_line_magic("loom", "--offline Where is parse_config?").status == "done"  # a few words run
+
+
+def test_sessions_costs_and_graph_say_which_project_and_take_project(shell, project, tmp_path_factory, capsys):
+    other = tmp_path_factory.mktemp("other")
+    (other / "x.py").write_text("def parse_config():\n    pass\n")
+    first = shell.run_cell_magic("loom", f"--offline --project {project} --session one", "Where is parse_config?")
+    shell.run_cell_magic("loom", f"--offline --project {project} --session two", "Where is parse_config used?")
+    shell.run_cell_magic("loom", f"--offline --project {other} --session elsewhere", "Where is parse_config?")
+    capsys.readouterr()
+    sessions = shell.run_line_magic("loom", "sessions")  # follows the newest run: the other project
+    assert sessions["id"].tolist() == ["elsewhere"]
+    assert capsys.readouterr().out.startswith(f"project {other.resolve()} · graph {other.resolve()}/.loom/loom.duckdb")
+    sessions = shell.run_line_magic("loom", f"sessions --project {project}")
+    assert sessions["id"].tolist() == ["one", "two"] and sessions.attrs["db"].startswith(str(project.resolve()))
+    assert f"project {project.resolve()}" in capsys.readouterr().out
+    costs = shell.run_line_magic("loom", f"costs --db {project}/.loom/loom.duckdb --by session")
+    assert set(costs["session_id"]) == {"one", "two"}
+    newest = shell.run_line_magic("loom", f"graph --project {project}")  # the newest session, not all piled up
+    assert "session two (the newest" in capsys.readouterr().out
+    assert newest.nodes == shell.run_line_magic("loom", f"graph --project {project} two").nodes
+    assert newest.nodes < len(first.graph.nodes())
+    with pytest.raises(UsageError, match="no loom graph at"):
+        shell.run_line_magic("loom", f"sessions --project {tmp_path_factory.mktemp('empty')}")

@@ -3,9 +3,11 @@
 import _thread
 import asyncio
 import threading
+import time
 
 import pytest
 
+from loom_nb.graph import open_graph
 from loom_nb.models import ScriptedModel
 from loom_nb.notebook import SwarmRunner
 from loom_nb.swarm import Swarm
@@ -93,3 +95,99 @@ async def test_await_handle_from_the_kernel_loop(runner, tmp_path):
     handle = runner.submit(swarm)
     result = await handle
     assert result.text == "awaited"
+
+
+def test_an_interrupt_while_the_live_view_is_built_stops_the_run(runner, tmp_path):
+    started = threading.Event()
+    swarm = hanging_swarm(tmp_path, started, db=tmp_path / "g.duckdb")
+    swarm.record = True
+
+    def build_view(handle):
+        _thread.interrupt_main()  # Kernel > Interrupt, landing while the view is drawn
+        while True:  # building widgets: the interrupt arrives in here
+            time.sleep(0.01)
+
+    with pytest.raises(KeyboardInterrupt, match="cancelled by interrupt"):
+        runner.run_foreground(swarm, on_submit=build_view)
+    handle = runner.handles[swarm.session_id]
+    assert handle.done and handle.status == "cancelled" and runner.running() == []
+    print(
+        "RESULT",
+        swarm._ran,
+        swarm._task,
+        swarm.stop_reason,
+        handle.future.cancelled(),
+        handle.future.exception() if handle.future.done() and not handle.future.cancelled() else None,
+    )
+    assert open_graph(tmp_path / "g.duckdb").sessions()["status"].tolist() == ["cancelled"]
+
+
+def raising_model(exc: BaseException) -> ScriptedModel:
+    def fn(messages, tools):
+        raise exc
+
+    return ScriptedModel(fn)
+
+
+def test_a_system_exit_in_a_researcher_is_its_crash_and_the_session_ends(runner, tmp_path):
+    db = tmp_path / "g.duckdb"
+    swarm = Swarm(
+        "research x",
+        project=tmp_path,
+        model=lead_model(["a question about x"], "answered anyway"),
+        weak=raising_model(SystemExit(3)),
+        db=db,
+    )
+    result = runner.submit(swarm).wait(timeout=30)  # on a dead loop thread this never ends
+    assert result.status == "done" and result.text == "answered anyway"
+    assert "SystemExit" in result.findings[0].error
+    agents = open_graph(db).agents(swarm.session_id).set_index("name")
+    assert agents.loc["researcher-1", "status"] == "crashed"
+    assert agents["ended_at"].notna().all()
+    assert (
+        runner.run_foreground(  # the runner's loop thread still runs swarms
+            Swarm(
+                "research y", project=tmp_path, model=lead_model(["q y"], "ok"), weak=ScriptedModel(["y"]), record=False
+            )
+        ).text
+        == "ok"
+    )
+
+
+def test_a_system_exit_in_the_lead_fails_the_session_with_the_reason(runner, tmp_path):
+    db = tmp_path / "g.duckdb"
+    swarm = Swarm("research x", project=tmp_path, model=raising_model(SystemExit("bye")), db=db)
+    result = runner.submit(swarm).wait(timeout=30)
+    assert result.status == "failed" and result.error == "SystemExit: bye"
+    graph = open_graph(db)
+    assert graph.sessions()["status"].tolist() == ["failed"]
+    ended = graph.sql("select payload from events where kind = 'session_ended'")["payload"].tolist()
+    assert len(ended) == 1 and "SystemExit: bye" in str(ended[0])
+    agents = graph.agents(swarm.session_id)
+    assert agents["status"].tolist() == ["crashed"] and agents["ended_at"].notna().all()
+
+
+def test_a_second_stop_during_the_clean_up_loses_nothing(runner, tmp_path):
+    """Stop button, then %loom stop (or an interrupt) while the agents wind down: the run still
+    records every agent's end and returns its result."""
+    started = threading.Event()
+
+    async def slow_to_stop(messages, tools):
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.5)  # a model client closing its connection, say
+
+    db = tmp_path / "g.duckdb"
+    swarm = Swarm(
+        "research x", project=tmp_path, model=lead_model(["q about x"]), weak=ScriptedModel(slow_to_stop), db=db
+    )
+    handle = runner.submit(swarm)
+    assert started.wait(10)
+    handle.stop("stop button")
+    handle.stop("stopped with %loom stop")
+    result = handle.wait(timeout=10)
+    assert result is not None and (result.status, result.error) == ("cancelled", "stop button")
+    agents = open_graph(db).agents(swarm.session_id).set_index("name")
+    assert agents.loc["researcher-1", "status"] == "cancelled" and agents["ended_at"].notna().all()

@@ -1,6 +1,7 @@
 """The live view: coalesced redraws, the stop button, and the static summary beside the widget."""
 
 import asyncio
+import re
 import threading
 import time
 
@@ -11,6 +12,7 @@ from loom_nb.models import ScriptedModel
 from loom_nb.notebook import SwarmRunner
 from loom_nb.notebook._view import LiveView
 from loom_nb.swarm import Swarm
+from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.notebook.test_runner import hanging_swarm
 from tests.swarm.test_swarm import lead_model
 
@@ -60,11 +62,18 @@ def test_stop_button_and_static_summary(runner, tmp_path):
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "researcher-1" in bundle["text/plain"] and "researcher-1" in bundle["text/html"]
     assert view.budget.layout.visibility == "visible"
-    threading.Thread(target=view.stop_button.click).start()  # as a subshell's callback
+    clicker = threading.Thread(target=view.stop_button.click)  # as a subshell's callback
+    clicker.start()
+    clicker.join(10)
+    assert view.stop_button.description == "Stopping…" and view.stop_button.disabled  # heard at once
     result = handle.wait(timeout=10)
     assert result.status == "cancelled" and result.error == "stop button"
     view.finish()
     assert view.stop_button.disabled and "cancelled" in view.summary_text()
+    # the header says why it stopped; the agent that was working shows cancelled, not done
+    assert "cancelled: stop button" in view.summary_html()
+    assert {r.name: r.status for r in handle.tracker.rows()}["researcher-1"] == "cancelled"
+    assert "researcher-1 cancelled: stopped" in " ".join(handle.tracker.feed())
 
 
 def test_hostile_agent_output_is_escaped_in_the_view(runner, tmp_path):
@@ -79,3 +88,54 @@ def test_hostile_agent_output_is_escaped_in_the_view(runner, tmp_path):
     view = LiveView(handle)
     page = view.summary_html() + view.body.value
     assert "<img" not in page and "<b>answer</b>" not in page and "&lt;b&gt;answer" in page
+
+
+def test_the_elapsed_time_moves_while_no_event_arrives(runner, tmp_path):
+    started = threading.Event()
+    handle = runner.submit(hanging_swarm(tmp_path, started))
+    assert started.wait(10)
+    view = LiveView(handle)
+    refresher = runner.watch(view.refresh())
+    version = handle.tracker.version
+    seen: set[str] = set()
+    deadline = time.monotonic() + 10
+    while len(seen) < 3:  # three different elapsed times while the researcher waits, silent
+        assert time.monotonic() < deadline, f"the elapsed time froze at {seen}"
+        seen.add(re.search(r"· ([0-9.]+) s ·", view.body.value).group(1))
+        time.sleep(0.05)  # polling a condition with a deadline
+    assert handle.tracker.version == version  # no event came meanwhile: the clock alone moved it
+    handle.stop("enough")
+    refresher.result(timeout=10)
+    assert handle.status == "cancelled"
+
+
+def test_the_agents_table_has_room_between_its_columns(runner, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from loom_nb.events import AgentSpawned
+
+    swarm = Swarm("research x", project=tmp_path, model="offline", record=False)
+    handle = runner.submit(swarm)
+    handle.wait(timeout=30)
+    swarm.bus.emit(AgentSpawned(session_id=swarm.session_id, agent="agent-x", role="researcher", model="m"))
+    swarm.bus.emit(
+        LLMCall(session_id=swarm.session_id, agent="agent-x", model="m", input_tokens=141, output_tokens=200)
+    )
+    view = LiveView(handle)
+    gaps = """() => {
+        const text = (el) => {
+            const r = document.createRange(); r.selectNodeContents(el); return r.getBoundingClientRect(); };
+        const gap = (row) => { const cells = [...row.cells].filter((c) => c.textContent.trim()); const out = [];
+            for (let i = 1; i < cells.length; i++) out.push(text(cells[i]).left - text(cells[i - 1]).right);
+            return out; };
+        const rows = [...document.querySelectorAll('table.loom-agents tr')];
+        return {head: gap(rows[0]), row: gap(rows.find((r) => r.textContent.includes('agent-x')))};
+    }"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_content(view.summary_html())
+        measured = page.evaluate(gaps)
+        browser.close()
+    # every two neighbouring texts ("agent" and "role", 141 in and 200 out) stand apart by >= 12 px
+    assert min(measured["head"]) >= 12 and min(measured["row"]) >= 12, measured

@@ -179,3 +179,32 @@ async def test_kill_cancels_at_once_with_reason_killed():
     p = spawn(body, trap_exit=True)
     p.kill()
     assert await p.join() == "killed"
+
+
+@pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
+def test_a_base_exception_in_a_body_is_its_crash_and_the_loop_thread_lives_on(exc):
+    """As in a kernel: processes on a loop of their own thread. Let out of the task, a SystemExit
+    would stop run_forever() and end the thread with every other process on it."""
+    import threading
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def raising(proc: Process) -> None:
+        raise exc
+
+    async def scenario() -> tuple[object, object]:
+        survivor = spawn(echo)
+        crashed = spawn(raising)
+        reason = await crashed.join()
+        return reason, await survivor.call("still here?")
+
+    try:
+        reason, answer = asyncio.run_coroutine_threadsafe(scenario(), loop).result(timeout=10)
+        assert reason is exc and answer == ("echo", "still here?")
+        assert thread.is_alive()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

@@ -140,3 +140,15 @@ def test_bad_arguments():
 
     with pytest.raises(ValueError, match="max_concurrency"):
         asyncio.run(anext(async_stream(work, [1], max_concurrency=0)))
+
+
+async def test_a_system_exit_in_an_item_is_its_exit_result_and_the_others_go_on():
+    async def fn(x: int) -> int:
+        if x == 1:
+            raise SystemExit("an item called sys.exit()")
+        return x * 10
+
+    results = [r async for r in async_stream(fn, range(3), timeout=None)]
+    assert [r.value for r in results if r.ok] == [0, 20]
+    (failed,) = [r for r in results if not r.ok]
+    assert failed.index == 1 and isinstance(failed.reason, SystemExit)
