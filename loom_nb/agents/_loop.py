@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from ..events import AgentSpawned, AgentStatus, BudgetWarning, EventBus, LLMCall, ToolCallEvent, ToolStarted, Warning
 from ..models import get_model
@@ -225,7 +225,7 @@ class Agent:
             reservation = await budget.areserve(usd=usd, tokens=tokens)
         started = time.perf_counter()
         call = asyncio.ensure_future(
-            self.model.request(sent, system=self.system_prompt, tools=self._definitions, settings=settings)
+            _contained(self.model.request(sent, system=self.system_prompt, tools=self._definitions, settings=settings))
         )
         stop: asyncio.CancelledError | None = None
         try:
@@ -256,6 +256,10 @@ class Agent:
             if stop is not None:
                 raise stop from None
             raise
+        except _Escaped as exc:  # back in this agent's own task, where its supervisor handles it
+            if reservation is not None:
+                reservation.release()
+            raise exc.original from None
         except BaseException:
             if reservation is not None:
                 reservation.release()
@@ -386,6 +390,22 @@ class Agent:
         if decision.action == "ask":
             self._status("executing", self._iteration, tool=call.name)
         return verdict
+
+
+class _Escaped(Exception):
+    """A SystemExit or KeyboardInterrupt raised inside a model call's own task: asyncio would hand it
+    to the event loop (ending the loop's thread and every session on it), so it travels as this."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(repr(original))
+        self.original = original
+
+
+async def _contained(request: Any) -> Response:
+    try:
+        return await request
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise _Escaped(exc) from exc
 
 
 def _bills(model: Model) -> bool:

@@ -250,13 +250,17 @@ class SwarmHandle:
 
 
 class _HandleOutput:
-    """The handle's own repr and Markdown, as they are at the moment of drawing."""
+    """The handle's own repr, HTML (with citation links) and Markdown, as they are at the moment of drawing."""
 
     def __init__(self, handle: SwarmHandle) -> None:
         self.handle = handle
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/plain": repr(self.handle), "text/markdown": self.handle._repr_markdown_()}
+        return {
+            "text/plain": repr(self.handle),
+            "text/html": self.handle._repr_html_(),
+            "text/markdown": self.handle._repr_markdown_(),
+        }
 
 
 class Interrupted(KeyboardInterrupt):

@@ -96,15 +96,17 @@ class _OpenAgents:
 
     def __init__(self) -> None:
         self.open: dict[str, int] = {}
+        self._known: set[str] = set()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, AgentSpawned):
+            self._known.add(event.agent)
             self.open[event.agent] = 0
-        elif isinstance(event, AgentStatus) and event.agent in self.open:
+        elif isinstance(event, AgentStatus) and event.agent in self._known:
             if event.status in self.ENDED:
-                del self.open[event.agent]
-            else:
-                self.open[event.agent] = max(self.open[event.agent], event.iteration)
+                self.open.pop(event.agent, None)
+            else:  # an agent that ended a turn and goes on (the lead, idle between plan and answer) is open again
+                self.open[event.agent] = max(self.open.get(event.agent, 0), event.iteration)
 
 
 class Swarm:

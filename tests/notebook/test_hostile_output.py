@@ -117,6 +117,7 @@ def outputs_in_process(project: Path, db: Path) -> list[tuple[str, str, str]]:
 
     from loom_nb.notebook import SwarmRunner
     from loom_nb.notebook._magics import LoomMagics
+    from loom_nb.notebook._runner import _HandleOutput
     from loom_nb.notebook._view import LiveView, _Static
     from loom_nb.swarm import Swarm
 
@@ -154,8 +155,8 @@ def outputs_in_process(project: Path, db: Path) -> list[tuple[str, str, str]]:
         view = LiveView(done)
         view.finish()
         objects = {
-            "handle": done,
-            "failed handle": failed,
+            "handle": _HandleOutput(done),  # what the handle displays (it shows itself through a display id)
+            "failed handle": _HandleOutput(failed),
             "live view": view,
             "static summary": _Static(view.summary_html(), view.summary_text()),
             "findings": done.result.findings[0],
