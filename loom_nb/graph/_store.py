@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._pids import alive
 from ._schema import MIGRATIONS, Migration
 
 if TYPE_CHECKING:
@@ -273,7 +274,7 @@ class GraphStore:
         rows = con.execute(
             "SELECT id, writer_pid FROM sessions WHERE status = 'running' AND writer_host = ?", [host]
         ).fetchall()
-        dead = [(sid, pid) for sid, pid in rows if pid is not None and not _alive(pid)]
+        dead = [(sid, pid) for sid, pid in rows if pid is not None and not alive(pid)]
         for sid, pid in dead:
             con.execute(
                 """UPDATE sessions SET status = 'interrupted',
@@ -281,22 +282,6 @@ class GraphStore:
                    error = ? WHERE id = ?""",
                 [sid, f"the process that recorded it (pid {pid} on {host}) ended before the session did", sid],
             )
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed process its parent has not reaped yet is a zombie: dead for our purposes
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def dumps(value: Any) -> str | None:

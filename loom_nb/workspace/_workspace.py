@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._pids import alive
 from ._git import GitError, git, toplevel
 
 __all__ = ["Commit", "Workspace", "WorkspaceError", "WorkspaceInfo"]
@@ -366,15 +367,7 @@ def _exclude(root: Path) -> None:
 def _alive(pid: object, host: object) -> bool:
     if host != socket.gethostname():
         return True  # another machine's: not ours to judge
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return isinstance(pid, int) and alive(pid)
 
 
 _LOOM_COMMITTER = {"GIT_COMMITTER_NAME": "loom-nb", "GIT_COMMITTER_EMAIL": "loom-nb@loom-nb.invalid"}

@@ -3,7 +3,6 @@ the rule, an ask waits (the agent shows `waiting`) while the others keep working
 (from another thread) lets it go on, with edited arguments if given."""
 
 import asyncio
-import subprocess
 import threading
 from pathlib import Path
 
@@ -15,17 +14,12 @@ from loom_nb.models import ScriptedModel, tool_call
 from loom_nb.permissions import PermissionGate, Policy, Rule
 from loom_nb.tools import HANDS_TOOLS, READ_ONLY_TOOLS, Scope, ToolContext
 from loom_nb.workspace import Workspace
+from tests.gitrepo import git_project
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    root = tmp_path / "project"
-    root.mkdir()
-    run = lambda *a: subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True)  # noqa: E731
-    run("init", "-q", "-b", "main")
-    (root / "app.py").write_text("def greet():\n    return 'hi'\n")
-    run("add", "-A")
-    run("-c", "user.name=u", "-c", "user.email=u@example.org", "commit", "-qm", "start")
+    root = git_project(tmp_path / "project", {"app.py": "def greet():\n    return 'hi'\n"})
     return Workspace.create(root, "g1")
 
 

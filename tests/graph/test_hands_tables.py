@@ -1,7 +1,6 @@
 """What agents changed, ran and were allowed lands in DuckDB: commits, shell_runs, approvals."""
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 from loom_nb.agents import Agent
@@ -11,16 +10,11 @@ from loom_nb.models import ScriptedModel, tool_call
 from loom_nb.permissions import PermissionGate, Policy
 from loom_nb.tools import HANDS_TOOLS, READ_ONLY_TOOLS, Scope, ToolContext
 from loom_nb.workspace import Workspace
+from tests.gitrepo import git_project
 
 
 async def test_a_run_with_hands_is_recorded(tmp_path: Path) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    run = lambda *a: subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True)  # noqa: E731
-    run("init", "-q", "-b", "main")
-    (root / "app.py").write_text("value = 1\n")
-    run("add", "-A")
-    run("-c", "user.name=u", "-c", "user.email=u@example.org", "commit", "-qm", "start")
+    root = git_project(tmp_path / "project", {"app.py": "value = 1\n"})
     ws = Workspace.create(root, "rec1")
     bus = EventBus()
     db = tmp_path / "graph.duckdb"

@@ -362,7 +362,7 @@ def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):  # no
     import nbformat
     from playwright.sync_api import sync_playwright
 
-    from tests.notebook.test_jupyterlab import KERNEL_READY
+    from tests.browser import open_and_run_all
 
     base, root = lab
     run = (
@@ -396,21 +396,7 @@ def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):  # no
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.on("request", lambda r: requests.append(r.url))
         try:
-            page.goto(f"{base}/lab/tree/hostile.ipynb")
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')",
-                timeout=60_000,
-            )
-            page.wait_for_function(KERNEL_READY, timeout=60_000)
-            for attempt in range(3):
-                page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-                try:
-                    page.wait_for_selector(".jp-InputArea-prompt:has-text('[1]')", state="attached", timeout=20_000)
-                    break
-                except Exception:
-                    if attempt == 2:
-                        raise
-                    page.wait_for_function(KERNEL_READY, timeout=60_000)
+            open_and_run_all(page, base, "hostile.ipynb")
             page.wait_for_selector("#mj-control mjx-container", state="attached", timeout=120_000)
             assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']:has-text('Error')").count() == 0
             scan = page.evaluate(LAB_SCAN, DENY)

@@ -13,16 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, chromium_path
+from tests.browser import CHROMIUM_ARGS, chromium_path, open_and_run_all
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-
-
-KERNEL_READY = """() => {
-    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-    return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
-}"""
 
 
 def _free_port() -> int:
@@ -110,24 +103,7 @@ def test_the_quickstart_runs_in_jupyterlab_with_agent_rows_and_the_graph(lab):
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{base}/lab/tree/01_quickstart.ipynb")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')",
-                timeout=60_000,
-            )
-            # the kernel's own connection, not the indicator: JupyterLab may still be (re)connecting it
-            page.wait_for_function(KERNEL_READY, timeout=60_000)
-            for attempt in range(3):
-                # send the command without awaiting its promise (it settles only when every cell has run)
-                page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-                try:
-                    page.wait_for_selector(".jp-InputArea-prompt:has-text('[1]')", state="attached", timeout=20_000)
-                    break
-                except Exception:
-                    if attempt == 2:
-                        raise
-                    page.wait_for_function(KERNEL_READY, timeout=60_000)  # it dropped the run: try again
+            open_and_run_all(page, base, "01_quickstart.ipynb")
             # the agents of the run: the live widget's table, then the summary it turns into
             page.wait_for_selector("table.loom-agents td:has-text('researcher-1')", state="attached", timeout=120_000)
             # a browser draws no frame for an iframe out of view: bring it into view as a reader would
@@ -145,26 +121,6 @@ def test_the_quickstart_runs_in_jupyterlab_with_agent_rows_and_the_graph(lab):
             raise
         browser.close()
     assert (root / "sample_project" / ".loom" / "loom.duckdb").exists()
-
-
-def _open_and_run_all(page, base: str, notebook: str) -> None:
-    """Open a notebook, wait for its kernel's own connection, and run every cell."""
-    page.goto(f"{base}/lab/tree/{notebook}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_function(
-        "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')",
-        timeout=60_000,
-    )
-    page.wait_for_function(KERNEL_READY, timeout=60_000)
-    for attempt in range(3):
-        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        try:
-            page.wait_for_selector(".jp-InputArea-prompt:has-text('[1]')", state="attached", timeout=20_000)
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-            page.wait_for_function(KERNEL_READY, timeout=60_000)
 
 
 def _wait_until(condition, what: str, limit: float) -> None:
@@ -205,7 +161,7 @@ def test_the_stop_button_stops_a_foreground_run_while_its_cell_is_busy(lab, fake
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            _open_and_run_all(page, base, "stop.ipynb")
+            open_and_run_all(page, base, "stop.ipynb")
             button = page.locator(".jp-OutputArea button:has-text('Stop')")
             button.wait_for(state="visible", timeout=60_000)
             _wait_until(lambda: len(fake_llm.requests) >= 2, "the researcher never asked its model", 60)

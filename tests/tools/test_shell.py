@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,17 +11,12 @@ from loom_nb.events import EventBus, EventLog
 from loom_nb.tools import Scope, ToolContext, ToolError, clean_environment, sandbox_status, shell
 from loom_nb.tools._shell import head_and_tail
 from loom_nb.workspace import Workspace
+from tests.gitrepo import git_project
 
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> ToolContext:
-    root = tmp_path / "project"
-    root.mkdir()
-    run = lambda *a: subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True)  # noqa: E731
-    run("init", "-q", "-b", "main")
-    (root / "a.txt").write_text("a\n")
-    run("add", "-A")
-    run("-c", "user.name=u", "-c", "user.email=u@example.org", "commit", "-qm", "start")
+    root = git_project(tmp_path / "project", {"a.txt": "a\n"})
     ws = Workspace.create(root, "sh1")
     return ToolContext(
         scope=Scope(ws.path),

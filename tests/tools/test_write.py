@@ -1,7 +1,6 @@
 """The write tools on a real workspace (a git worktree in a temporary repository)."""
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,21 +8,13 @@ import pytest
 from loom_nb.events import EventBus, EventLog
 from loom_nb.tools import Scope, ToolContext, ToolError, file_delete, file_edit, file_move, file_write
 from loom_nb.workspace import Workspace
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout
+from tests.gitrepo import git, git_project
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    (root / "src" / "app.py").write_text("def greet():\n    return 'hi'\n\n\ndef greet_all():\n    return 'hi'\n")
-    (root / "logo.png").write_bytes(b"\x89PNG\x00\x01")
-    git(root, "add", "-A")
-    git(root, "-c", "user.name=u", "-c", "user.email=u@example.org", "commit", "-qm", "start")
+    app = "def greet():\n    return 'hi'\n\n\ndef greet_all():\n    return 'hi'\n"
+    root = git_project(tmp_path / "project", {"src/app.py": app, "logo.png": b"\x89PNG\x00\x01"})
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("keep me\n")

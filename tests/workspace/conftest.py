@@ -1,29 +1,18 @@
 """Real git repositories in temporary folders, and an edit helper that commits like the write tools."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from loom_nb.workspace import Commit, Workspace
+from tests.gitrepo import git, git_project
 
-
-def run(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout
+run = git
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    run(root, "init", "-q", "-b", "main")
-    run(root, "config", "user.name", "Ada")
-    run(root, "config", "user.email", "ada@example.org")
-    (root / "app.py").write_text("def greet():\n    return 'hi'\n")
-    (root / "README.md").write_text("# project\n")
-    run(root, "add", "-A")
-    run(root, "commit", "-qm", "start")
-    return root
+    return git_project(tmp_path / "project", {"app.py": "def greet():\n    return 'hi'\n", "README.md": "# project\n"})
 
 
 def edit(ws: Workspace, path: str, text: str, agent: str = "implementer-1", task: str = "t1") -> Commit | None:
