@@ -4,24 +4,16 @@ import asyncio
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
-from loom_nb.notebook import SwarmRunner
 from loom_nb.notebook._magics import LoomMagics
 from loom_nb.swarm import Swarm, run_sync
+from tests.shell import loom_shell
 
 
 def test_the_magic_says_how_to_get_a_graph_with_settings_it_has(tmp_path):
-    sh = InteractiveShell.instance()
-    runner = SwarmRunner()
-    magics = LoomMagics(shell=sh, runner=runner)
-    magics.project = str(tmp_path)
-    sh.register_magics(magics)
-    try:
+    with loom_shell(project=tmp_path) as (sh, _runner):
         with pytest.raises(UsageError) as info:
             sh.run_line_magic("loom", "sessions")
-    finally:
-        runner.shutdown()
     message = str(info.value)
     assert "create=True" not in message and "%%loom <intent>" in message
     assert "%config LoomMagics.project" in message and hasattr(LoomMagics, "project") and hasattr(LoomMagics, "db")

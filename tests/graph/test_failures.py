@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from loom_nb.graph import Graph, GraphFileError, GraphStore, load_spool, open_graph
 from loom_nb.models import ScriptedModel
 from loom_nb.swarm import Swarm, run_sync
+from tests.shell import loom_shell
 
 
 def lead(messages, tools):
@@ -97,23 +97,13 @@ def test_a_damaged_graph_file_fails_the_run_says_what_to_do_and_is_left_untouche
     assert sha(db) == before and sorted(os.listdir(db.parent)) == files  # not a byte changed, nothing added
     with pytest.raises(GraphFileError, match="is not a DuckDB database"):
         open_graph(db).sessions()
-    sh = InteractiveShell.instance()
-    from loom_nb.notebook import SwarmRunner
-    from loom_nb.notebook._magics import LoomMagics
-
-    runner = SwarmRunner()
-    magics = LoomMagics(shell=sh, runner=runner)
-    magics.db = str(db)
-    sh.register_magics(magics)
-    try:
+    with loom_shell(db=db) as (sh, runner):
         with pytest.raises(UsageError, match=r"%loom sessions: the graph file .* move it aside or pass --db"):
             sh.run_line_magic("loom", "sessions")
         # the notebook's own run: the handle says failed (not cancelled), with the cause
         handle = runner.submit(swarm(project, db))
         assert handle.wait(timeout=60).status == "failed" and handle.status == "failed"
         assert "is not a DuckDB database" in handle.result.error
-    finally:
-        runner.shutdown()
     assert sha(db) == before
 
 

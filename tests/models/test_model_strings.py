@@ -1,6 +1,7 @@
 import pytest
 
 from loom_nb.models import OfflineModel, UnknownModel, get_model, parse_model_string
+from tests.shell import loom_shell
 
 
 @pytest.mark.parametrize(
@@ -86,21 +87,10 @@ def test_the_cli_refuses_a_bad_model_in_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("line", ["--model foo:bar", "--weak nope/x", "--model 'anthropic:claude haiku'"])
 def test_the_magic_refuses_a_bad_model_before_anything_starts(tmp_path, monkeypatch, line):
     from IPython.core.error import UsageError
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from loom_nb.notebook import SwarmRunner
-    from loom_nb.notebook._magics import LoomMagics
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    sh = InteractiveShell.instance()
-    runner = SwarmRunner()
-    magics = LoomMagics(shell=sh, runner=runner)
-    magics.project = str(tmp_path)
-    sh.register_magics(magics)
-    try:
+    with loom_shell(project=tmp_path) as (sh, runner):
         with pytest.raises(UsageError) as info:
             sh.run_cell_magic("loom", line, "where is x?")
         assert str(info.value).startswith("%loom: model string") and "\n" not in str(info.value)
         assert not runner.handles and not (tmp_path / ".loom").exists()  # nothing ran, nothing recorded
-    finally:
-        runner.shutdown()

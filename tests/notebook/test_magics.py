@@ -5,10 +5,9 @@ import sys
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
-from loom_nb.notebook import SwarmRunner
-from loom_nb.notebook._magics import LoomMagics, interpolate
+from loom_nb.notebook._magics import interpolate
+from tests.shell import loom_shell
 
 
 @pytest.fixture
@@ -21,13 +20,8 @@ def project(tmp_path):
 @pytest.fixture
 def shell(project, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    sh = InteractiveShell.instance()
-    runner = SwarmRunner()
-    magics = LoomMagics(shell=sh, runner=runner)
-    magics.project = str(project)
-    sh.register_magics(magics)
-    yield sh
-    runner.shutdown()
+    with loom_shell(project=project) as (sh, _runner):
+        yield sh
 
 
 def test_load_ext_is_quick_and_light():

@@ -11,17 +11,15 @@ import threading
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from loom_nb.config import ConfigError
 from loom_nb.graph import open_graph
 from loom_nb.models import get_model, parse_model_string
 from loom_nb.models._anthropic import AnthropicModel
 from loom_nb.models._litellm import LitellmModel
-from loom_nb.notebook import SwarmRunner
-from loom_nb.notebook._magics import LoomMagics
 from loom_nb.swarm import Swarm
 from loom_nb.testing import FakeLLMServer, Reply
+from tests.shell import loom_shell
 
 KEY = "sk-test-budget-DO-NOT-LEAK"
 QUESTIONS = [f"question number {i} about the value of x" for i in range(1, 7)]
@@ -200,17 +198,10 @@ async def test_an_unknown_price_with_a_budget_is_refused_before_anything_is_reco
         assert '[prices."anthropic:claude-opus-4-1"]' in message and str(project / ".loom.toml") in message
         assert "--token-budget" in message and "token_budget=" in message
         # the magic says the same as a UsageError; nothing is recorded, no request is sent
-        sh = InteractiveShell.instance()
-        runner = SwarmRunner()
-        magics = LoomMagics(shell=sh, runner=runner)
-        magics.project = str(project)
-        sh.register_magics(magics)
-        try:
+        with loom_shell(project=project) as (sh, runner):
             with pytest.raises(UsageError, match=r"has no known price.*--token-budget"):
                 sh.run_cell_magic("loom", "--budget 1", "research x")
             assert not runner.handles
-        finally:
-            runner.shutdown()
         assert not (project / ".loom").exists() and server.requests == []
 
 
@@ -231,12 +222,7 @@ async def test_a_token_budget_guards_a_model_with_no_known_price(project, monkey
 
 
 def test_the_magic_takes_both_budgets_and_status_and_the_live_view_show_the_warning(project, monkeypatch):
-    sh = InteractiveShell.instance()
-    runner = SwarmRunner()
-    magics = LoomMagics(shell=sh, runner=runner)
-    magics.project = str(project)
-    sh.register_magics(magics)
-    try:
+    with loom_shell(project=project) as (sh, _runner):
         with SwarmServer(output_tokens=300) as server:
             opus_project(project, monkeypatch, server, priced=False)
             capped = sh.run_cell_magic("loom", "--token-budget 15000 --max-agents 3", "research x")
@@ -259,8 +245,6 @@ def test_the_magic_takes_both_budgets_and_status_and_the_live_view_show_the_warn
         view = LiveView(handle)
         assert "loom-budget-warning" in view.body.value and warning in view.body.value
         assert view.budget.layout.visibility == "visible" and view.budget.value >= 0.8
-    finally:
-        runner.shutdown()
 
 
 def test_model_instances_and_strings_agree_on_the_price_source(project):

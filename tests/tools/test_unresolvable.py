@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from loom_nb import _cli
-from loom_nb.notebook import SwarmRunner
-from loom_nb.notebook._magics import LoomMagics
 from loom_nb.tools import ToolError, content_search, directory_list, file_read, file_search
 from loom_nb.tools import _search as search_module
+from tests.shell import loom_shell
 
 BAD = {  # name: (path as given, what the error must say)
     "loop": ("loop_a", "symlink loop"),
@@ -132,14 +130,9 @@ def test_cli_as_a_command_exits_2_on_a_symlink_loop(hostile):
 @pytest.fixture
 def shell(hostile, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    sh = InteractiveShell.instance()
-    runner = SwarmRunner()
-    magics = LoomMagics(shell=sh, runner=runner)
-    magics.project = str(hostile)
-    magics.offline = True
-    sh.register_magics(magics)
-    yield sh
-    runner.shutdown()
+    with loom_shell(project=hostile) as (sh, _runner):
+        sh.magics_manager.registry["LoomMagics"].offline = True
+        yield sh
 
 
 @pytest.mark.parametrize("case", list(FACE_CASES))
