@@ -34,6 +34,9 @@ options: --model M  --weak M  --project DIR  --scope DIR  --budget USD  --token-
 %loom costs [--by agent|model|role|session] [--session S]
           sessions, graph and costs show the newest session's project, or --project DIR / --db PATH
 One word after %loom is a sub-command, never an intent: an intent takes a few words.
+%loom approvals [session]            the run's approval requests, pending first
+%loom approve ID|all [--always] [--session S]   allow (--always: a rule for the rest of the run)
+%loom deny ID|all [--message TEXT] [--always] [--session S]   deny, with a message the agent reads
 %loom sql "select ..."    any SQL over the recorded tables
 %loom models              the configured models, and whether each key is set
 %loom subagent "task" [--scope DIR]   one read-only search sub-agent
@@ -127,6 +130,9 @@ class LoomMagics(Magics):
             "subagent": self._subagent,
             "log": self._log,
             "help": self._help,
+            "approvals": self._approvals,
+            "approve": self._approve,
+            "deny": self._deny,
         }
 
     @property
@@ -284,6 +290,38 @@ class LoomMagics(Magics):
         handle.stop("stopped with %loom stop")
         handle.wait(timeout=10, raise_errors=False)
         return f"session {handle.session_id}: {handle.status}"
+
+    def _approvals(self, words: list[str]) -> Any:
+        return self._latest(words[0] if words else None).approvals()
+
+    def _answer(self, action: str, words: list[str]) -> str:
+        p = _Parser(prog=f"%loom {action}", add_help=False)
+        p.add_argument("request", help="a request id from %loom approvals, or all")
+        p.add_argument("--always", action="store_true")
+        p.add_argument("--session")
+        if action == "deny":
+            p.add_argument("--message", default="")
+        args = p.parse_args(words)
+        handle = self._latest(args.session)
+        from ..permissions import NoSuchApproval
+
+        try:
+            if action == "approve":
+                answers = handle.approve(args.request, always=args.always, by="cell")
+            else:
+                answers = handle.deny(args.request, message=args.message, always=args.always, by="cell")
+        except NoSuchApproval as exc:
+            raise UsageError(f"%loom {action}: {exc}; %loom approvals lists them") from None
+        if not answers:
+            return f"session {handle.session_id}: nothing pending"
+        said = [f"{a.request_id} {a.action}" + (f" always ({a.rule.describe()})" if a.rule else "") for a in answers]
+        return f"session {handle.session_id}: " + "; ".join(said)
+
+    def _approve(self, words: list[str]) -> str:
+        return self._answer("approve", words)
+
+    def _deny(self, words: list[str]) -> str:
+        return self._answer("deny", words)
 
     def _open_graph(self, project: str | None = None, db: str | None = None) -> Any:
         """--db, else --project, else the newest session this kernel ran, else the configured

@@ -208,6 +208,62 @@ class SwarmHandle:
         """A DataFrame: name, role, model, status, current tool, iterations, tokens, cost, restarts."""
         return self.tracker.dataframe()
 
+    # approvals ---------------------------------------------------------------------------------
+
+    def approvals(self) -> Any:
+        """A DataFrame of the run's approval requests, pending first: id, agent, role, tool, arguments,
+        the rule that asked, and the answer (decision, by whom, always, message, latency)."""
+        import json
+
+        import pandas as pd
+
+        queue = self.swarm.gate.queue
+        rows = []
+        for request, answer in [*((r, None) for r in queue.pending()), *queue.decided]:
+            rows.append(
+                {
+                    "id": request.id,
+                    "status": "pending" if answer is None else answer.action,
+                    "agent": request.agent,
+                    "role": request.role,
+                    "tool": request.tool,
+                    "arguments": json.dumps(dict(request.arguments), default=str)[:500],
+                    "rule": request.decision.explain if request.decision is not None else "",
+                    "by": "" if answer is None else answer.by,
+                    "always": False if answer is None else answer.always,
+                    "message": "" if answer is None else answer.message,
+                    "latency_s": None if answer is None else max(0.0, answer.decided_at - request.requested_at),
+                }
+            )
+        columns = ["id", "status", "agent", "role", "tool", "arguments", "rule", "by", "always", "message", "latency_s"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def approve(
+        self,
+        request_id: str = "all",
+        *,
+        always: bool = False,
+        arguments: dict[str, Any] | None = None,
+        by: str = "python",
+    ) -> list[Any]:
+        """Allow a pending request (or "all"), once or always (a rule is added for this run), with
+        edited arguments if given; safe from any thread. Returns the answers."""
+        queue = self.swarm.gate.queue
+        if request_id == "all":
+            if arguments is not None:
+                raise ValueError("edited arguments go with one request id, not all")
+            return queue.answer_all("allow", always=always, by=by)
+        return [queue.answer(request_id, "allow", always=always, arguments=arguments, by=by)]
+
+    def deny(
+        self, request_id: str = "all", *, message: str = "", always: bool = False, by: str = "python"
+    ) -> list[Any]:
+        """Deny a pending request (or "all"), with a message the agent reads."""
+        queue = self.swarm.gate.queue
+        if request_id == "all":
+            return queue.answer_all("deny", message=message, always=always, by=by)
+        return [queue.answer(request_id, "deny", message=message, always=always, by=by)]
+
     def costs(self, by: str = "agent") -> Any:
         return self.graph.costs(by=by, session=self.session_id)  # type: ignore[arg-type]
 

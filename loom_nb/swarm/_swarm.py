@@ -35,6 +35,7 @@ from ..models import get_model
 from ..models._base import Model
 from ..models._budget import Budget, BudgetReached, reset_budget, use_budget
 from ..models._messages import Usage
+from ..permissions import ApprovalQueue, OnAsk, PermissionGate, Policy
 from ..runtime import DynamicSupervisor, Registry, supervised_map
 from ..tools import Scope, ToolContext
 from ._lead import Lead
@@ -129,6 +130,9 @@ class Swarm:
         record: bool = True,
         bus: EventBus | None = None,
         registry: Registry | None = None,
+        policy: Policy | None = None,
+        approve: OnAsk = "queue",
+        approval_timeout: float = 600.0,
     ) -> None:
         if not intent or not intent.strip():
             raise ValueError("a swarm needs an intent: say what you want found out")
@@ -168,6 +172,16 @@ class Swarm:
         self.bus.subscribe(self._note_warning)
         self._open_agents = _OpenAgents()
         self.bus.subscribe(self._open_agents)
+        self.policy = policy if policy is not None else Policy.load(self.root)
+        """Decides every tool call of the run's agents (default: the project's .loom.toml [permissions])."""
+        self.gate = PermissionGate(
+            self.policy,
+            queue=ApprovalQueue(timeout=approval_timeout),
+            bus=self.bus,
+            session_id=self.session_id,
+            on_ask=approve,
+        )
+        """Where the run's asks wait for a human: `gate.queue.pending()`, `gate.queue.answer(...)`."""
         self._task: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_reason: str | None = None
@@ -266,6 +280,7 @@ class Swarm:
                 status, error = "cancelled", "cancelled"
             if recorder is not None and recorder.failure is not None and status == "done":
                 status, error = "failed", recorder.failure  # recording stopped mid-run: say so in the event too
+            self.gate.close()  # what still waits for a human is denied: the run is over
             self._end_open_agents(status, error)
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
@@ -366,6 +381,7 @@ class Swarm:
             max_iterations=role.max_iterations,
             bus=self.bus,
             parent="lead",
+            gate=self.gate,
             context=ToolContext(
                 scope=scope,
                 project=self.root,

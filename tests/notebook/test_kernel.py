@@ -322,3 +322,38 @@ def test_interrupting_a_subagent_cell_cancels_the_sub_agent(llm_kernel, fake_llm
         """)
     )
     assert tasks == "0"  # nothing of the sub-agent is left working on the swarm loop
+
+
+def test_a_background_run_waits_for_an_approval_a_later_cell_gives(kernel, project):
+    (project / ".loom.toml").write_text(
+        '[[permissions.rules]]\naction = "ask"\npath = "secrets/**"\nreason = "keys live there"\n'
+        'match = ["secrets/key.txt"]\n'
+    )
+    (project / "secrets").mkdir()
+    (project / "secrets" / "key.txt").write_text("the key is 42\n")
+    started = kernel.execute(
+        "from loom_nb.models import tool_call\n"
+        "h = default_runner().submit(Swarm('where is the key kept?', project='.',"
+        " model=lead(['where is the key kept']),"
+        " weak=ScriptedModel([tool_call('file_read', path='secrets/key.txt'), 'in secrets/key.txt:1'])))"
+    )
+    assert started["status"] == "ok"
+    deadline = time.monotonic() + 30
+    while kernel.value("len(h.swarm.gate.queue.pending())") != "1":  # the researcher's read waits for a human
+        assert time.monotonic() < deadline, "the read was never asked"
+    assert kernel.value("h.status") == "'running'"
+    assert kernel.value("tuple(h.approvals().iloc[0][['id', 'status', 'tool']])") == "('a1', 'pending', 'file_read')"
+    rule = kernel.value("h.approvals().iloc[0]['rule']")
+    assert "ask path 'secrets/**'" in rule and "keys live there" in rule
+    assert kernel.value("h.agents().set_index('name').loc['researcher-1', 'status']") == "'waiting'"
+    approved = kernel.execute("%loom approve a1")
+    assert approved["status"] == "ok", approved
+    said = [o["content"]["data"]["text/plain"] for o in approved["outputs"] if o["msg_type"] == "execute_result"]
+    assert said and "a1 allow" in said[0]
+    assert kernel.value("(await h).status") == "'done'"
+    reads = kernel.value("h.graph.tool_calls(h.session_id)[['tool', 'outcome']].values.tolist()")
+    assert reads == "[['file_read', 'ok']]"  # the read ran once allowed
+    recorded = kernel.value("h.graph.approvals(h.session_id)[['decision', 'decided_by']].values.tolist()")
+    assert recorded == "[['allow', 'cell']]"
+    refused = kernel.execute("%loom approve a1")
+    assert refused["status"] == "error" and "no pending approval 'a1'" in refused["reply"]["evalue"]

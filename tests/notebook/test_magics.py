@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import threading
 
 import pytest
 from IPython.core.error import UsageError
@@ -211,3 +212,42 @@ def test_sessions_costs_and_graph_say_which_project_and_take_project(shell, proj
     assert newest.nodes < len(first.graph.nodes())
     with pytest.raises(UsageError, match="no loom graph at"):
         shell.run_line_magic("loom", f"sessions --project {tmp_path_factory.mktemp('empty')}")
+
+
+def test_approvals_deny_with_a_message_and_approve_all(shell, project):
+    from loom_nb.models import ScriptedModel, tool_call
+    from loom_nb.permissions import Policy, Rule
+    from loom_nb.swarm import Swarm
+    from tests.notebook.test_runner import lead_model
+
+    (project / "secrets").mkdir()
+    (project / "secrets" / "a.txt").write_text("A\n")
+    (project / "secrets" / "b.txt").write_text("B\n")
+    runner = shell.magics_manager.registry["LoomMagics"].runner
+    policy = Policy(rules=[Rule(action="ask", path="secrets/**")])
+    reads = [tool_call("file_read", path="secrets/a.txt"), tool_call("file_read", path="secrets/b.txt")]
+    swarm = Swarm(
+        "where are the secrets kept",
+        project=project,
+        model=lead_model(["where are the secrets kept"], "done"),
+        weak=ScriptedModel([reads, "read what I could"]),
+        policy=policy,
+        record=False,
+    )
+    asked = threading.Event()
+    swarm.gate.queue.subscribe(lambda *_: len(swarm.gate.queue.pending()) == 2 and asked.set())
+    handle = runner.submit(swarm)
+    assert asked.wait(10), "the two reads were never asked"
+    pending = shell.run_line_magic("loom", "approvals")
+    assert pending["status"].tolist() == ["pending", "pending"] and pending["tool"].tolist() == ["file_read"] * 2
+    first, second = pending["id"].tolist()
+    said = shell.run_line_magic("loom", f'deny {first} --message "not that one"')
+    assert said == f"session {swarm.session_id}: {first} deny"
+    assert shell.run_line_magic("loom", "approve all") == f"session {swarm.session_id}: {second} allow"
+    result = handle.wait(timeout=20)
+    decided = shell.run_line_magic("loom", "approvals").set_index("id")
+    assert decided.loc[first, "status"] == "deny" and decided.loc[first, "message"] == "not that one"
+    assert decided.loc[second, "status"] == "allow" and decided.loc[second, "by"] == "cell"
+    assert result.status == "done"
+    with pytest.raises(UsageError, match=r"no pending approval 'a9'.*%loom approvals lists them"):
+        shell.run_line_magic("loom", "approve a9")
