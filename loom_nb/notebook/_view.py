@@ -22,6 +22,7 @@ __all__ = ["LiveView"]
 STATUS_COLORS = {
     "thinking": "#5b8def",
     "executing": "#ef8a17",
+    "waiting": "#e0a800",
     "idle": "#9e9e9e",
     "done": "#2e7d32",
     "crashed": "#d32f2f",
@@ -62,7 +63,11 @@ class LiveView:
         self.body = w.HTML()
         """The header, the agents table, the activity feed and, at the end, the answer: one widget, so
         one redraw sends one message."""
-        self.widget = w.VBox([w.HBox([self.stop_button, self.budget]), self.body])
+        from ._cards import ApprovalCards
+
+        self.cards = ApprovalCards(handle)
+        """A card with buttons for each request waiting for a human."""
+        self.widget = w.VBox([w.HBox([self.stop_button, self.budget]), self.cards.widget, self.body])
         self._display: Any = None
         self.redraw()
 
@@ -82,6 +87,7 @@ class LiveView:
         answer = ""
         if self.handle.done and self.handle.text:
             answer = pre(self.handle.text, self.handle.links())
+        self.cards.sync()
         body = self._header_html() + self._table_html() + self._feed_html() + answer
         self.body.value = f'<div class="{CONTAINER_CLASS}">{body}</div>'  # ipywidgets typesets math
         done = self.handle.done or self.handle.tracker.ended is not None
@@ -100,6 +106,10 @@ class LiveView:
             if warning is not None
             else ""
         )
+        pending = len(h.swarm.gate.queue.pending())
+        if pending:
+            waiting = f"{pending} waiting for your approval"
+            warned += f" · <b style='color:#b26a00'>{waiting}</b> (the cards above, or %loom approvals)"
         reason = h.stop_reason
         why = f": {escape(reason)}" if reason and self._status() != "done" else ""
         return (

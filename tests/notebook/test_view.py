@@ -139,3 +139,60 @@ def test_the_agents_table_has_room_between_its_columns(runner, tmp_path):
         browser.close()
     # every two neighbouring texts ("agent" and "role", 141 in and 200 out) stand apart by >= 12 px
     assert min(measured["head"]) >= 12 and min(measured["row"]) >= 12, measured
+
+
+def test_approval_cards_answer_from_a_click_on_another_thread(runner, tmp_path):
+    from loom_nb.models import tool_call
+    from loom_nb.permissions import Policy, Rule
+
+    hostile = "<img src=x onerror=alert(1)>"
+    (tmp_path / "secrets").mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / "secrets" / name).write_text(name)
+    reads = [tool_call("file_read", path=f"secrets/{n}") for n in ("a.txt", "b.txt", "c.txt")]
+    swarm = Swarm(
+        "where are the secrets kept",
+        project=tmp_path,
+        model=lead_model(["where are the secrets kept"], "done"),
+        weak=ScriptedModel([reads, f"read them {hostile}"]),
+        policy=Policy(rules=[Rule(action="ask", path="secrets/**", reason=hostile)]),
+        record=False,
+    )
+    asked = threading.Event()
+    swarm.gate.queue.subscribe(lambda *_: len(swarm.gate.queue.pending()) == 3 and asked.set())
+    handle = runner.submit(swarm)
+    view = LiveView(handle)
+    assert asked.wait(10)
+    view.redraw()
+    cards = view.cards.widget.children
+    assert len(cards) == 3 and "3 waiting for your approval" in view.body.value
+    info = cards[0].children[0].value
+    assert "&lt;img src=x onerror=alert(1)&gt;" in info and "<img" not in info  # the rule's reason, as text
+    assert "file_read" in info and "secrets/a.txt" in info
+
+    def button(card, label):
+        return next(b for b in card.children[1].children if getattr(b, "description", "") == label)
+
+    first, second, third = cards
+    second.children[1].children[-1].value = "not b"  # the message box
+    clicks = [
+        threading.Thread(target=button(first, "Allow once").click),
+        threading.Thread(target=button(second, "Deny").click),
+    ]
+    for t in clicks:
+        t.start()
+    for t in clicks:
+        t.join()
+    editor = third.children[2].children[0]
+    editor.children[0].value = "not json"
+    editor.children[1].click()
+    assert "not JSON" in third.children[3].value  # said on the card; nothing answered
+    editor.children[0].value = '{"path": "secrets/a.txt"}'
+    editor.children[1].click()
+    result = handle.wait(timeout=20)
+    decided = handle.approvals().set_index("id")
+    assert decided["status"].to_dict() == {"a1": "allow", "a2": "deny", "a3": "allow"}
+    assert set(decided["by"]) == {"widget"} and decided.loc["a2", "message"] == "not b"
+    assert result.status == "done" and sorted(view.cards.answered) == ["a1", "a2", "a3"]
+    view.redraw()
+    assert view.cards.widget.children == ()
