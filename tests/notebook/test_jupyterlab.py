@@ -176,3 +176,57 @@ def test_the_stop_button_stops_a_foreground_run_while_its_cell_is_busy(lab, fake
             page.screenshot(path=str(root / "failure.png"), full_page=True)
             raise
         browser.close()
+
+
+@pytest.mark.timeout(300)
+def test_an_approval_card_is_clicked_while_the_run_waits(lab, fake_llm):
+    """A foreground run's researcher asks to read a file the project's policy guards; the card's
+    Allow button, clicked in JupyterLab while the cell is busy, lets it go on."""
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from loom_nb.testing import Reply
+
+    base, root = lab
+    (root / ".loom.toml").write_text('[[permissions.rules]]\naction = "ask"\npath = "secrets/**"\n')
+    (root / "secrets").mkdir()
+    (root / "secrets" / "key.txt").write_text("the key\n")
+    model = "anthropic:claude-haiku-4-5"
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                f"import os\nos.environ.update(ANTHROPIC_BASE_URL={fake_llm.url!r}, ANTHROPIC_API_KEY='test-key')\n"
+                "%load_ext loom_nb"
+            ),
+            nbformat.v4.new_code_cell(f"%%loom --model {model} --weak {model} --db ask.duckdb\nWhere is the key kept?"),
+            nbformat.v4.new_code_cell(
+                "print('after', _loom.status, _loom.approvals()[['status', 'by']].values.tolist())"
+            ),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(nb, root / "ask.ipynb")
+    fake_llm.script(
+        Reply(text="Where is the key kept?"),  # the lead's plan
+        Reply(tool_calls=[("file_read", {"path": "secrets/key.txt"})]),  # the researcher asks to read it
+        Reply(text="secrets/key.txt:1 holds it"),
+        Reply(text="The key is in secrets/key.txt."),  # the lead's answer
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            open_and_run_all(page, base, "ask.ipynb")
+            allow = page.locator(".jp-OutputArea button:has-text('Allow once')")
+            allow.wait_for(state="visible", timeout=60_000)
+            card = page.locator(".jp-OutputArea-output:has-text('approval a1')").first
+            assert "file_read" in card.inner_text() and "secrets/**" in card.inner_text()
+            allow.click()
+            page.wait_for_selector(
+                ".jp-OutputArea-output:has-text(\"after done [['allow', 'widget']]\")", timeout=60_000
+            )
+            assert page.locator(".jp-OutputArea button:has-text('Allow once')").count() == 0  # the card is gone
+        except Exception:
+            page.screenshot(path=str(root / "failure.png"), full_page=True)
+            raise
+        browser.close()
