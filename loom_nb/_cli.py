@@ -31,6 +31,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.add_argument("--verbose", "-v", action="store_true", help="print each tool call to stderr as it happens")
 
+    r = sub.add_parser("run", help="run a swarm on an intent and print its answer (asks come to this terminal)")
+    r.add_argument("intent", nargs="+", help="what you want done or found out")
+    r.add_argument("--project", default=".", help="project root (default: the current directory)")
+    r.add_argument("--scope", default=None)
+    r.add_argument("--model", default=None, help="the lead's model (default: .loom.toml, else offline without a key)")
+    r.add_argument("--weak", default=None, help="the researchers' model")
+    r.add_argument("--max-agents", type=int, default=4)
+    r.add_argument("--budget", type=float, default=None, help="USD cap (reserved before every call)")
+    r.add_argument("--token-budget", type=int, default=None)
+    r.add_argument(
+        "--approve",
+        choices=["ask", "auto", "deny"],
+        default="ask",
+        help="what a call the policy asks about becomes: a prompt here (ask; a deny without a terminal), "
+        "allowed (auto; deny rules still apply), or denied",
+    )
+    r.add_argument("--approval-timeout", type=float, default=600.0, help="seconds before an unanswered ask is denied")
+
     w = sub.add_parser("worktrees", help="list the workspaces runs left in the project (stale ones: a killed kernel's)")
     w.add_argument("--project", default=".")
     w.add_argument("--clean", action="store_true", help="discard the stale ones (worktree and branch)")
@@ -76,7 +94,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "subagent":
         return _subagent(args)
+    if args.command == "run":
+        return _run(args)
     return _workspace_command(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .config import ConfigError
+    from .models import ModelError, UnknownModel
+    from .swarm import Swarm
+    from .tools import ToolError
+
+    prompt = args.approve == "ask" and sys.stdin.isatty()
+    if args.approve == "ask" and not prompt:
+        print("loom-nb: no terminal to ask on: calls the policy asks about are denied", file=sys.stderr)
+    try:
+        swarm = Swarm(
+            " ".join(args.intent),
+            project=args.project,
+            scope=args.scope,
+            model=args.model,
+            weak=args.weak,
+            max_agents=args.max_agents,
+            budget_usd=args.budget,
+            token_budget=args.token_budget,
+            approve="queue" if prompt else ("allow" if args.approve == "auto" else "deny"),
+            approval_timeout=args.approval_timeout,
+        )
+    except (ConfigError, ModelError, UnknownModel, ToolError, ValueError) as exc:
+        print(f"loom-nb: error: {exc}", file=sys.stderr)
+        return 2
+    if prompt:
+        from ._approve_prompt import TerminalApprovals
+
+        TerminalApprovals(swarm.gate.queue).start()
+    try:
+        result = asyncio.run(swarm.run())
+    except KeyboardInterrupt:
+        print("loom-nb: interrupted", file=sys.stderr)
+        return 130
+    print(terminal(result.text or f"[{result.status}] {result.error or ''}"))
+    print(
+        f"[session {result.session_id} · {result.status}"
+        + (f": {terminal(result.error)}" if result.error else "")
+        + "]"
+    )
+    return 0 if result.status == "done" else 1
 
 
 def _workspace_command(args: argparse.Namespace) -> int:
