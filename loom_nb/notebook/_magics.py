@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import os
 import shlex
 import string
@@ -37,6 +38,10 @@ One word after %loom is a sub-command, never an intent: an intent takes a few wo
 %loom approvals [session]            the run's approval requests, pending first
 %loom approve ID|all [--always] [--session S]   allow (--always: a rule for the rest of the run)
 %loom deny ID|all [--message TEXT] [--always] [--session S]   deny, with a message the agent reads
+%loom diff [session]      the session's changes (its workspace: a git worktree on loom/<session>)
+%loom merge [session]     merge them into your branch (refused if touched files are dirty or it conflicts)
+%loom undo [session] [--last N]   revert loom's own commits;  %loom discard [session]: worktree and branch
+%loom worktrees [--clean] the project's loom workspaces; --clean discards those of killed kernels
 %loom sql "select ..."    any SQL over the recorded tables
 %loom models              the configured models, and whether each key is set
 %loom subagent "task" [--scope DIR]   one read-only search sub-agent
@@ -131,6 +136,11 @@ class LoomMagics(Magics):
             "log": self._log,
             "help": self._help,
             "approvals": self._approvals,
+            "diff": functools.partial(self._workspace, "diff"),
+            "merge": functools.partial(self._workspace, "merge"),
+            "undo": functools.partial(self._workspace, "undo"),
+            "discard": functools.partial(self._workspace, "discard"),
+            "worktrees": self._worktrees,
             "approve": self._approve,
             "deny": self._deny,
         }
@@ -290,6 +300,65 @@ class LoomMagics(Magics):
         handle.stop("stopped with %loom stop")
         handle.wait(timeout=10, raise_errors=False)
         return f"session {handle.session_id}: {handle.status}"
+
+    def _workspace_project(self, session: str | None) -> Any:
+        if session is not None and session in self.runner.handles:
+            return self.runner.handles[session].swarm.root
+        if session is None and self.runner.handles:
+            return list(self.runner.handles.values())[-1].swarm.root
+        return self.project
+
+    def _workspace(self, action: str, words: list[str]) -> Any:
+        """diff, merge, undo, discard of a session's workspace (the newest session's by default)."""
+        from ..workspace import GitError, Workspace, WorkspaceError
+
+        p = _Parser(prog=f"%loom {action}", add_help=False)
+        p.add_argument("session", nargs="?")
+        p.add_argument("--project")
+        if action == "undo":
+            p.add_argument("--last", type=int)
+        args = p.parse_args(words)
+        project = args.project or self._workspace_project(args.session)
+        try:
+            session = args.session
+            if session is None:
+                infos = Workspace.list(project)
+                if not infos:
+                    raise WorkspaceError(f"no loom workspace in {project}: only runs whose agents write have one")
+                session = infos[0].session_id
+            ws = Workspace.open(project, session)
+            if action == "diff":
+                from ._diff import DiffView
+
+                return DiffView(ws.diff(), title=f"session {session} ({ws.branch})")
+            if action == "undo":
+                undone = ws.undo(last=args.last)
+                return f"session {session}: reverted {len(undone)} commit(s) of loom's"
+            if action == "merge":
+                return f"session {session}: merged into your branch as {ws.merge()[:10]}"
+            ws.discard()
+            return f"session {session}: worktree and branch {ws.branch} removed"
+        except (WorkspaceError, GitError) as exc:
+            raise UsageError(f"%loom {action}: {exc}") from None
+
+    def _worktrees(self, words: list[str]) -> Any:
+        import pandas as pd
+
+        from ..workspace import Workspace
+
+        p = _Parser(prog="%loom worktrees", add_help=False)
+        p.add_argument("--clean", action="store_true")
+        p.add_argument("--project")
+        args = p.parse_args(words)
+        project = args.project or self._workspace_project(None)
+        infos = Workspace.list(project)
+        if args.clean:
+            for info in infos:
+                if info.stale:
+                    Workspace.open(project, info.session_id).discard()
+            infos = Workspace.list(project)
+        columns = ["session_id", "branch", "commits", "live", "stale", "path"]
+        return pd.DataFrame([{c: getattr(i, c) for c in columns} for i in infos], columns=columns)
 
     def _approvals(self, words: list[str]) -> Any:
         return self._latest(words[0] if words else None).approvals()

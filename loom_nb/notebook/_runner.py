@@ -208,6 +208,33 @@ class SwarmHandle:
         """A DataFrame: name, role, model, status, current tool, iterations, tokens, cost, restarts."""
         return self.tracker.dataframe()
 
+    # the workspace ------------------------------------------------------------------------------
+
+    def workspace(self) -> Any:
+        """The session's git worktree (WorkspaceError when its agents wrote nothing: no worktree)."""
+        from ..workspace import Workspace
+
+        return Workspace.open(self.swarm.root, self.session_id)
+
+    def diff(self) -> Any:
+        """The session's changes: coloured in a notebook, the unified diff as `str(...)`."""
+        from ._diff import DiffView
+
+        ws = self.workspace()
+        return DiffView(ws.diff(), title=f"session {self.session_id} ({ws.branch})")
+
+    def merge(self) -> str:
+        """Merge into your branch (refused if touched files are dirty or it would conflict); the commit."""
+        return self.workspace().merge()
+
+    def undo(self, last: int | None = None) -> list[Any]:
+        """Revert loom's own commits of the session (the newest `last`, or all)."""
+        return self.workspace().undo(last=last)
+
+    def discard(self) -> None:
+        """Remove the session's worktree and branch."""
+        self.workspace().discard()
+
     # approvals ---------------------------------------------------------------------------------
 
     def approvals(self) -> Any:

@@ -251,3 +251,30 @@ def test_approvals_deny_with_a_message_and_approve_all(shell, project):
     assert result.status == "done"
     with pytest.raises(UsageError, match=r"no pending approval 'a9'.*%loom approvals lists them"):
         shell.run_line_magic("loom", "approve a9")
+
+
+def test_diff_undo_merge_discard_and_worktrees_of_a_session(shell, tmp_path):
+    from loom_nb.notebook._diff import DiffView
+    from loom_nb.workspace import Workspace
+    from tests.gitrepo import git, git_project
+    from tests.workspace.conftest import edit
+
+    repo = git_project(tmp_path / "repo", {"app.py": "x = 1\n"})
+    shell.run_line_magic("config", f"LoomMagics.project = {str(repo)!r}")
+    ws = Workspace.create(repo, "w1")
+    edit(ws, "app.py", "x = 2\n")
+    edit(ws, "new.py", "y = 1\n")
+    diff = shell.run_line_magic("loom", "diff")  # the newest workspace of the project
+    assert isinstance(diff, DiffView) and "+x = 2" in str(diff) and diff.stats() == (2, 2, 1)
+    assert shell.run_line_magic("loom", "undo w1 --last 1") == "session w1: reverted 1 commit(s) of loom's"
+    table = shell.run_line_magic("loom", "worktrees")
+    assert table["session_id"].tolist() == ["w1"] and bool(table["live"].iloc[0])
+    (repo / "app.py").write_text("dirty\n")
+    with pytest.raises(UsageError, match=r"%loom merge: your working tree has uncommitted changes .*app.py"):
+        shell.run_line_magic("loom", "merge w1")
+    git(repo, "checkout", "--", "app.py")
+    assert shell.run_line_magic("loom", "merge w1").startswith("session w1: merged into your branch as ")
+    assert (repo / "app.py").read_text() == "x = 2\n" and not (repo / "new.py").exists()
+    assert shell.run_line_magic("loom", "discard w1") == "session w1: worktree and branch loom/w1 removed"
+    with pytest.raises(UsageError, match="no loom workspace in"):
+        shell.run_line_magic("loom", "diff")

@@ -191,3 +191,22 @@ def test_a_second_stop_during_the_clean_up_loses_nothing(runner, tmp_path):
     assert result is not None and (result.status, result.error) == ("cancelled", "stop button")
     agents = open_graph(db).agents(swarm.session_id).set_index("name")
     assert agents.loc["researcher-1", "status"] == "cancelled" and agents["ended_at"].notna().all()
+
+
+def test_the_handle_speaks_for_its_workspace(runner, tmp_path):
+    from loom_nb.workspace import Workspace, WorkspaceError
+    from tests.gitrepo import git_project
+    from tests.workspace.conftest import edit
+
+    repo = git_project(tmp_path / "repo", {"app.py": "x = 1\n"})
+    swarm = Swarm("research x", project=repo, session="h1", model=lead_model(["q x"], "ok"), weak=ScriptedModel(["y"]))
+    handle = runner.run_foreground(swarm)
+    with pytest.raises(WorkspaceError, match="no workspace for session 'h1'"):
+        handle.diff()  # its agents wrote nothing
+    ws = Workspace.create(repo, "h1")
+    edit(ws, "app.py", "x = 2\n")
+    assert "+x = 2" in str(handle.diff())
+    assert [c.files for c in handle.undo()] == [("app.py",)]
+    assert str(handle.diff()) == ""
+    handle.discard()
+    assert Workspace.list(repo) == []
