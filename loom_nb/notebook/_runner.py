@@ -265,6 +265,22 @@ class SwarmHandle:
         columns = ["id", "status", "agent", "role", "tool", "arguments", "rule", "by", "always", "message", "latency_s"]
         return pd.DataFrame(rows, columns=columns)
 
+    def wait_for_approvals(self, n: int = 1, timeout: float = 60.0) -> Any:
+        """Block until at least `n` requests wait for a human (or the run ended); their DataFrame."""
+        import threading
+
+        queue = self.swarm.gate.queue
+        enough = threading.Event()
+        unsubscribe = queue.subscribe(lambda *_: (len(queue.pending()) >= n or self.done) and enough.set())
+        self.future.add_done_callback(lambda _: enough.set())
+        try:
+            if len(queue.pending()) < n and not self.done and not enough.wait(timeout):
+                raise TimeoutError(f"no {n} approval request(s) within {timeout} s; %loom status shows the run")
+        finally:
+            unsubscribe()
+        table = self.approvals()
+        return table[table["status"] == "pending"].reset_index(drop=True)
+
     def approve(
         self,
         request_id: str = "all",
