@@ -9,6 +9,7 @@ kernel's swarm thread that the notebook face provides).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -440,6 +441,27 @@ class Swarm:
                         "partial": f.partial,
                         "error": f.error,
                         "model": f.model,
+                    },
+                )
+            # A human's answer is a decision of the run: linked to the task (action) it allowed or refused.
+            action_of = {f.agent: action_id for action_id, f in zip(actions, findings, strict=True)}
+            for request, answer in self.gate.queue.decided:
+                target = json.dumps(dict(request.arguments), default=str)
+                graph.for_agent(request.agent).add_node(
+                    "decision",
+                    f"{answer.action} {request.tool} {target}"[:200],
+                    (request.decision.explain if request.decision is not None else "")
+                    + (f"\n{answer.message}" if answer.message else ""),
+                    confidence=100,
+                    parent_id=action_of.get(request.agent),
+                    edge_type="chosen" if answer.action == "allow" else "rejected",
+                    metadata={
+                        "approval": request.id,
+                        "tool": request.tool,
+                        "decision": answer.action,
+                        "by": answer.by,
+                        "always": answer.always,
+                        "rule_added": answer.rule.describe() if answer.rule is not None else None,
                     },
                 )
 

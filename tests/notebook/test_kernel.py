@@ -355,5 +355,12 @@ def test_a_background_run_waits_for_an_approval_a_later_cell_gives(kernel, proje
     assert reads == "[['file_read', 'ok']]"  # the read ran once allowed
     recorded = kernel.value("h.graph.approvals(h.session_id)[['decision', 'decided_by']].values.tolist()")
     assert recorded == "[['allow', 'cell']]"
+    # and in the decision graph: a decision, chosen from the researcher's task (the action it allowed)
+    linked = kernel.value(
+        "g = h.graph; n = g.nodes(h.session_id, node_type='decision').iloc[0]; e = g.edges(h.session_id);"
+        " (n['title'][:25], n['metadata']['by'], e[e['to_node_id'] == n['id']]['edge_type'].tolist(),"
+        " g.get_node(int(e[e['to_node_id'] == n['id']]['from_node_id'].iloc[0])).node_type)"
+    )
+    assert linked == "('allow file_read {\"path\": ', 'cell', ['chosen'], 'action')"
     refused = kernel.execute("%loom approve a1")
     assert refused["status"] == "error" and "no pending approval 'a1'" in refused["reply"]["evalue"]
