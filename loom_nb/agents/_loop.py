@@ -342,6 +342,7 @@ class Agent:
                 if not verdict.allowed:
                     outcome, error = "refused", verdict.message
                 arguments = dict(verdict.arguments)
+                started = time.perf_counter()  # the tool's own time: a human's answer is in `approvals`
             try:
                 if error is None:
                     content = await tool(arguments, self.context)

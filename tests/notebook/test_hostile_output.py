@@ -21,7 +21,6 @@ from urllib.request import url2pathname
 import pytest
 
 from tests.browser import CHROMIUM_ARGS, chromium_path
-from tests.notebook.test_jupyterlab import lab  # noqa: F401  (the JupyterLab server fixture)
 
 HOST = "198.51.100.7"  # TEST-NET-2: a request there would be the leak
 PAYLOADS = [
@@ -356,7 +355,7 @@ LAB_SCAN = """(deny) => {
 
 
 @pytest.mark.timeout(300)
-def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):  # noqa: F811
+def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):
     """Trusted outputs of the running session in JupyterLab (its MathJax and widgets included): the
     corpus stays text, and a checked citation opens its file at its line."""
     import nbformat

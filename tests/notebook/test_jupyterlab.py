@@ -2,95 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.browser import CHROMIUM_ARGS, chromium_path, open_and_run_all
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def fake_llm():
-    from loom_nb.testing import FakeLLMServer
-
-    with FakeLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def lab(tmp_path):
-    root = tmp_path / "lab"
-    root.mkdir()
-    shutil.copy(NOTEBOOKS / "01_quickstart.ipynb", root)
-    shutil.copytree(NOTEBOOKS / "sample_project", root / "sample_project", ignore=shutil.ignore_patterns(".loom"))
-    # JupyterLab 4 renders only the cells in view ("windowing"): render them all, so every output exists
-    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "run"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-    }
-    log = open(tmp_path / "jupyterlab.log", "w")  # a pipe nobody reads would fill up and block the server
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--IdentityProvider.token=",
-            "--ServerApp.password=",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.news_url=None",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # until the server answers (or gives up)
-        try:
-            with urllib.request.urlopen(f"{base}/api/status", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            if server.poll() is not None:
-                raise AssertionError(
-                    f"jupyter lab exited: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}"
-                ) from None
-            if time.monotonic() > deadline:
-                raise AssertionError("jupyter lab did not start within 60 s") from None
-            time.sleep(0.2)  # waiting for a server to come up, not synchronising test steps
-    yield base, root
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
 
 
 @pytest.mark.timeout(300)

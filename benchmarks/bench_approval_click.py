@@ -1,0 +1,96 @@
+"""An approval card's click in JupyterLab (Chromium) to the tool running (target <= 100 ms, median).
+
+Each round runs a notebook whose researcher (the anthropic SDK against the fake LLM server) asks to
+read a file the project's policy guards; the benchmark clicks "Allow once" on the card and measures
+from the click to the tool call's start, as recorded in DuckDB (same machine, same clock).
+
+Usage: python benchmarks/bench_approval_click.py [--rounds 5] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.browser import CHROMIUM_ARGS, chromium_path, jupyterlab, open_and_run_all
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    import duckdb
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from loom_nb.testing import FakeLLMServer, Reply
+
+    latencies = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "lab"
+        root.mkdir()
+        (root / ".loom.toml").write_text('[[permissions.rules]]\naction = "ask"\npath = "secrets/**"\n')
+        (root / "secrets").mkdir()
+        (root / "secrets" / "key.txt").write_text("the key\n")
+        model = "anthropic:claude-haiku-4-5"
+        with jupyterlab(root, Path(tmp)) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            for r in range(args.rounds):
+                fake = FakeLLMServer().__enter__()  # one per round: a run-all sent twice must not eat the next script
+                nb = nbformat.v4.new_notebook(
+                    cells=[
+                        nbformat.v4.new_code_cell(
+                            f"import os\nos.environ.update(ANTHROPIC_BASE_URL={fake.url!r}, ANTHROPIC_API_KEY='k')\n"
+                            "%load_ext loom_nb"
+                        ),
+                        nbformat.v4.new_code_cell(
+                            f"%%loom --model {model} --weak {model} --db r{r}.duckdb\nWhere is the key kept?"
+                        ),
+                        nbformat.v4.new_code_cell("print('after', _loom.status)"),
+                    ],
+                    metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                )
+                nbformat.write(nb, root / f"r{r}.ipynb")
+                fake.script(
+                    Reply(text="Where is the key kept?"),
+                    Reply(tool_calls=[("file_read", {"path": "secrets/key.txt"})]),
+                    Reply(text="secrets/key.txt:1"),
+                    Reply(text="In secrets/key.txt."),
+                )
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                open_and_run_all(page, base, f"r{r}.ipynb?reset")  # one notebook open at a time
+                allow = page.locator(".jp-OutputArea button:has-text('Allow once')")
+                try:
+                    allow.wait_for(state="visible", timeout=60_000)
+                except Exception:
+                    page.screenshot(path="/tmp/bench_click_fail.png", full_page=True)
+                    raise
+                clicked = time.time()
+                allow.click()
+                page.wait_for_selector(".jp-OutputArea-output:has-text('after done')", timeout=60_000)
+                page.close()
+                fake.__exit__(None, None, None)
+                con = duckdb.connect(str(root / f"r{r}.duckdb"), read_only=True)
+                (ended, duration) = con.execute(
+                    "SELECT epoch_us(ts) / 1e6, duration_s FROM tool_calls WHERE tool = 'file_read'"
+                ).fetchone()
+                con.close()
+                latencies.append((ended - duration - clicked) * 1000)
+                print(f"round {r + 1}: click to the tool running {latencies[-1]:.0f} ms")
+            browser.close()
+    median = statistics.median(latencies)
+    print(f"approval click to the tool running: median {median:.0f} ms, max {max(latencies):.0f} ms (target 100 ms)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"click_to_tool_ms": latencies, "median_ms": median}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
