@@ -10,7 +10,17 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..events import AgentSpawned, AgentStatus, Event, EventBus, LLMCall, SessionEnded, ToolCallEvent, ToolStarted
+from ..events import (
+    AgentSpawned,
+    AgentStatus,
+    Event,
+    EventBus,
+    LLMCall,
+    SessionEnded,
+    ToolCallEvent,
+    ToolStarted,
+    Warning,
+)
 
 __all__ = ["AgentRow", "SessionTracker"]
 
@@ -68,6 +78,8 @@ class SessionTracker:
             self._note(f"session {e.status}" + (f": {e.error}" if e.error else ""))
             return
         if not e.agent:
+            if isinstance(e, Warning):  # the session's own warnings (stale workspaces, unknown prices)
+                self._note(f"note: {e.message}")
             return
         row = st.agents.get(e.agent) or AgentRow(name=e.agent)
         if isinstance(e, AgentSpawned):

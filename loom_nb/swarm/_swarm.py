@@ -253,6 +253,8 @@ class Swarm:
                 project=str(self.root),
             )
         )
+        if (self.root / ".loom" / "worktrees").is_dir():
+            await self._offer_stale_cleanup()
         findings: tuple[Findings, ...] = ()
         text, status, error = "", "done", None
         try:
@@ -308,6 +310,25 @@ class Swarm:
             elapsed_s=time.perf_counter() - started,
             error=error,
         )
+
+    async def _offer_stale_cleanup(self) -> None:
+        """Workspaces whose kernel was killed are found at the next run and offered for cleanup."""
+        from ..workspace import Workspace
+
+        try:
+            stale = [i.session_id for i in await asyncio.to_thread(Workspace.list, self.root) if i.stale]
+        except Exception:  # a listing that fails must not stop a run
+            return
+        if stale:
+            self.bus.emit(
+                Warning(
+                    session_id=self.session_id,
+                    agent="",
+                    code="stale_worktrees",
+                    message=f"{len(stale)} workspace(s) of killed runs ({', '.join(stale[:5])}): %loom worktrees "
+                    "--clean (or loom-nb worktrees --clean) removes them, %loom diff SESSION shows what they hold",
+                )
+            )
 
     def _end_agent(self, name: str, status: Literal["cancelled", "crashed"], reason: str) -> None:
         if name in self._open_agents.open:

@@ -210,3 +210,20 @@ def test_the_handle_speaks_for_its_workspace(runner, tmp_path):
     assert str(handle.diff()) == ""
     handle.discard()
     assert Workspace.list(repo) == []
+
+
+def test_a_killed_runs_workspace_is_offered_for_cleanup_at_the_next_run(runner, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.gitrepo import git_project
+
+    repo = git_project(tmp_path / "repo", {"app.py": "x = 1\n"})
+    code = f"import os; from loom_nb.workspace import Workspace; Workspace.create({str(repo)!r}, 'dead'); os._exit(0)"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+    swarm = Swarm("research x", project=repo, model=lead_model(["q x"], "ok"), weak=ScriptedModel(["y"]), record=False)
+    handle = runner.run_foreground(swarm)
+    assert handle.status == "done"
+    (note,) = [line for line in handle.tracker.feed() if "workspace(s) of killed runs" in line]
+    assert "(dead)" in note and "%loom worktrees --clean" in note
