@@ -26,6 +26,7 @@ HELP = """%%loom [options]          the cell body is the intent: a research swar
 
 options: --model M  --weak M  --project DIR  --scope DIR  --budget USD  --token-budget N  --max-agents N  --background
          --session NAME  --db PATH  --offline  --out NAME   ({name} in the intent is the variable name)
+         --preset strict|balanced|autonomous  --approval-timeout S   (permissions over .loom.toml)
 
 %loom status              running sessions of this kernel
 %loom agents [session]    a DataFrame of the agents: role, model, status, current tool, tokens, cost
@@ -73,6 +74,8 @@ def _run_parser() -> _Parser:
     p.add_argument("--db")
     p.add_argument("--offline", action="store_true")
     p.add_argument("--out")
+    p.add_argument("--preset", choices=["strict", "balanced", "autonomous"])
+    p.add_argument("--approval-timeout", type=float, dest="approval_timeout")
     return p
 
 
@@ -119,6 +122,10 @@ class LoomMagics(Magics):
     max_agents = Int(4, help="Agents working at once in a session.").tag(config=True)
     db = Unicode(None, allow_none=True, help="The graph file (default <project>/.loom/loom.duckdb).").tag(config=True)
     offline = Bool(False, help="Use the offline model for everything (no key, no network).").tag(config=True)
+    preset = Unicode(
+        None, allow_none=True, help="Permission preset: strict, balanced or autonomous (over .loom.toml)."
+    ).tag(config=True)
+    approval_timeout = Float(600.0, help="Seconds before an unanswered approval request is denied.").tag(config=True)
 
     def __init__(self, shell: Any = None, runner: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -213,6 +220,8 @@ class LoomMagics(Magics):
             "max_agents": args.max_agents if args.max_agents is not None else self.max_agents,
             "session": args.session,
             "db": args.db or self.db,
+            "preset": args.preset or self.preset,
+            "approval_timeout": args.approval_timeout if args.approval_timeout is not None else self.approval_timeout,
         }
 
     def _run(self, intent: str, args: argparse.Namespace) -> Any:
@@ -277,6 +286,8 @@ class LoomMagics(Magics):
     def _status(self, words: list[str]) -> Any:
         import pandas as pd
 
+        from ..tools import sandbox_status
+
         rows = [
             {
                 "session": h.session_id,
@@ -285,11 +296,25 @@ class LoomMagics(Magics):
                 "tokens": h.swarm.meter.usage.total_tokens,
                 "cost_usd": h.swarm.meter.cost,
                 "budget_warning": h.swarm.budget_warning.message if h.swarm.budget_warning else None,
+                "approvals_pending": len(h.swarm.gate.queue.pending()),
+                "preset": h.swarm.policy.preset,
+                "shell_sandbox": sandbox_status().detail,
                 "intent": h.swarm.intent[:60],
             }
             for h in self.runner.handles.values()
         ]
-        columns = ["session", "status", "agents", "tokens", "cost_usd", "budget_warning", "intent"]
+        columns = [
+            "session",
+            "status",
+            "agents",
+            "tokens",
+            "cost_usd",
+            "budget_warning",
+            "approvals_pending",
+            "preset",
+            "shell_sandbox",
+            "intent",
+        ]
         return pd.DataFrame(rows, columns=columns)
 
     def _agents(self, words: list[str]) -> Any:

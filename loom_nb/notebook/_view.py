@@ -110,6 +110,14 @@ class LiveView:
         if pending:
             waiting = f"{pending} waiting for your approval"
             warned += f" · <b style='color:#b26a00'>{waiting}</b> (the cards above, or %loom approvals)"
+        from ..tools import sandbox_status
+
+        if h.swarm.may_run_commands and not sandbox_status().available:  # say so where commands are watched
+            warned += (
+                " · <span title='"
+                + escape(sandbox_status().detail)
+                + "'>no OS sandbox: the policy is the only guard</span>"
+            )
         reason = h.stop_reason
         why = f": {escape(reason)}" if reason and self._status() != "done" else ""
         return (

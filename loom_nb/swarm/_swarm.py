@@ -132,6 +132,7 @@ class Swarm:
         bus: EventBus | None = None,
         registry: Registry | None = None,
         policy: Policy | None = None,
+        preset: str | None = None,
         approve: OnAsk = "queue",
         approval_timeout: float = 600.0,
     ) -> None:
@@ -173,7 +174,7 @@ class Swarm:
         self.bus.subscribe(self._note_warning)
         self._open_agents = _OpenAgents()
         self.bus.subscribe(self._open_agents)
-        self.policy = policy if policy is not None else Policy.load(self.root)
+        self.policy = policy if policy is not None else Policy.load(self.root, preset=preset)
         """Decides every tool call of the run's agents (default: the project's .loom.toml [permissions])."""
         self.gate = PermissionGate(
             self.policy,
@@ -211,6 +212,11 @@ class Swarm:
             self._task.cancel()
         else:
             self._loop.call_soon_threadsafe(self._task.cancel)
+
+    @property
+    def may_run_commands(self) -> bool:
+        """Whether any role of this run has the shell tool (the live view says then if no OS sandbox holds it)."""
+        return any(t.name == "shell" for role in ROLES.values() for t in role.tools())
 
     def _note_warning(self, event: Event) -> None:
         if isinstance(event, BudgetWarning) and event.session_id == self.session_id:

@@ -278,3 +278,22 @@ def test_diff_undo_merge_discard_and_worktrees_of_a_session(shell, tmp_path):
     assert shell.run_line_magic("loom", "discard w1") == "session w1: worktree and branch loom/w1 removed"
     with pytest.raises(UsageError, match="no loom workspace in"):
         shell.run_line_magic("loom", "diff")
+
+
+def test_the_preset_comes_from_the_options_over_config_over_loom_toml(shell, project):
+    (project / ".loom.toml").write_text('[permissions]\npreset = "strict"\n')
+    magics = shell.magics_manager.registry["LoomMagics"]
+    assert shell.run_line_magic("loom", "--offline Where is parse_config?").swarm.policy.preset == "strict"
+    shell.run_line_magic("config", 'LoomMagics.preset = "balanced"')
+    assert shell.run_line_magic("loom", "--offline Where is parse_config?").swarm.policy.preset == "balanced"
+    handle = shell.run_line_magic("loom", "--offline --preset autonomous Where is parse_config?")
+    assert handle.swarm.policy.preset == "autonomous"
+    status = shell.run_line_magic("loom", "status")
+    assert status["preset"].tolist() == ["strict", "balanced", "autonomous"]
+    assert status["approvals_pending"].tolist() == [0, 0, 0] and status["shell_sandbox"].iloc[0]
+    magics.preset = None
+    with pytest.raises(UsageError, match="invalid choice: 'yolo'"):
+        shell.run_line_magic("loom", "--offline --preset yolo Where is parse_config?")
+    (project / ".loom.toml").write_text('[permissions]\npreset = "yolo"\n')
+    with pytest.raises(UsageError, match=r"unknown preset 'yolo'; use one of strict, balanced, autonomous"):
+        shell.run_line_magic("loom", "--offline Where is parse_config?")
