@@ -36,6 +36,9 @@ class SubCommand:
     Deny and ask rules apply to it; it needs no allow rule of its own."""
     redirects: tuple[str, ...] = ()
     """Files it writes through `>`, `>>`, `&>`, `>|` (checked like a write tool's paths)."""
+    assigns: tuple[str, ...] = ()
+    """Environment variables set for it (`LD_PRELOAD=x ls`, `env GIT_PAGER=x git log`): some change
+    what a harmless program runs."""
 
     def __str__(self) -> str:
         import shlex
@@ -206,10 +209,12 @@ class _Walker:
 
     def command(self, node: object, redirects: tuple[str, ...]) -> None:
         argv: list[str] = []
+        assigns: list[str] = []
         dynamic_name = False
         for child in node.children:  # type: ignore[attr-defined]
             kind = child.type
             if kind == "variable_assignment":
+                assigns += [self.text(c) for c in child.children if c.type == "variable_name"]
                 self.children(child)  # FOO=$(cmd) runs cmd
             elif kind == "command_name":
                 (name,) = child.children
@@ -224,19 +229,23 @@ class _Walker:
             return  # only assignments
         if dynamic_name:
             raise UnclearCommand(f"the command name {argv[0]!r} is computed when it runs")
-        self.add(tuple(argv), redirects)
+        self.add(tuple(argv), redirects, tuple(assigns))
 
-    def add(self, argv: tuple[str, ...], redirects: tuple[str, ...] = ()) -> None:
+    def add(self, argv: tuple[str, ...], redirects: tuple[str, ...] = (), assigns: tuple[str, ...] = ()) -> None:
         inner = _unwrap(argv)
         if inner is None:
-            self.out.append(SubCommand(argv, redirects=redirects))
+            self.out.append(SubCommand(argv, redirects=redirects, assigns=assigns))
             return
-        self.out.append(SubCommand(argv, wrapper=True, redirects=redirects))
+        self.out.append(SubCommand(argv, wrapper=True, redirects=redirects, assigns=assigns))
         kind, rest = inner
         if kind == "script":
             _split(rest[0], self.out, self.depth + 1)
         elif rest:
-            self.add(rest)
+            # env X=1 cmd, sudo X=1 cmd: the variables reach the inner command
+            passed = tuple(
+                w.split("=", 1)[0] for w in argv[1 : len(argv) - len(rest)] if "=" in w and not w.startswith("-")
+            )
+            self.add(rest, (), assigns + passed)
 
 
 def _walk(node: object):  # type: ignore[no-untyped-def]

@@ -71,11 +71,19 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 )  # fmt: skip
 """In every preset (a user's rules come first, so a user's deny or ask still wins over these)."""
 
-READ_ONLY_COMMANDS = (
-    "ls", "pwd", "cat", "head", "tail", "wc", "grep", "rg", "echo", "true", "which", "diff",
-    "git status", "git diff", "git log", "git show", "pytest", "python -m pytest",
-)  # fmt: skip
-"""Allowed by the balanced preset without asking (with the project's test command)."""
+READ_ONLY_COMMANDS: dict[str, tuple[str, ...]] = {
+    "ls": (), "pwd": (), "cat": (), "head": (), "wc": (), "echo": (), "true": (), "which": (),
+    "tail": ("-f", "-F", "--follow", "--retry"),  # would wait forever
+    "grep": ("-r", "-R", "--recursive", "--dereference-recursive", "-d", "--directories"),  # what it may read: a path
+    "diff": ("-r", "--recursive", "--to-file", "--from-file"),
+    "rg": ("--pre", "--search-zip", "-z"),  # --pre runs a program on every file
+    # --output writes a file anywhere; --ext-diff and --textconv run configured programs
+    "git status": (), "git diff": ("--output", "--ext-diff", "--textconv", "--no-index"),
+    "git log": ("--output", "--ext-diff", "--textconv"), "git show": ("--output", "--ext-diff", "--textconv"),
+    "pytest": (), "python -m pytest": (),
+}  # fmt: skip
+"""Allowed by the balanced preset without asking (with the project's test command), unless one of
+the options after it turns it into a program that writes files, runs others or never ends."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -147,7 +155,10 @@ class Policy:
         self.test_command = test_command
         if test_command:
             extra.append(Rule(action="allow", command=test_command, source="[test] command"))
-        extra += [Rule(action="allow", command=c, source="balanced preset") for c in READ_ONLY_COMMANDS]
+        extra += [
+            Rule(action="allow", command=c, unless=unless, source="balanced preset")
+            for c, unless in READ_ONLY_COMMANDS.items()
+        ]
         self._balanced_allow = tuple(extra)
         self.rules: tuple[Rule, ...] = (*user, *(BUILTIN_RULES if builtin else ()))
         for rule in self.rules:
@@ -312,6 +323,11 @@ class Policy:
         tool_rule = _first_tool_rule(index, "deny") or _first_tool_rule(index, "ask")
         if tool_rule is not None:
             return _by_rule(tool_rule, cat, tool)
+        for sub in subs:  # what no preset or standing rule may wave through (a human's "always" may)
+            risky = _risky(sub, self._inside)
+            human = _first_command_rule(index, "allow", sub)
+            if risky and not (human is not None and human.source.startswith("approval")):
+                return Decision(action="ask", rule=None, explain=f"ask: {risky}", category=cat, subject=str(sub))
         preset = self.preset_for(role)
         deciding: list[tuple[Rule, str]] = []
         undecided: SubCommand | None = None
@@ -390,6 +406,29 @@ class Policy:
         return path
 
 
+_RISKY_VARIABLES = re.compile(
+    r"^(LD_\w*|DYLD_\w*|\w*PATH|PYTHON\w*|PERL\w*|RUBY\w*|NODE_OPTIONS|GIT_\w*|\w*PAGER|EDITOR|VISUAL|BASH_ENV|ENV"
+    r"|IFS|PS4|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|ZDOTDIR|LESSOPEN|LESSCLOSE|HOME|TMPDIR)$"
+)
+
+
+def _risky(sub: SubCommand, inside: Callable[[str], bool]) -> str:
+    """Why a sub-command must be asked about whatever rule would allow it: environment variables that
+    change what a program runs, or a path outside the workspace among its arguments."""
+    if sub.wrapper:
+        return ""
+    bad = [name for name in sub.assigns if _RISKY_VARIABLES.match(name)]
+    if bad:
+        return f"`{sub}` runs with {', '.join(bad)} set, which can change what it runs"
+    for word in sub.argv[1:]:
+        value = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
+        if value.startswith(("/", "~")) or ".." in value.replace("\\", "/").split("/"):
+            if value in DEVICES or (value.startswith("/") and ".." not in value.split("/") and inside(value)):
+                continue
+            return f"`{sub}` names {value!r}, outside the workspace"
+    return ""
+
+
 def _first_command_rule(index: _Index, action: Action, sub: SubCommand) -> Rule | None:
     if action == "allow" and sub.wrapper:
         return None
@@ -441,7 +480,7 @@ def _check_preset(preset: Any, what: str) -> str:
     return preset
 
 
-_RULE_KEYS = ("action", "tool", "command", "path", "role", "match", "not_match", "reason")
+_RULE_KEYS = ("action", "tool", "command", "path", "role", "match", "not_match", "reason", "unless")
 
 
 def _rule_from_mapping(table: Any, where: str) -> Rule:

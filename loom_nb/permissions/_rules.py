@@ -37,6 +37,9 @@ class Rule:
     """A gitignore-style glob relative to the workspace (`src/**/*.py`, `.env`, `secrets/`)."""
     role: str | None = None
     """Only for agents of this role."""
+    unless: tuple[str, ...] = ()
+    """A command rule does not match when any later word starts with one of these (`--output`,
+    `-c`): the options that turn a harmless program into one that writes files or runs others."""
     match: tuple[str, ...] = ()
     """Examples the rule must match (commands, paths, or tool names for a tool-only rule)."""
     not_match: tuple[str, ...] = ()
@@ -60,7 +63,7 @@ class Rule:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise PolicyError(f"{self.where()}: {name} must be a string; got {value!r}")
-        for name in ("match", "not_match"):
+        for name in ("match", "not_match", "unless"):
             value = getattr(self, name)
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                 raise PolicyError(f"{self.where()}: {name} must be a list of strings; got {value!r}")
@@ -115,6 +118,8 @@ class Rule:
                 got = got.rsplit("/", 1)[-1] if "/" not in want else got
             if want != "*" and want != got:
                 return False
+        if self.unless:
+            return not any(word.startswith(self.unless) for word in argv[1:])
         return True
 
     @property

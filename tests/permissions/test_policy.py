@@ -227,3 +227,51 @@ def test_with_rule_adds_an_always_answer_first() -> None:
     assert decide(always, "npm ci") == "allow"
     assert decide(policy, "npm ci") == "ask"  # the original is unchanged
     assert decide(always, "npm ci && sudo ls") == "deny"
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("rg --pre=sh secret", "--pre runs a program on every file"),
+        ("git diff --output=/tmp/x", "writes a file anywhere"),
+        ("git log --ext-diff", "runs a configured program"),
+        ("tail -f app.log", "never ends"),
+        ("grep -r key /", "reads anything"),
+        ("LD_PRELOAD=./evil.so ls", "a preloaded library"),
+        ("env GIT_PAGER='sh -c x' git log", "a pager"),
+        ("GIT_EXTERNAL_DIFF=./x git diff", "an external diff program"),
+        ("PYTHONPATH=/tmp/evil pytest", "imports from elsewhere"),
+        ("cat /etc/shadow", "outside the workspace"),
+        ("cat ~/.ssh/id_rsa", "outside the workspace"),
+        ("head ../../secrets.txt", "outside the workspace"),
+        ("grep --file=/etc/passwd x", "an option's value outside"),
+    ],
+)
+def test_allow_listed_programs_turned_dangerous_are_asked(command: str, why: str) -> None:
+    decision = Policy(preset="balanced", root="/work/project").decide("shell", {"command": command})
+    assert decision.action == "ask", (command, why, decision.explain)
+    # autonomous runs any command in the worktree, but not with those variables or outside paths
+    autonomous = Policy(preset="autonomous", root="/work/project").decide("shell", {"command": command})
+    risky = any(w in why for w in ("outside", "anywhere", "anything", "preloaded", "pager", "external", "imports"))
+    assert autonomous.action == ("ask" if risky else "allow"), (command, autonomous.explain)
+
+
+def test_the_same_programs_used_plainly_are_allowed() -> None:
+    policy = Policy(preset="balanced", root="/work/project")
+    for command in ("rg needle src", "git diff --stat", "tail -n 20 app.log", "grep -n key a.py", "FOO=1 pytest -q",
+                    "cat /work/project/a.py", "ls 2>/dev/null"):  # fmt: skip
+        assert policy.decide("shell", {"command": command}).action == "allow", command
+
+
+def test_a_humans_always_covers_a_risky_command_it_named() -> None:
+    policy = Policy(preset="balanced")
+    assert decide(policy, "cat /etc/hosts") == "ask"
+    always = policy.with_rule(Rule(action="allow", command="cat /etc/hosts", tool="shell", source="approval a1"))
+    assert decide(always, "cat /etc/hosts") == "allow"
+    assert decide(always, "cat /etc/shadow") == "ask"
+
+
+def test_unless_in_a_rule_of_ones_own() -> None:
+    rule = {"action": "allow", "command": "make", "unless": ["-C", "--directory"], "match": ["make test"]}
+    policy = Policy(preset="balanced", rules=[rule])
+    assert decide(policy, "make test") == "allow" and decide(policy, "make -C /tmp install") == "ask"
