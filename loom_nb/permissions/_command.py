@@ -12,8 +12,9 @@ error, a command name built from a variable, a here-document feeding a shell) ma
 from __future__ import annotations
 
 import functools
+import shlex
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["SubCommand", "UnclearCommand", "split_command"]
 
@@ -40,10 +41,15 @@ class SubCommand:
     """Environment variables set for it (`LD_PRELOAD=x ls`, `env GIT_PAGER=x git log`): some change
     what a harmless program runs."""
 
-    def __str__(self) -> str:
-        import shlex
+    text: str = field(default="", compare=False)
+    """The sub-command as a shell would read it (shlex-quoted), for explanations."""
 
-        return shlex.join(self.argv)
+    def __post_init__(self) -> None:
+        if not self.text:
+            object.__setattr__(self, "text", shlex.join(self.argv))
+
+    def __str__(self) -> str:
+        return self.text
 
 
 _parser_lock = threading.Lock()

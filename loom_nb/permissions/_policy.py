@@ -325,7 +325,7 @@ class Policy:
             return _by_rule(tool_rule, cat, tool)
         for sub in subs:  # what no preset or standing rule may wave through (a human's "always" may)
             risky = _risky(sub, self._inside)
-            human = _first_command_rule(index, "allow", sub)
+            human = _first_command_rule(index, "allow", sub) if risky else None
             if risky and not (human is not None and human.source.startswith("approval")):
                 return Decision(action="ask", rule=None, explain=f"ask: {risky}", category=cat, subject=str(sub))
         preset = self.preset_for(role)
@@ -432,16 +432,15 @@ def _risky(sub: SubCommand, inside: Callable[[str], bool]) -> str:
 def _first_command_rule(index: _Index, action: Action, sub: SubCommand) -> Rule | None:
     if action == "allow" and sub.wrapper:
         return None
-    words = index.command_by_word.get(action, {})
-    program = sub.argv[0].rsplit("/", 1)[-1]
-    best: Rule | None = None
-    for key in (program, sub.argv[0], None):
+    words = index.command_by_word.get(action)
+    if not words:
+        return None
+    name = sub.argv[0]
+    program = name.rsplit("/", 1)[-1]
+    for key in (program, name, None) if program != name else (program, None):
         for rule in words.get(key, ()):
             if rule.matches_argv(sub.argv):
-                best = rule
-                break
-        if best is not None:
-            return best
+                return rule
     return None
 
 
