@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # The demo and the notebooks run offline unless ANTHROPIC_API_KEY is set.
 
-.PHONY: demo test lint bench ripgrep chromium clean
+.PHONY: demo test lint bench ripgrep chromium bubblewrap clean
 
 # $(call ensure,COMMAND,DEBIAN_PACKAGE,WHAT_HAPPENS_WITHOUT): install a Debian package where we can.
 ensure = command -v $(1) >/dev/null 2>&1 || { \
@@ -33,6 +33,11 @@ ripgrep:
 chromium:
 	@$(call ensure,chromium,chromium,the browser tests will fail)
 
+# The shell tool runs commands inside bubblewrap (network off, only the worktree writable) where it works;
+# without it the policy is the only guard, and the sandbox tests fail saying so.
+bubblewrap:
+	@$(call ensure,bwrap,bubblewrap,shell commands run without an OS sandbox)
+
 demo: $(STAMP) ripgrep
 	$(PY) notebooks/demo.py demo-output
 
@@ -40,7 +45,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: $(STAMP) ripgrep chromium lint
+test: $(STAMP) ripgrep chromium bubblewrap lint
 	$(PY) -m pytest
 
 bench: $(STAMP) ripgrep chromium

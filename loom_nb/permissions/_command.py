@@ -12,9 +12,10 @@ error, a command name built from a variable, a here-document feeding a shell) ma
 from __future__ import annotations
 
 import functools
+import re
 import shlex
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 __all__ = ["SubCommand", "UnclearCommand", "split_command"]
 
@@ -37,6 +38,9 @@ class SubCommand:
     Deny and ask rules apply to it; it needs no allow rule of its own."""
     redirects: tuple[str, ...] = ()
     """Files it writes through `>`, `>>`, `&>`, `>|` (checked like a write tool's paths)."""
+    unclear: str = ""
+    """Why what it runs cannot be read statically (an expansion, a glob, a wrapper that hands its
+    arguments to a shell): deny and ask rules still apply to it, nothing allows it without a human."""
     assigns: tuple[str, ...] = ()
     """Environment variables set for it (`LD_PRELOAD=x ls`, `env GIT_PAGER=x git log`): some change
     what a harmless program runs."""
@@ -89,7 +93,53 @@ def _split(command: str, out: list[SubCommand], depth: int) -> None:
     root = tree.root_node
     if root.has_error:
         raise UnclearCommand("it does not parse as a shell command")
+    first = len(out)
     _Walker(source, out, depth).visit(root)
+    reason = _not_plain(root, source)
+    if reason:  # what this source runs cannot all be read: none of it may be allowed without a human
+        out[first:] = [sub if sub.unclear else replace(sub, unclear=reason) for sub in out[first:]]
+
+
+# What a plain command is made of: words, quotes, lists, pipes and redirects to literal files. Anything
+# else (expansions, substitutions, arithmetic, globs, declarations, loops, functions, here-documents)
+# can run or touch what no static reading sees: such a command is asked, never allowed by a rule.
+_PLAIN_NODES = frozenset(
+    {
+        "program", "list", "pipeline", "command", "command_name", "word", "raw_string", "string",
+        "string_content", "number", "concatenation", "file_redirect", "redirected_statement",
+        "variable_assignment", "variable_name", "file_descriptor", "comment", "negated_command",
+        "&&", "||", ";", "|", "|&", "&", '"', "'", "=", ">", ">>", "<", "&>", "&>>", ">&", "<&", ">|", "!",
+    }
+)  # fmt: skip
+_WORD_SPECIALS = re.compile(r"[*?\[\]{}$`~]|^~")
+
+
+def _not_plain(node: object, source: bytes) -> str:
+    """ "" when the command is plain; else what is not (for the explanation)."""
+    kind = node.type  # type: ignore[attr-defined]
+    if kind not in _PLAIN_NODES:
+        return f"it uses {kind.replace('_', ' ')}"
+    if kind == "word":
+        text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
+        special = _WORD_SPECIALS.search(text.replace("\\\\", ""))
+        if special and not _escaped(text, special.start()):
+            return f"the word {text!r} is expanded when it runs"
+    if kind == "file_redirect":
+        ops = [c.type for c in node.children]  # type: ignore[attr-defined]
+        if "<<" in ops or "<<<" in ops:
+            return "it feeds a here-document"
+    for child in node.children:  # type: ignore[attr-defined]
+        reason = _not_plain(child, source)
+        if reason:
+            return reason
+    return ""
+
+
+def _escaped(text: str, index: int) -> bool:
+    slashes = 0
+    while index - slashes - 1 >= 0 and text[index - slashes - 1] == "\\":
+        slashes += 1
+    return slashes % 2 == 1
 
 
 # Node types that only group what is below them.
@@ -224,7 +274,7 @@ class _Walker:
                 self.children(child)  # FOO=$(cmd) runs cmd
             elif kind == "command_name":
                 (name,) = child.children
-                if name.type not in ("word", "string", "raw_string") or _has_expansion(name):
+                if name.type not in ("word", "string", "raw_string", "concatenation") or _has_expansion(name):
                     dynamic_name = True
                 argv.append(self.word(name))
             elif kind in ("file_redirect", "herestring_redirect", "heredoc_redirect"):
@@ -242,10 +292,16 @@ class _Walker:
         if inner is None:
             self.out.append(SubCommand(argv, redirects=redirects, assigns=assigns))
             return
-        self.out.append(SubCommand(argv, wrapper=True, redirects=redirects, assigns=assigns))
         kind, rest = inner
+        if kind == "opaque":
+            self.out.append(SubCommand(argv, redirects=redirects, assigns=assigns, unclear=rest[0]))
+            return
+        self.out.append(SubCommand(argv, wrapper=True, redirects=redirects, assigns=assigns))
         if kind == "script":
+            first = len(self.out)
             _split(rest[0], self.out, self.depth + 1)
+            if assigns:  # BASH_ENV=x bash -c '...': the variables reach every command of the script
+                self.out[first:] = [replace(sub, assigns=assigns + sub.assigns) for sub in self.out[first:]]
         elif rest:
             # env X=1 cmd, sudo X=1 cmd: the variables reach the inner command
             passed = tuple(
@@ -268,42 +324,42 @@ def _has_expansion(node: object) -> bool:
     )
 
 
-# Wrappers: programs that run another program given in their arguments.
+# Wrappers: programs that run another program given in their arguments. For each, the options it
+# may take before that program: (those with a separate value, those without). Any other option
+# makes the command unclear: a value-taking option we do not know would hide the real program
+# (`exec -a ls rm ...` runs rm).
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish", "busybox"})
-_PASS_THROUGH = frozenset({"nohup", "time", "exec", "command", "builtin", "setsid", "caffeinate", "chroot"})
-# option -> whether it takes a value, for wrappers whose options we skip
-_WRAPPER_OPTIONS: dict[str, frozenset[str]] = {
-    "env": frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}),
-    "sudo": frozenset(
-        {"-u", "--user", "-g", "--group", "-C", "-D", "--chdir", "-h", "--host", "-p", "--prompt", "-r", "-t", "-U"}
+_WRAPPERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "nohup": (frozenset(), frozenset()),
+    "time": (frozenset({"-f", "--format", "-o", "--output"}), frozenset({"-p", "-v", "--verbose", "-a", "--append"})),
+    "exec": (frozenset({"-a"}), frozenset({"-c", "-l"})),
+    "command": (frozenset(), frozenset({"-p"})),
+    "builtin": (frozenset(), frozenset()),
+    "setsid": (frozenset(), frozenset({"-c", "--ctty", "-f", "--fork", "-w", "--wait"})),
+    "chroot": (frozenset({"--userspec", "--groups"}), frozenset({"--skip-chdir"})),
+    "env": (
+        frozenset({"-u", "--unset", "-C", "--chdir"}), frozenset({"-i", "--ignore-environment", "-0", "--null", "-v"})
     ),
-    "doas": frozenset({"-u", "-C"}),
-    "xargs": frozenset(
-        {
-            "-I",
-            "-i",
-            "-n",
-            "-P",
-            "-d",
-            "-E",
-            "-L",
-            "-l",
-            "-s",
-            "-a",
-            "--arg-file",
-            "--delimiter",
-            "--max-args",
-            "--max-procs",
-            "--replace",
-        }
+    "sudo": (
+        frozenset({"-u", "--user", "-g", "--group", "-C", "-D", "--chdir", "-h", "--host", "-p", "--prompt", "-r",
+                   "-t", "-U", "-T"}),
+        frozenset({"-E", "-H", "-n", "-k", "-K", "-b", "-S", "-A", "-P", "-i", "-s", "--preserve-env", "-l"}),
     ),
-    "nice": frozenset({"-n", "--adjustment"}),
-    "ionice": frozenset({"-c", "-n", "-p"}),
-    "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"}),
-    "stdbuf": frozenset({"-i", "-o", "-e"}),
-    "watch": frozenset({"-n", "--interval", "-d"}),
-    "flock": frozenset({"-w", "-E"}),
-}
+    "doas": (frozenset({"-u", "-C"}), frozenset({"-n", "-s"})),
+    # -i and -l (GNU) take a value only when attached (-i{}), so they are flags here
+    "xargs": (
+        frozenset({"-I", "-n", "-P", "-d", "-E", "-L", "-s", "-a", "--arg-file", "--delimiter", "--max-args",
+                   "--max-procs", "--max-lines", "--max-chars", "--eof"}),
+        frozenset({"-0", "--null", "-r", "--no-run-if-empty", "-t", "--verbose", "-x", "--exit", "-p",
+                   "--interactive", "-i", "-l", "-e", "--open-tty", "-o"}),
+    ),
+    "nice": (frozenset({"-n", "--adjustment"}), frozenset()),
+    "ionice": (frozenset({"-c", "-n", "-p", "--class", "--classdata"}), frozenset({"-t"})),
+    "timeout": (
+        frozenset({"-s", "--signal", "-k", "--kill-after"}), frozenset({"--preserve-status", "--foreground", "-v"})
+    ),
+    "stdbuf": (frozenset({"-i", "-o", "-e"}), frozenset()),
+}  # fmt: skip
 
 
 def _unwrap(argv: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
@@ -322,14 +378,10 @@ def _unwrap(argv: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
             raise UnclearCommand(f"{name} would read commands from its input")
         return None  # `bash script.sh`: the script is the command's business (and its argument)
     if name == "eval":
-        if not args:
-            return None
-        return "script", (" ".join(args),)
-    if name in _PASS_THROUGH:
-        rest = args
-        while rest and rest[0].startswith("-"):
-            rest = rest[1:]
-        return ("argv", rest) if rest else None
+        return ("script", (" ".join(args),)) if args else None
+    if name in ("watch", "flock", "su", "runuser", "script", "unbuffer", "parallel", "ssh"):
+        # they hand (part of) their arguments to a shell: deny rules still see them, nothing allows them
+        return "opaque", (f"{name} runs its arguments through a shell",)
     if name == "find":
         for i, arg in enumerate(args):
             if arg in ("-exec", "-execdir", "-ok", "-okdir"):
@@ -337,31 +389,42 @@ def _unwrap(argv: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
                 inner = args[i + 1 : end]
                 return ("argv", inner) if inner else None
         return None
-    takes = _WRAPPER_OPTIONS.get(name)
-    if takes is None:
+    options = _WRAPPERS.get(name)
+    if options is None:
         return None
+    takes, flags = options
     rest = list(args)
     while rest:
         head = rest[0]
         if head == "--":
             rest.pop(0)
             break
-        if name == "env" and "=" in head and not head.startswith("-"):
-            rest.pop(0)
+        if name in ("env", "sudo") and "=" in head and not head.startswith("-"):
+            rest.pop(0)  # VAR=value: passed to the command (the caller records it)
+            continue
+        if name == "timeout" and not head.startswith("-"):
+            rest.pop(0)  # the duration
+            if name == "timeout":
+                name = "timeout-done"
             continue
         if not head.startswith("-") or head == "-":
-            if name == "timeout" and head[:1].isdigit():  # the duration
-                rest.pop(0)
-                continue
             if name == "env" and head == "-":
                 rest.pop(0)
                 continue
             break
-        rest.pop(0)
-        if head in takes and rest:
+        option = head.split("=", 1)[0]
+        if option in takes:
             rest.pop(0)
-    if name == "env" and any(a in ("-S", "--split-string") for a in args):
-        raise UnclearCommand("env -S splits a string into a command")
+            if "=" not in head and len(head) == len(option):
+                if not rest:
+                    return "opaque", (f"{argv[0]} {head} lacks its value",)
+                rest.pop(0)
+        elif option in flags or (len(option) > 2 and not option.startswith("--") and option[:2] in takes):
+            rest.pop(0)  # a flag, or a short option with its value attached (-n10, -uroot)
+        else:
+            return "opaque", (f"{argv[0]} {head}: an option loom cannot read statically",)
+    if name in ("env", "sudo") and any(a.startswith(("-S", "--split-string")) for a in args):
+        return "opaque", (f"{name} -S splits a string into a command",)
     if not rest:
         if name == "xargs":
             return "argv", ("echo",)  # xargs with no command runs echo

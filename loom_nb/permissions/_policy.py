@@ -80,10 +80,11 @@ READ_ONLY_COMMANDS: dict[str, tuple[str, ...]] = {
     # --output writes a file anywhere; --ext-diff and --textconv run configured programs
     "git status": (), "git diff": ("--output", "--ext-diff", "--textconv", "--no-index"),
     "git log": ("--output", "--ext-diff", "--textconv"), "git show": ("--output", "--ext-diff", "--textconv"),
-    "pytest": (), "python -m pytest": (),
 }  # fmt: skip
-"""Allowed by the balanced preset without asking (with the project's test command), unless one of
-the options after it turns it into a program that writes files, runs others or never ends."""
+"""Allowed by the balanced preset without asking (with the project's `[test] command`), unless one of
+the options after it turns it into a program that writes files, runs others or never ends. No test
+runner is on it by default: a test run executes whatever code the agents wrote (conftest.py), so
+only a test command the user named in .loom.toml is allowed without asking."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -323,6 +324,9 @@ class Policy:
         tool_rule = _first_tool_rule(index, "deny") or _first_tool_rule(index, "ask")
         if tool_rule is not None:
             return _by_rule(tool_rule, cat, tool)
+        unclear = next((sub for sub in subs if sub.unclear), None)
+        if unclear is not None:
+            return _unclear(cat, f"`{unclear}`: {unclear.unclear}", subject=str(unclear))
         for sub in subs:  # what no preset or standing rule may wave through (a human's "always" may)
             risky = _risky(sub, self._inside)
             human = _first_command_rule(index, "allow", sub) if risky else None
@@ -356,6 +360,21 @@ class Policy:
         )
 
     def _decide_paths(self, tool: str, paths: list[str], role: str | None, cat: Category) -> Decision:
+        for p in paths:
+            if "\x00" in p or "\n" in p or "\r" in p:
+                return _unclear(cat, f"the path {p!r} holds a control character", subject=p)
+            if any(part.casefold() == ".git" for part in p.split("/")):
+                return Decision(
+                    action="deny",
+                    rule=None,
+                    explain=f"deny: {p!r} is inside .git (in any letter case); loom commits for the agents",
+                    category=cat,
+                    subject=p,
+                )
+            if p.startswith("~") or not self._resolves_inside(p):
+                return Decision(
+                    action="deny", rule=None, explain=f"deny: {p!r} is outside the workspace", category=cat, subject=p
+                )
         for p in paths:
             if p == ".." or p.startswith("../") or (posixpath.isabs(p) and not self._inside(p)):
                 return Decision(
@@ -395,6 +414,13 @@ class Policy:
             subject=", ".join(rel),
         )
 
+    def _resolves_inside(self, path: str) -> bool:
+        """With a root: the path, symlinks followed, stays inside it (a link leading out is outside)."""
+        if self.root is None:
+            return True
+        target = os.path.realpath(os.path.join(self.root, path))
+        return target == str(self.root) or target.startswith(str(self.root) + os.sep)
+
     def _inside(self, path: str) -> bool:
         if self.root is None:
             return False
@@ -406,18 +432,18 @@ class Policy:
         return path
 
 
-_RISKY_VARIABLES = re.compile(
-    r"^(LD_\w*|DYLD_\w*|\w*PATH|PYTHON\w*|PERL\w*|RUBY\w*|NODE_OPTIONS|GIT_\w*|\w*PAGER|EDITOR|VISUAL|BASH_ENV|ENV"
-    r"|IFS|PS4|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|ZDOTDIR|LESSOPEN|LESSCLOSE|HOME|TMPDIR)$"
-)
+_SAFE_VARIABLES = frozenset(
+    {"CI", "TERM", "LANG", "LANGUAGE", "TZ", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "PYTHONUNBUFFERED",
+     "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED", "PYTHONWARNINGS", "PY_COLORS"}
+)  # fmt: skip
+"""Variables a command may set and still be allowed; any other (LD_PRELOAD, PATH, GIT_*, XDG_*,
+PYTEST_ADDOPTS, pagers, BASH_ENV, ...) can change what a harmless program runs, so it is asked."""
 
 
 def _risky(sub: SubCommand, inside: Callable[[str], bool]) -> str:
     """Why a sub-command must be asked about whatever rule would allow it: environment variables that
     change what a program runs, or a path outside the workspace among its arguments."""
-    if sub.wrapper:
-        return ""
-    bad = [name for name in sub.assigns if _RISKY_VARIABLES.match(name)]
+    bad = [name for name in sub.assigns if name not in _SAFE_VARIABLES and not name.startswith("LC_")]
     if bad:
         return f"`{sub}` runs with {', '.join(bad)} set, which can change what it runs"
     for word in sub.argv[1:]:

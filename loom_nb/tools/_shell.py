@@ -84,7 +84,10 @@ def _argv(command: str, cwd: str, sandbox: bool) -> list[str]:
         return inner
     return [
         "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-        "--bind", cwd, cwd, "--unshare-net", "--unshare-ipc", "--unshare-pid", "--die-with-parent",
+        "--bind", cwd, cwd,
+        # the worktree's .git file says which repository is ours: commands may not rewrite it
+        *(["--ro-bind", f"{cwd}/.git", f"{cwd}/.git"] if os.path.exists(f"{cwd}/.git") else []),
+        "--unshare-net", "--unshare-ipc", "--unshare-pid", "--die-with-parent",
         "--chdir", cwd, *inner,
     ]  # fmt: skip
 

@@ -34,7 +34,10 @@ def git(
 ) -> subprocess.CompletedProcess[str]:
     """Run `git -C cwd args...`; GitError when it fails and check is set."""
     full_env = {**os.environ, **_QUIET_ENV, **(env or {})}
-    argv: Sequence[str] = ["git", "-C", os.fspath(cwd), "-c", "core.hooksPath=/dev/null", *args]
+    # No hooks and no fsmonitor: a repository (or a worktree an agent tampered with) runs nothing of its own
+    argv: Sequence[str] = [
+        "git", "-C", os.fspath(cwd), "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", *args
+    ]  # fmt: skip
     try:
         done = subprocess.run(
             argv,

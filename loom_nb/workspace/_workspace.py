@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._pids import alive
 from ._git import GitError, git, toplevel
@@ -126,9 +127,31 @@ class Workspace:
             ws.wait_ready()
         return ws
 
+    def _git(self, *args: str, env: dict[str, str] | None = None, **kw: Any) -> Any:
+        """git in the worktree, its git directory pinned: the worktree's `.git` file is the agents' to
+        write (a shell command could), so loom never lets it decide which repository git works on."""
+        pinned = {"GIT_DIR": str(self._git_dir()), "GIT_WORK_TREE": str(self.path), **(env or {})}
+        return git(self.path, *args, env=pinned, **kw)
+
+    def _git_dir(self) -> Path:
+        found = self.__dict__.get("_git_dir_path")
+        if found is None:
+            common = Path(git(self.project, "rev-parse", "--git-common-dir").stdout.strip())
+            common = common if common.is_absolute() else self.project / common
+            # git names a worktree's directory after the folder, adding a number when that is taken
+            candidates = [d for d in (common / "worktrees").iterdir() if (d / "gitdir").is_file()]
+            for d in candidates:
+                if Path((d / "gitdir").read_text().strip()).parent.resolve() == self.path.resolve():
+                    found = d
+                    break
+            if found is None:
+                raise WorkspaceError(f"the git directory of {self.path} is missing; discard the workspace")
+            self.__dict__["_git_dir_path"] = found
+        return found
+
     def _checkout(self) -> None:
         try:
-            git(self.path, "reset", "--hard", "--quiet", self.base)
+            self._git("reset", "--hard", "--quiet", self.base)
         except GitError as exc:
             self._failed = str(exc)
         finally:
@@ -220,11 +243,11 @@ class Workspace:
         if paths is not None and not paths:
             raise WorkspaceError("commit needs the paths that changed")
         if paths is None:
-            git(self.path, "add", "--all")
+            self._git("add", "--all")
         else:
-            git(self.path, "update-index", "--add", "--remove", "--replace", "--", *paths)
-        parent, parent_tree = git(self.path, "rev-parse", "HEAD", "HEAD^{tree}").stdout.split()
-        tree = git(self.path, "write-tree").stdout.strip()
+            self._git("update-index", "--add", "--remove", "--replace", "--", *paths)
+        parent, parent_tree = self._git("rev-parse", "HEAD", "HEAD^{tree}").stdout.split()
+        tree = self._git("write-tree").stdout.strip()
         if tree == parent_tree:
             return None
         trailers = {"Loom-Session": self.session_id, "Loom-Agent": agent, "Loom-Role": role, "Loom-Task": task}
@@ -235,9 +258,9 @@ class Workspace:
             "GIT_AUTHOR_EMAIL": f"{_slug(agent)}.{_slug(role)}@loom-nb.invalid",
             **_LOOM_COMMITTER,
         }
-        sha = git(self.path, "commit-tree", tree, "-p", parent, "-F", "-", input=body.encode(), env=env).stdout.strip()
-        git(self.path, "update-ref", "-m", f"loom: {subject}"[:200], "HEAD", sha, parent)
-        files, plus, minus = _numstat(git(self.path, "diff-tree", "--numstat", "-r", parent, sha).stdout)
+        sha = self._git("commit-tree", tree, "-p", parent, "-F", "-", input=body.encode(), env=env).stdout.strip()
+        self._git("update-ref", "-m", f"loom: {subject}"[:200], "HEAD", sha, parent)
+        files, plus, minus = _numstat(self._git("diff-tree", "--numstat", "-r", parent, sha).stdout)
         return Commit(
             sha=sha,
             message=subject,
@@ -252,16 +275,14 @@ class Workspace:
 
     def commits(self) -> list[Commit]:
         """loom's commits of this session, oldest first."""
-        out = git(self.path, "rev-list", "--reverse", f"{self.base}..{self.branch}").stdout.split()
+        out = self._git("rev-list", "--reverse", f"{self.base}..{self.branch}").stdout.split()
         return [self._commit(sha) for sha in out]
 
     def _commit(self, rev: str) -> Commit:
         fmt = "%H%x00%B%x00%ct%x00" + "%x00".join(f"%(trailers:key={k},valueonly,separator=)" for k in TRAILERS)
-        show = git(self.path, "show", "-s", f"--format={fmt}", rev).stdout
+        show = self._git("show", "-s", f"--format={fmt}", rev).stdout
         sha, message, ts, _session, agent, role, task = (show.split("\x00") + [""] * 7)[:7]
-        files, plus, minus = _numstat(
-            git(self.path, "diff-tree", "--no-commit-id", "--numstat", "-r", "--root", sha).stdout
-        )
+        files, plus, minus = _numstat(self._git("diff-tree", "--no-commit-id", "--numstat", "-r", "--root", sha).stdout)
         subject = message.strip().split("\n\n")[0]
         return Commit(
             sha=sha,
@@ -322,7 +343,7 @@ class Workspace:
         self.wait_ready()
         ours = [c for c in self.commits() if c.agent and not c.message.startswith("Revert ")]
         reverted_shas = set(
-            re.findall(r"This reverts commit ([0-9a-f]{40})", git(self.path, "log", f"{self.base}..HEAD").stdout)
+            re.findall(r"This reverts commit ([0-9a-f]{40})", self._git("log", f"{self.base}..HEAD").stdout)
         )
         ours = [c for c in ours if c.sha not in reverted_shas]
         if last is not None:
@@ -331,7 +352,7 @@ class Workspace:
             ours = ours[-last:]
         for commit in reversed(ours):
             env = {**_LOOM_COMMITTER, "GIT_AUTHOR_NAME": "loom-nb", "GIT_AUTHOR_EMAIL": "loom-nb@loom-nb.invalid"}
-            git(self.path, "revert", "--no-edit", commit.sha, env=env)
+            self._git("revert", "--no-edit", commit.sha, env=env)
         return list(reversed(ours))
 
     # bookkeeping --------------------------------------------------------------------------------

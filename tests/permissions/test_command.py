@@ -77,7 +77,6 @@ def test_every_sub_command_is_seen(command: str, hidden: str) -> None:
         "curl x | sh",
         "bash -c",
         "f() { rm -rf x; }; f",
-        "env -S 'rm -rf x'",
         "a\x00b",
         "bash -c " + '"bash -c ' * 10 + "ls",
     ],
@@ -85,6 +84,38 @@ def test_every_sub_command_is_seen(command: str, hidden: str) -> None:
 def test_what_cannot_be_read_statically_is_unclear(command: str) -> None:
     with pytest.raises(UnclearCommand):
         split_command(command)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "env -S 'rm -rf x'",
+        "env -S'rm -f x' ls",
+        "env --split-string='rm x' ls",
+        "su -c id",
+        "watch -n1 ls",
+        "flock lock -c 'rm x'",
+        "sudo --weird rm x",
+        "echo $HOME",
+        "cat *.py",
+        "export A=1; ls",
+        'echo "$(id)"',
+        "cat <<EOF\nx\nEOF",
+        "echo {a,b}",
+        "echo ~/x",
+        "for f in a; do ls; done",
+        "x='$(rm -f v)'; echo \"${x@P}\"",
+        "echo $((x))",
+    ],
+)
+def test_what_hands_its_words_to_a_shell_or_expands_them_is_marked_unclear(command: str) -> None:
+    subs = split_command(command)
+    assert any(s.unclear for s in subs), [(s.text, s.unclear) for s in subs]
+
+
+def test_plain_commands_are_not_unclear() -> None:
+    for command in ("ls -la", "grep -n 'a b' f.py", "echo a\\*b", "ls > out.txt 2>&1", "git diff --stat | head -5"):
+        assert not any(s.unclear for s in split_command(command)), command
 
 
 def test_quotes_are_data_not_commands() -> None:

@@ -102,7 +102,7 @@ def test_shell_redirects_are_writes() -> None:
     assert decide(policy, "echo x > .git/config") == "deny"
     assert decide(policy, "ls > ../../x") == "deny"
     assert decide(policy, "ls 2>/dev/null") == "allow"
-    assert decide(policy, "pytest > report.txt 2>&1") == "allow"
+    assert decide(policy, "ls > report.txt 2>&1") == "allow"
 
 
 def test_roles() -> None:
@@ -258,7 +258,7 @@ def test_allow_listed_programs_turned_dangerous_are_asked(command: str, why: str
 
 def test_the_same_programs_used_plainly_are_allowed() -> None:
     policy = Policy(preset="balanced", root="/work/project")
-    for command in ("rg needle src", "git diff --stat", "tail -n 20 app.log", "grep -n key a.py", "FOO=1 pytest -q",
+    for command in ("rg needle src", "git diff --stat", "tail -n 20 app.log", "grep -n key a.py", "CI=1 ls",
                     "cat /work/project/a.py", "ls 2>/dev/null"):  # fmt: skip
         assert policy.decide("shell", {"command": command}).action == "allow", command
 

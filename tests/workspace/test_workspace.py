@@ -149,3 +149,27 @@ async def test_tools_wait_for_a_workspace_still_being_written(repo: Path) -> Non
     assert "299" in await file_read({"path": "f299.txt"}, ctx)  # waited for the file, did not fail on it
     assert ws.ready and run(ws.path, "status", "--porcelain") == ""
     assert Workspace.create(repo, "fg", background=False).ready
+
+
+def test_a_tampered_git_file_in_the_worktree_does_not_redirect_loom(repo: Path, tmp_path: Path) -> None:
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    ws = Workspace.create(repo, "tamper")
+    ws.wait_ready()
+    (ws.path / ".git").write_text(f"gitdir: {evil}\n")  # what a shell command without a sandbox could do
+    commit = edit(ws, "app.py", "x = 2\n")
+    assert commit is not None and [c.sha for c in ws.commits()] == [commit.sha]
+    assert run(repo, "log", "-1", "--format=%H", "loom/tamper").strip() == commit.sha
+    assert list(evil.iterdir()) == []
+
+
+async def test_a_sandboxed_command_cannot_rewrite_the_git_file(repo: Path) -> None:
+    from loom_nb.tools import Scope, ToolContext, sandbox_status, shell
+
+    if not sandbox_status().available:
+        pytest.fail(f"this test needs the bubblewrap sandbox, which `make test` installs: {sandbox_status().detail}")
+    ws = Workspace.create(repo, "ro")
+    ctx = ToolContext(scope=Scope(ws.path), project=repo, workspace=ws)
+    before = (ws.path / ".git").read_text()
+    out = await shell({"command": "echo gitdir: /tmp/evil > .git"}, ctx)
+    assert "Read-only file system" in out and (ws.path / ".git").read_text() == before
