@@ -48,11 +48,9 @@ class SubCommand:
     text: str = field(default="", compare=False)
     """The sub-command as a shell would read it (shlex-quoted), for explanations."""
 
-    def __post_init__(self) -> None:
-        if not self.text:
-            object.__setattr__(self, "text", shlex.join(self.argv))
-
     def __str__(self) -> str:
+        if not self.text:  # made once, when first shown (most sub-commands never are)
+            object.__setattr__(self, "text", shlex.join(self.argv))
         return self.text
 
 
@@ -95,7 +93,7 @@ def _split(command: str, out: list[SubCommand], depth: int) -> None:
         raise UnclearCommand("it does not parse as a shell command")
     first = len(out)
     _Walker(source, out, depth).visit(root)
-    reason = _not_plain(root, source)
+    reason = _not_plain(root, source) if _MAYBE_NOT_PLAIN.search(command) else ""
     if reason:  # what this source runs cannot all be read: none of it may be allowed without a human
         out[first:] = [sub if sub.unclear else replace(sub, unclear=reason) for sub in out[first:]]
 
@@ -111,6 +109,11 @@ _PLAIN_NODES = frozenset(
         "&&", "||", ";", "|", "|&", "&", '"', "'", "=", ">", ">>", "<", "&>", "&>>", ">&", "<&", ">|", "!",
     }
 )  # fmt: skip
+_MAYBE_NOT_PLAIN = re.compile(
+    r"[$`(){}\[\]*?~<\n\\]|(?:^|[;&|!]\s*)(?:for|while|until|if|case|select|function|coproc|declare|typeset|export"
+    r"|local|readonly|unset|let)\b"
+)
+"""Text without any of these is plain without walking its tree (the walk decides when one appears)."""
 _WORD_SPECIALS = re.compile(r"[*?\[\]{}$`~]|^~")
 
 

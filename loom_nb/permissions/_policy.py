@@ -361,8 +361,11 @@ class Policy:
 
     def _decide_paths(self, tool: str, paths: list[str], role: str | None, cat: Category) -> Decision:
         for p in paths:
-            if "\x00" in p or "\n" in p or "\r" in p:
-                return _unclear(cat, f"the path {p!r} holds a control character", subject=p)
+            if any(ord(c) < 32 for c in p):  # never a real file's name: refused, not asked
+                return Decision(
+                    action="deny", rule=None, explain=f"deny: the path {p!r} holds a control character",
+                    category=cat, subject=p,
+                )  # fmt: skip
             if any(part.casefold() == ".git" for part in p.split("/")):
                 return Decision(
                     action="deny",

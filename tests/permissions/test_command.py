@@ -110,7 +110,7 @@ def test_what_cannot_be_read_statically_is_unclear(command: str) -> None:
 )
 def test_what_hands_its_words_to_a_shell_or_expands_them_is_marked_unclear(command: str) -> None:
     subs = split_command(command)
-    assert any(s.unclear for s in subs), [(s.text, s.unclear) for s in subs]
+    assert any(s.unclear for s in subs), [(str(s), s.unclear) for s in subs]
 
 
 def test_plain_commands_are_not_unclear() -> None:
