@@ -48,12 +48,15 @@ lint: $(STAMP)
 test: $(STAMP) ripgrep chromium bubblewrap lint
 	$(PY) -m pytest
 
-bench: $(STAMP) ripgrep chromium
+bench: $(STAMP) ripgrep chromium bubblewrap
 	$(PY) benchmarks/bench_agents.py
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_graph.py
 	$(PY) benchmarks/bench_view.py
 	$(PY) benchmarks/bench_kernel.py
+	$(PY) benchmarks/bench_permissions.py
+	$(PY) benchmarks/bench_workspace.py
+	$(PY) benchmarks/bench_approval_click.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
