@@ -4,7 +4,6 @@ It reads the terminal on a thread of its own; the agents wait on the queue, neve
 
 from __future__ import annotations
 
-import json
 import queue
 import sys
 import threading
@@ -68,18 +67,8 @@ class TerminalApprovals:
                 break
 
     def _show(self, r: ApprovalRequest) -> None:
-        rule = r.decision.explain if r.decision is not None else ""
-        lines = [
-            "",
-            f"── approval {r.id}: {r.agent} ({r.role}) wants {r.tool}",
-            f"   arguments: {json.dumps(dict(r.arguments), default=str)[:1000]}",
-        ]
-        if r.cwd:
-            lines.append(f"   in: {r.cwd}")
-        if r.reason:
-            lines.append(f"   its reason: {r.reason[:500]}")
-        if rule:
-            lines.append(f"   asked by: {rule}")
+        lines = ["", f"── approval {r.id}: {r.agent} ({r.role}) wants {r.tool}"]
+        lines += [f"   {label}: {text}" for label, text in r.details(limit=500)]
         if r.preview:
             lines += ["   " + line for line in r.preview.splitlines()[:40]]
         lines.append(CHOICES)

@@ -110,18 +110,10 @@ class ApprovalCards:
 
 
 def _card_html(r: ApprovalRequest) -> str:
-    arguments = json.dumps(dict(r.arguments), default=str)
-    rule = r.decision.explain if r.decision is not None else ""
     rows = [
-        f"<b>approval {escape(r.id)}</b> · {escape(r.agent)} ({escape(r.role)}) wants <code>{escape(r.tool)}</code>",
-        f"<div><b>arguments</b> <code>{escape(arguments[:2000])}</code></div>",
+        f"<b>approval {escape(r.id)}</b> · {escape(r.agent)} ({escape(r.role)}) wants <code>{escape(r.tool)}</code>"
     ]
-    if r.cwd:
-        rows.append(f"<div><b>in</b> <code>{escape(r.cwd)}</code></div>")
-    if r.reason:
-        rows.append(f"<div><b>its reason</b> {escape(r.reason[:1000])}</div>")
-    if rule:
-        rows.append(f"<div><b>asked by</b> {escape(rule)}</div>")
+    rows += [f"<div><b>{escape(label)}</b> <code>{escape(text)}</code></div>" for label, text in r.details()]
     if r.preview:
         rows.append(
             '<pre style="max-height:220px;overflow:auto;font-size:11px;background:#f6f8fa;padding:4px">'

@@ -48,6 +48,19 @@ class ApprovalRequest:
     """The policy's ask: which rule asked, and why."""
     requested_at: float = field(default_factory=time.time)
 
+    def details(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """What a surface shows, as (label, text) rows: arguments, where, the model's reason, the rule."""
+        import json
+
+        rows = [("arguments", json.dumps(dict(self.arguments), default=str)[: limit * 2])]
+        if self.cwd:
+            rows.append(("in", self.cwd))
+        if self.reason:
+            rows.append(("its reason", self.reason[:limit]))
+        if self.decision is not None:
+            rows.append(("asked by", self.decision.explain))
+        return rows
+
 
 @dataclass(frozen=True, kw_only=True)
 class Answer:
