@@ -16,10 +16,40 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser import CHROMIUM_ARGS, chromium_path, jupyterlab, open_and_run_all
+from tests.browser import CHROMIUM_ARGS, chromium_path, jupyterlab, loom_notebook, open_and_run_all
+
+
+def one_round(browser: Any, base: str, root: Path, fake: Any, r: int) -> float:
+    """Click to the tool's start, in ms, for one run of a fresh notebook."""
+    import duckdb
+
+    from loom_nb.testing import Reply
+
+    loom_notebook(root / f"r{r}.ipynb", fake.url, "Where is the key kept?", f"r{r}.duckdb")
+    fake.script(
+        Reply(text="Where is the key kept?"),
+        Reply(tool_calls=[("file_read", {"path": "secrets/key.txt"})]),
+        Reply(text="secrets/key.txt:1"),
+        Reply(text="In secrets/key.txt."),
+    )
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    open_and_run_all(page, base, f"r{r}.ipynb?reset")  # one notebook open at a time
+    allow = page.locator(".jp-OutputArea button:has-text('Allow once')")
+    allow.wait_for(state="visible", timeout=60_000)
+    clicked = time.time()
+    allow.click()
+    page.wait_for_selector(".jp-OutputArea-output:has-text('after done')", timeout=60_000)
+    page.close()
+    con = duckdb.connect(str(root / f"r{r}.duckdb"), read_only=True)
+    (ended, duration) = con.execute(
+        "SELECT epoch_us(ts) / 1e6, duration_s FROM tool_calls WHERE tool = 'file_read'"
+    ).fetchone()
+    con.close()
+    return (ended - duration - clicked) * 1000
 
 
 def main() -> None:
@@ -27,11 +57,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json")
     args = ap.parse_args()
-    import duckdb
-    import nbformat
     from playwright.sync_api import sync_playwright
 
-    from loom_nb.testing import FakeLLMServer, Reply
+    from loom_nb.testing import FakeLLMServer
 
     latencies = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,50 +68,12 @@ def main() -> None:
         (root / ".loom.toml").write_text('[[permissions.rules]]\naction = "ask"\npath = "secrets/**"\n')
         (root / "secrets").mkdir()
         (root / "secrets" / "key.txt").write_text("the key\n")
-        model = "anthropic:claude-haiku-4-5"
         with jupyterlab(root, Path(tmp)) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             for r in range(args.rounds):
-                fake = FakeLLMServer().__enter__()  # one per round: a run-all sent twice must not eat the next script
-                nb = nbformat.v4.new_notebook(
-                    cells=[
-                        nbformat.v4.new_code_cell(
-                            f"import os\nos.environ.update(ANTHROPIC_BASE_URL={fake.url!r}, ANTHROPIC_API_KEY='k')\n"
-                            "%load_ext loom_nb"
-                        ),
-                        nbformat.v4.new_code_cell(
-                            f"%%loom --model {model} --weak {model} --db r{r}.duckdb\nWhere is the key kept?"
-                        ),
-                        nbformat.v4.new_code_cell("print('after', _loom.status)"),
-                    ],
-                    metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                )
-                nbformat.write(nb, root / f"r{r}.ipynb")
-                fake.script(
-                    Reply(text="Where is the key kept?"),
-                    Reply(tool_calls=[("file_read", {"path": "secrets/key.txt"})]),
-                    Reply(text="secrets/key.txt:1"),
-                    Reply(text="In secrets/key.txt."),
-                )
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                open_and_run_all(page, base, f"r{r}.ipynb?reset")  # one notebook open at a time
-                allow = page.locator(".jp-OutputArea button:has-text('Allow once')")
-                try:
-                    allow.wait_for(state="visible", timeout=60_000)
-                except Exception:
-                    page.screenshot(path="/tmp/bench_click_fail.png", full_page=True)
-                    raise
-                clicked = time.time()
-                allow.click()
-                page.wait_for_selector(".jp-OutputArea-output:has-text('after done')", timeout=60_000)
-                page.close()
-                fake.__exit__(None, None, None)
-                con = duckdb.connect(str(root / f"r{r}.duckdb"), read_only=True)
-                (ended, duration) = con.execute(
-                    "SELECT epoch_us(ts) / 1e6, duration_s FROM tool_calls WHERE tool = 'file_read'"
-                ).fetchone()
-                con.close()
-                latencies.append((ended - duration - clicked) * 1000)
+                # a fake server per round: a run-all sent twice must not eat the next round's script
+                with FakeLLMServer() as fake:
+                    latencies.append(one_round(browser, base, root, fake, r))
                 print(f"round {r + 1}: click to the tool running {latencies[-1]:.0f} ms")
             browser.close()
     median = statistics.median(latencies)

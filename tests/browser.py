@@ -119,3 +119,24 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def loom_notebook(path: Path, llm_url: str, intent: str, db: str, after: str = "print('after', _loom.status)") -> None:
+    """A notebook whose %%loom cell runs `intent` on anthropic: models answered by the fake LLM server at
+    `llm_url`, then a cell that prints the outcome (`after`)."""
+    import nbformat
+
+    model = "anthropic:claude-haiku-4-5"
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            # the kernel's anthropic: models talk to the fake server
+            nbformat.v4.new_code_cell(
+                f"import os\nos.environ.update(ANTHROPIC_BASE_URL={llm_url!r}, ANTHROPIC_API_KEY='test-key')\n"
+                "%load_ext loom_nb"
+            ),
+            nbformat.v4.new_code_cell(f"%%loom --model {model} --weak {model} --db {db}\n{intent}"),
+            nbformat.v4.new_code_cell(after),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(nb, path)

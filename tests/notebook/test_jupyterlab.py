@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, chromium_path, open_and_run_all
+from tests.browser import CHROMIUM_ARGS, chromium_path, loom_notebook, open_and_run_all
 
 
 @pytest.mark.timeout(300)
@@ -48,29 +48,13 @@ def _wait_until(condition, what: str, limit: float) -> None:
 
 @pytest.mark.timeout(300)
 def test_the_stop_button_stops_a_foreground_run_while_its_cell_is_busy(lab, fake_llm):
-    import nbformat
     from playwright.sync_api import sync_playwright
 
     from loom_nb.testing import Reply
 
     base, root = lab
     (root / "config.py").write_text("def parse_config(path):\n    return path\n")
-    model = "anthropic:claude-haiku-4-5"
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            # the kernel's anthropic: models talk to this test's fake server
-            nbformat.v4.new_code_cell(
-                f"import os\nos.environ.update(ANTHROPIC_BASE_URL={fake_llm.url!r}, ANTHROPIC_API_KEY='test-key')\n"
-                "%load_ext loom_nb"
-            ),
-            nbformat.v4.new_code_cell(
-                f"%%loom --model {model} --weak {model} --db stop.duckdb\nWhere is parse_config defined?"
-            ),
-            nbformat.v4.new_code_cell("print('after', _loom.status)"),
-        ],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    )
-    nbformat.write(nb, root / "stop.ipynb")
+    loom_notebook(root / "stop.ipynb", fake_llm.url, "Where is parse_config defined?", "stop.duckdb")
     # the lead plans one question; the researcher's model then thinks for a minute
     fake_llm.script(Reply(text="Where is parse_config defined?"), Reply(text="config.py:1", latency=60))
     with sync_playwright() as p:
@@ -98,7 +82,6 @@ def test_the_stop_button_stops_a_foreground_run_while_its_cell_is_busy(lab, fake
 def test_an_approval_card_is_clicked_while_the_run_waits(lab, fake_llm):
     """A foreground run's researcher asks to read a file the project's policy guards; the card's
     Allow button, clicked in JupyterLab while the cell is busy, lets it go on."""
-    import nbformat
     from playwright.sync_api import sync_playwright
 
     from loom_nb.testing import Reply
@@ -107,21 +90,13 @@ def test_an_approval_card_is_clicked_while_the_run_waits(lab, fake_llm):
     (root / ".loom.toml").write_text('[[permissions.rules]]\naction = "ask"\npath = "secrets/**"\n')
     (root / "secrets").mkdir()
     (root / "secrets" / "key.txt").write_text("the key\n")
-    model = "anthropic:claude-haiku-4-5"
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell(
-                f"import os\nos.environ.update(ANTHROPIC_BASE_URL={fake_llm.url!r}, ANTHROPIC_API_KEY='test-key')\n"
-                "%load_ext loom_nb"
-            ),
-            nbformat.v4.new_code_cell(f"%%loom --model {model} --weak {model} --db ask.duckdb\nWhere is the key kept?"),
-            nbformat.v4.new_code_cell(
-                "print('after', _loom.status, _loom.approvals()[['status', 'by']].values.tolist())"
-            ),
-        ],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    loom_notebook(
+        root / "ask.ipynb",
+        fake_llm.url,
+        "Where is the key kept?",
+        "ask.duckdb",
+        after="print('after', _loom.status, _loom.approvals()[['status', 'by']].values.tolist())",
     )
-    nbformat.write(nb, root / "ask.ipynb")
     fake_llm.script(
         Reply(text="Where is the key kept?"),  # the lead's plan
         Reply(tool_calls=[("file_read", {"path": "secrets/key.txt"})]),  # the researcher asks to read it
