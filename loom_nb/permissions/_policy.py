@@ -361,32 +361,9 @@ class Policy:
 
     def _decide_paths(self, tool: str, paths: list[str], role: str | None, cat: Category) -> Decision:
         for p in paths:
-            if any(ord(c) < 32 for c in p):  # never a real file's name: refused, not asked
-                return Decision(
-                    action="deny", rule=None, explain=f"deny: the path {p!r} holds a control character",
-                    category=cat, subject=p,
-                )  # fmt: skip
-            if any(part.casefold() == ".git" for part in p.split("/")):
-                return Decision(
-                    action="deny",
-                    rule=None,
-                    explain=f"deny: {p!r} is inside .git (in any letter case); loom commits for the agents",
-                    category=cat,
-                    subject=p,
-                )
-            if p.startswith("~") or not self._resolves_inside(p):
-                return Decision(
-                    action="deny", rule=None, explain=f"deny: {p!r} is outside the workspace", category=cat, subject=p
-                )
-        for p in paths:
-            if p == ".." or p.startswith("../") or (posixpath.isabs(p) and not self._inside(p)):
-                return Decision(
-                    action="deny",
-                    rule=None,
-                    explain=f"deny: {p!r} is outside the workspace",
-                    category=cat,
-                    subject=p,
-                )
+            why = self._refused(p)
+            if why:
+                return Decision(action="deny", rule=None, explain=f"deny: {why}", category=cat, subject=p)
         rel = [self._relative(p) for p in paths]
         index = self._rules(tool, role)
         for action in ("deny", "ask"):
@@ -416,6 +393,21 @@ class Policy:
             category=cat,
             subject=", ".join(rel),
         )
+
+    def _refused(self, p: str) -> str:
+        """Why a path is never to be touched, whatever the rules say ("" when it may be)."""
+        if any(ord(c) < 32 for c in p):  # never a real file's name: refused, not asked
+            return f"the path {p!r} holds a control character"
+        if any(part.casefold() == ".git" for part in p.split("/")):
+            return f"{p!r} is inside .git (in any letter case); loom commits for the agents"
+        if (
+            p == ".."
+            or p.startswith(("../", "~"))
+            or (posixpath.isabs(p) and not self._inside(p))
+            or not self._resolves_inside(p)
+        ):
+            return f"{p!r} is outside the workspace"
+        return ""
 
     def _resolves_inside(self, path: str) -> bool:
         """With a root: the path, symlinks followed, stays inside it (a link leading out is outside)."""
