@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "PriceEntry",
     "load_config",
+    "read_toml",
 ]
 
 CONFIG_FILE = ".loom.toml"
@@ -62,6 +63,16 @@ class Config:
     """Prices the project sets (over litellm's map), keyed by model string as written."""
 
 
+def read_toml(path: Path, error: type[ValueError] = ConfigError) -> dict[str, Any]:
+    """The tables of a .loom.toml ({} without the file); `error` with the fix when it is not TOML."""
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not valid TOML ({exc}); fix or remove the file") from None
+
+
 def load_config(project: str | os.PathLike[str] = ".") -> Config:
     """Read `<project>/.loom.toml` ([model] default = ..., weak = ...).
 
@@ -77,10 +88,7 @@ def load_config(project: str | os.PathLike[str] = ".") -> Config:
     path = root / CONFIG_FILE
     if not path.is_file():
         return Config(project=root, default_model=default, weak_model=weak)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix or remove the file") from None
+    data = read_toml(path)
     model = data.get("model", {})
     if not isinstance(model, dict):
         raise ConfigError(f'{path}: [model] must be a table, like\n[model]\ndefault = "{DEFAULT_ANTHROPIC}"')

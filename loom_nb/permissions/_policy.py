@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,15 +183,10 @@ class Policy:
         hooks: Sequence[Hook] = (),
     ) -> Policy:
         """The project's `.loom.toml [permissions]`; `preset` and `rules` override it (a run's options)."""
-        from ..config import CONFIG_FILE
+        from ..config import CONFIG_FILE, read_toml
 
         path = Path(project).expanduser().resolve() / CONFIG_FILE
-        data: dict[str, Any] = {}
-        if path.is_file():
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise PolicyError(f"{path}: not valid TOML ({exc}); fix or remove the file") from None
+        data = read_toml(path, PolicyError)
         section = data.get("permissions", {})
         if not isinstance(section, dict):
             raise PolicyError(f'{path}: [permissions] must be a table, like\n[permissions]\npreset = "balanced"')
