@@ -304,20 +304,22 @@ class Policy:
             subs = split_command(command)  # type: ignore[arg-type]
         except UnclearCommand as exc:
             return _unclear(cat, f"the command is unclear ({exc})", subject=str(command)[:200])
-        written = [t for sub in subs for t in sub.redirects if t not in DEVICES]
-        if written:  # `echo x > .git/config` is a write like file_write's
-            verdict = self._decide_paths("file_write", [normalise_path(t) for t in written], role, "write")
-            if verdict.action != "allow":
-                return verdict
         index = self._rules(tool, role)
-        for action in ("deny", "ask"):
+        written = [t for sub in subs for t in sub.redirects if t not in DEVICES]
+        # `echo x > .git/config` is a write like file_write's
+        redirect = (
+            self._decide_paths("file_write", [normalise_path(t) for t in written], role, "write") if written else None
+        )
+        for action in ("deny", "ask"):  # every deny (a rule, the tool, a redirect) before any ask
             for sub in subs:
                 rule = _first_command_rule(index, action, sub)  # type: ignore[arg-type]
                 if rule is not None:
                     return _by_rule(rule, cat, str(sub))
-        tool_rule = _first_tool_rule(index, "deny") or _first_tool_rule(index, "ask")
-        if tool_rule is not None:
-            return _by_rule(tool_rule, cat, tool)
+            tool_rule = _first_tool_rule(index, action)  # type: ignore[arg-type]
+            if tool_rule is not None:
+                return _by_rule(tool_rule, cat, tool)
+            if redirect is not None and redirect.action == action:
+                return redirect
         unclear = next((sub for sub in subs if sub.unclear), None)
         if unclear is not None:
             return _unclear(cat, f"`{unclear}`: {unclear.unclear}", subject=str(unclear))

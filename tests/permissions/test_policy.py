@@ -275,3 +275,15 @@ def test_unless_in_a_rule_of_ones_own() -> None:
     rule = {"action": "allow", "command": "make", "unless": ["-C", "--directory"], "match": ["make test"]}
     policy = Policy(preset="balanced", rules=[rule])
     assert decide(policy, "make test") == "allow" and decide(policy, "make -C /tmp install") == "ask"
+
+
+def test_deny_wins_over_an_ask_of_another_kind() -> None:
+    # an ask rule on one sub-command must not hide a deny of the tool, or of a redirect
+    policy = Policy(
+        preset="balanced",
+        rules=[Rule(action="ask", command="npm"), Rule(action="deny", tool="shell", role="researcher")],
+    )
+    assert policy.decide("shell", {"command": "npm ci"}, role="researcher").action == "deny"
+    assert decide(Policy(rules=[Rule(action="ask", command="npm")]), "npm ci > ../outside") == "deny"
+    assert decide(Policy(rules=[Rule(action="deny", command="rm")]), "rm -rf x > .loom.toml") == "deny"
+    assert decide(Policy(), "ls > .loom.toml") == "ask"
