@@ -202,7 +202,6 @@ class ShellRun(_Base):
     """True when an OS sandbox (bubblewrap) ran it; False: the policy was the only guard."""
     killed: str | None = None
     """Why the process group was killed: "timeout" or "stopped"."""
-    call_id: str = ""
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)
@@ -235,7 +234,6 @@ class ApprovalDecided(_Base):
     message: str = ""
     edited: bool = False
     latency_s: float = 0.0
-    call_id: str = ""
 
 
 Event = (

@@ -371,8 +371,8 @@ class Agent:
         from ..tools._preview import preview
 
         assert self.gate is not None
-        category = {"read": "read", "write": "write", "execute": "execute"}.get(tool.permission, "unknown")
-        decision = self.gate.policy.decide(call.name, call.arguments, role=self.role, category=category)  # type: ignore[arg-type]
+        category = tool.permission  # read, write or execute: the policy's categories
+        decision = self.gate.policy.decide(call.name, call.arguments, role=self.role, category=category)
         shown = ""
         if decision.action == "ask":
             shown = await asyncio.to_thread(preview, call.name, call.arguments, self.context)
@@ -382,11 +382,12 @@ class Agent:
             call.arguments,
             agent=self.name,
             role=self.role,
-            category=category,  # type: ignore[arg-type]
+            category=category,
             call_id=call.id,
             cwd=str(self.context.scope.root),
             reason=self._said,
             preview=shown,
+            decision=decision,
         )
         if decision.action == "ask":
             self._status("executing", self._iteration, tool=call.name)

@@ -88,7 +88,7 @@ _LLM_COLUMNS = (
 )
 _TOOL_COLUMNS = "session_id, agent, tool, call_id, args_summary, duration_s, outcome, error"
 _COMMIT_COLUMNS = "session_id, agent, task, sha, message, files, insertions, deletions"
-_SHELL_COLUMNS = "session_id, agent, command, exit_code, output, duration_s, sandboxed, killed, call_id"
+_SHELL_COLUMNS = "session_id, agent, command, exit_code, output, duration_s, sandboxed, killed"
 _ASKED_COLUMNS = "session_id, request_id, agent, role, tool, arguments, rule, reason, call_id"
 
 

@@ -175,7 +175,6 @@ def _v3(con: Any) -> None:
             duration_s DOUBLE,
             sandboxed BOOLEAN,
             killed VARCHAR,
-            call_id VARCHAR,
             ts TIMESTAMP NOT NULL
         );
         CREATE TABLE approvals (

@@ -46,6 +46,8 @@ class ApprovalRequest:
     """A diff preview for writes, the command for shell."""
     decision: Decision | None = None
     """The policy's ask: which rule asked, and why."""
+    call_id: str = ""
+    """The tool call that waits (its row in `tool_calls` has the same id)."""
     requested_at: float = field(default_factory=time.time)
 
     def details(self, limit: int = 1000) -> list[tuple[str, str]]:

@@ -78,8 +78,11 @@ class PermissionGate:
         cwd: str = "",
         reason: str = "",
         preview: str = "",
+        decision: Decision | None = None,
     ) -> GateResult:
-        decision = self.policy.decide(tool, arguments, role=role, category=category)
+        """The verdict on one call; `decision`, when the caller already asked the policy, is not asked again."""
+        if decision is None:
+            decision = self.policy.decide(tool, arguments, role=role, category=category)
         if decision.action == "allow":
             return GateResult(allowed=True, arguments=arguments, decision=decision)
         if decision.action == "deny":
@@ -106,6 +109,7 @@ class PermissionGate:
             reason=reason,
             preview=preview,
             decision=decision,
+            call_id=call_id,
         )
         answer = await self.queue.ask(request)
         request_id = answer.request_id
@@ -160,6 +164,7 @@ class PermissionGate:
                     role=request.role,
                     rule=request.decision.explain if request.decision is not None else "",
                     reason=request.reason[:2000],
+                    call_id=request.call_id,
                 )
             )
             return

@@ -47,3 +47,5 @@ async def test_a_run_with_hands_is_recorded(tmp_path: Path) -> None:
     assert approval["rule"].startswith("ask: preset balanced asks for commands") and approval["latency_s"] >= 0
     assert approval["decided_at"] >= approval["requested_at"] and str(approval["requested_at"].tz) == "UTC"
     assert len(g.approvals("rec1", pending=True)) == 0
+    shell_call = g.tool_calls("rec1", tool="shell").iloc[0]
+    assert approval["call_id"] == shell_call["call_id"] != ""  # the approval names the call it let run
