@@ -10,6 +10,7 @@ discards the worktree and its branch. A worktree whose kernel died is found agai
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -130,24 +131,20 @@ class Workspace:
     def _git(self, *args: str, env: dict[str, str] | None = None, **kw: Any) -> Any:
         """git in the worktree, its git directory pinned: the worktree's `.git` file is the agents' to
         write (a shell command could), so loom never lets it decide which repository git works on."""
-        pinned = {"GIT_DIR": str(self._git_dir()), "GIT_WORK_TREE": str(self.path), **(env or {})}
+        pinned = {"GIT_DIR": str(self._git_dir), "GIT_WORK_TREE": str(self.path), **(env or {})}
         return git(self.path, *args, env=pinned, **kw)
 
+    @functools.cached_property
     def _git_dir(self) -> Path:
-        found = self.__dict__.get("_git_dir_path")
-        if found is None:
-            common = Path(git(self.project, "rev-parse", "--git-common-dir").stdout.strip())
-            common = common if common.is_absolute() else self.project / common
-            # git names a worktree's directory after the folder, adding a number when that is taken
-            candidates = [d for d in (common / "worktrees").iterdir() if (d / "gitdir").is_file()]
-            for d in candidates:
-                if Path((d / "gitdir").read_text().strip()).parent.resolve() == self.path.resolve():
-                    found = d
-                    break
-            if found is None:
-                raise WorkspaceError(f"the git directory of {self.path} is missing; discard the workspace")
-            self.__dict__["_git_dir_path"] = found
-        return found
+        common = Path(git(self.project, "rev-parse", "--git-common-dir").stdout.strip())
+        common = common if common.is_absolute() else self.project / common
+        # git names a worktree's directory after the folder, adding a number when that is taken
+        for d in (common / "worktrees").iterdir():
+            if (d / "gitdir").is_file() and Path(
+                (d / "gitdir").read_text().strip()
+            ).parent.resolve() == self.path.resolve():
+                return d
+        raise WorkspaceError(f"the git directory of {self.path} is missing; discard the workspace")
 
     def _checkout(self) -> None:
         try:
