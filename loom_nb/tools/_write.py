@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._base import Tool, ToolContext, ToolError
+from ._scope import open_regular
 
 if TYPE_CHECKING:
     from ..workspace import Commit
@@ -38,23 +39,29 @@ def _target(ctx: ToolContext, path: str, *, must_exist: bool) -> Path:
     _require_workspace(ctx)
     resolved = ctx.scope.resolve(path, must_exist=must_exist)
     rel = Path(ctx.scope.relative(resolved))
-    if ".git" in rel.parts or rel.name == ".git":
+    if any(part.casefold() == ".git" for part in rel.parts):  # as the policy: in any letter case
         raise ToolError(f"{path!r} is inside .git; git's own files are never written (loom commits for you)")
     if resolved == ctx.scope.root:
         raise ToolError(f"{path!r} is the workspace itself; name a file inside it")
     return resolved
 
 
-def _is_binary(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return b"\0" in f.read(8192)
+def _read_text(path: Path, shown: str, tool: str) -> str:
+    """The text of a regular file (undecodable bytes kept as they are, for the write back); a FIFO, a
+    device or a binary file is refused, never waited on or mangled."""
+    with open(open_regular(path), "rb") as f:
+        data = f.read()
+    if b"\0" in data[:8192]:
+        raise ToolError(f"{shown!r} is a binary file; {tool} changes text files only")
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def _check_text(content: str, what: str) -> None:
     if "\x00" in content:
         raise ToolError(f"{what} contains a NUL byte; only text files are written")
-    if len(content.encode()) > MAX_WRITE_BYTES:
-        raise ToolError(f"{what} is {len(content.encode()):,} bytes; at most {MAX_WRITE_BYTES:,} are written at once")
+    size = len(content.encode(errors="surrogateescape"))  # a file's undecodable bytes count as themselves
+    if size > MAX_WRITE_BYTES:
+        raise ToolError(f"{what} is {size:,} bytes; at most {MAX_WRITE_BYTES:,} are written at once")
 
 
 def _write_atomically(path: Path, content: str) -> None:
@@ -62,7 +69,7 @@ def _write_atomically(path: Path, content: str) -> None:
     mode = path.stat().st_mode & 0o7777 if path.exists() else None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".loom-tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
             f.write(content)
         if mode is not None:
             os.chmod(tmp, mode)
@@ -109,9 +116,9 @@ async def _file_write(args: dict[str, Any], ctx: ToolContext) -> str:
     _check_text(content, "the content")
     if path.is_dir():
         raise ToolError(f"{args['path']!r} is a directory; name a file")
-    if path.exists() and _is_binary(path):
-        raise ToolError(f"{args['path']!r} is a binary file; file_write replaces text files only")
     existed = path.exists()
+    if existed:
+        await asyncio.to_thread(_read_text, path, args["path"], "file_write")
     await asyncio.to_thread(_write_atomically, path, content)
     rel = ctx.scope.relative(path)
     done = await _commit(ctx, [rel], f"{'rewrite' if existed else 'create'} {rel}")
@@ -128,9 +135,7 @@ async def _file_edit(args: dict[str, Any], ctx: ToolContext) -> str:
     if old == new:
         raise ToolError("old and new are the same; nothing to change")
     _check_text(new, "new")
-    if _is_binary(path):
-        raise ToolError(f"{args['path']!r} is a binary file; file_edit edits text files only")
-    text = await asyncio.to_thread(path.read_text, encoding="utf-8", errors="surrogateescape")
+    text = await asyncio.to_thread(_read_text, path, args["path"], "file_edit")
     rel = ctx.scope.relative(path)
     count = text.count(old)
     if count == 0:

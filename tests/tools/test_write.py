@@ -1,5 +1,6 @@
 """The write tools on a real workspace (a git worktree in a temporary repository)."""
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -118,3 +119,24 @@ async def test_without_a_workspace_writes_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="no workspace"):
         await file_write({"path": "a.txt", "content": "x"}, ctx)
     assert not (tmp_path / "a.txt").exists()
+
+
+async def test_a_fifo_is_refused_not_waited_on(ctx: ToolContext, workspace: Workspace) -> None:
+    os.mkfifo(workspace.path / "pipe")  # what `mkfifo` in a shell call leaves behind
+    for tool, arguments in [
+        (file_write, {"path": "pipe", "content": "x"}),
+        (file_edit, {"path": "pipe", "old": "a", "new": "b"}),
+    ]:
+        with pytest.raises(ToolError, match="is a FIFO"):
+            await asyncio.wait_for(tool(arguments, ctx), 10)
+
+
+async def test_git_in_another_letter_case_is_refused(ctx: ToolContext) -> None:
+    with pytest.raises(ToolError, match=r"inside \.git"):
+        await file_write({"path": ".GIT/config", "content": "x"}, ctx)
+
+
+async def test_an_edit_keeps_the_bytes_it_does_not_touch(ctx: ToolContext, workspace: Workspace) -> None:
+    (workspace.path / "latin.txt").write_bytes(b"caf\xe9 = 1\nvalue = 2\n")  # not UTF-8
+    await file_edit({"path": "latin.txt", "old": "value = 2", "new": "value = 3"}, ctx)
+    assert (workspace.path / "latin.txt").read_bytes() == b"caf\xe9 = 1\nvalue = 3\n"
