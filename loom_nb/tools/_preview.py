@@ -6,6 +6,7 @@ import difflib
 from typing import Any
 
 from ._base import ToolContext, ToolError
+from ._write import _read_text
 
 __all__ = ["preview"]
 
@@ -21,27 +22,30 @@ def preview(tool: str, arguments: dict[str, Any], ctx: ToolContext) -> str:
         if tool == "shell":
             return f"$ {arguments.get('command', '')}"
         if tool == "file_write":
-            return _diff(ctx, arguments["path"], lambda old: arguments["content"])
+            return _diff(ctx, tool, arguments["path"], lambda old: arguments["content"])
         if tool == "file_edit":
             old, new, every = arguments["old"], arguments["new"], arguments.get("replace_all", False)
             return _diff(
-                ctx, arguments["path"], lambda text: text.replace(old, new) if every else text.replace(old, new, 1)
+                ctx,
+                tool,
+                arguments["path"],
+                lambda text: text.replace(old, new) if every else text.replace(old, new, 1),
             )
         if tool == "file_delete":
-            return _diff(ctx, arguments["path"], lambda old: None)
+            return _diff(ctx, tool, arguments["path"], lambda old: None)
         if tool == "file_move":
             return f"rename {arguments['source']} -> {arguments['destination']}"
     except (KeyError, TypeError) as exc:
         return f"(no preview: argument {exc} missing or malformed)"
-    except (ToolError, OSError, UnicodeDecodeError) as exc:
+    except (ToolError, OSError) as exc:
         return f"(no preview: {exc})"
     return ""
 
 
-def _diff(ctx: ToolContext, path: str, change: Any) -> str:
+def _diff(ctx: ToolContext, tool: str, path: str, change: Any) -> str:
     target = ctx.scope.resolve(path, must_exist=False)
     rel = ctx.scope.relative(target)
-    before = target.read_text(encoding="utf-8") if target.is_file() else None
+    before = _read_text(target, path, tool) if target.is_file() else None
     after = change(before or "")
     lines = difflib.unified_diff(
         (before or "").splitlines(keepends=True),
