@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "ENDED_STATUSES",
     "AgentSpawned",
     "AgentStatus",
     "AgentStatusName",
@@ -39,6 +40,8 @@ log = logging.getLogger("loom_nb.events")
 
 AgentStatusName = Literal["thinking", "executing", "waiting", "idle", "done", "crashed", "restarting", "cancelled"]
 """`waiting`: a tool call waits for a human's approval; `cancelled`: stopped before it ended."""
+ENDED_STATUSES: frozenset[str] = frozenset({"done", "crashed", "cancelled"})
+"""The statuses an agent ends with (it gets an end time; an agent not in one is still open)."""
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)

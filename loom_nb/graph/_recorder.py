@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..events import (
+    ENDED_STATUSES,
     AgentSpawned,
     AgentStatus,
     ApprovalDecided,
@@ -60,8 +61,6 @@ from ._store import GraphBusy, GraphStore, file_error, transaction_conflict
 __all__ = ["Recorder"]
 
 log = logging.getLogger("loom_nb.recorder")
-
-_ENDED = frozenset({"done", "crashed", "cancelled"})
 
 
 def _usage(calls: list[LLMCall]) -> dict[str, list[Any]]:
@@ -541,7 +540,7 @@ class Recorder:
                     [k[0] for k in latest],
                     [k[1] for k in latest],
                     [e.status for e in latest.values()],
-                    [int(e.ts * 1_000_000) if e.status in _ENDED else None for e in latest.values()],
+                    [int(e.ts * 1_000_000) if e.status in ENDED_STATUSES else None for e in latest.values()],
                 ],
             )
 

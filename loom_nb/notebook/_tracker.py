@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..events import (
+    ENDED_STATUSES,
     AgentSpawned,
     AgentStatus,
     Event,
@@ -93,7 +94,7 @@ class SessionTracker:
                 iterations=max(row.iterations, e.iteration),
                 tool="" if e.status != "executing" else row.tool,
             )
-            if e.status in ("done", "crashed", "cancelled"):
+            if e.status in ENDED_STATUSES:
                 self._note(f"{e.agent} {e.status}" + (f": {e.reason}" if e.reason and e.status != "done" else ""))
         elif isinstance(e, LLMCall):
             row = replace(

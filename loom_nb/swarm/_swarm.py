@@ -22,6 +22,7 @@ from ..agents._loop import Agent
 from ..agents._sub_agent import Findings, _resolve_scope, research
 from ..config import ConfigError, load_config
 from ..events import (
+    ENDED_STATUSES,
     AgentSpawned,
     AgentStatus,
     BudgetWarning,
@@ -94,8 +95,6 @@ class _Meter:
 class _OpenAgents:
     """The agents that started and have not ended yet, with their last iteration."""
 
-    ENDED = frozenset({"done", "crashed", "cancelled"})
-
     def __init__(self) -> None:
         self.open: dict[str, int] = {}
         self._known: set[str] = set()
@@ -105,7 +104,7 @@ class _OpenAgents:
             self._known.add(event.agent)
             self.open[event.agent] = 0
         elif isinstance(event, AgentStatus) and event.agent in self._known:
-            if event.status in self.ENDED:
+            if event.status in ENDED_STATUSES:
                 self.open.pop(event.agent, None)
             else:  # an agent that ended a turn and goes on (the lead, idle between plan and answer) is open again
                 self.open[event.agent] = max(self.open.get(event.agent, 0), event.iteration)
