@@ -156,18 +156,11 @@ def _workspace_command(args: argparse.Namespace) -> int:
                 state = "stale (its process died)" if info.stale else ("running" if info.live else "finished")
                 print(f"{info.session_id}  {info.branch}  {info.commits} commit(s)  {state}  {info.path}")
             if args.clean:
-                for info in infos:
-                    if info.stale:
-                        Workspace.open(args.project, info.session_id).discard()
-                        print(f"discarded {info.session_id}")
+                for session in Workspace.discard_stale(args.project):
+                    print(f"discarded {session}")
             return 0
-        session = args.session
-        if session is None:
-            infos = Workspace.list(args.project)
-            if not infos:
-                raise WorkspaceError("no loom workspaces in this project; `loom-nb worktrees` lists them")
-            session = infos[0].session_id
-        ws = Workspace.open(args.project, session)
+        ws = Workspace.open_newest(args.project, args.session)
+        session = ws.session_id
         if args.command == "diff":
             sys.stdout.write(terminal(ws.diff()))
             return 0

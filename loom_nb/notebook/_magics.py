@@ -345,13 +345,8 @@ class LoomMagics(Magics):
         args = p.parse_args(words)
         project = args.project or self._workspace_project(args.session)
         try:
-            session = args.session
-            if session is None:
-                infos = Workspace.list(project)
-                if not infos:
-                    raise WorkspaceError(f"no loom workspace in {project}: only runs whose agents write have one")
-                session = infos[0].session_id
-            ws = Workspace.open(project, session)
+            ws = Workspace.open_newest(project, args.session)
+            session = ws.session_id
             if action == "diff":
                 from ._diff import DiffView
 
@@ -376,12 +371,9 @@ class LoomMagics(Magics):
         p.add_argument("--project")
         args = p.parse_args(words)
         project = args.project or self._workspace_project(None)
-        infos = Workspace.list(project)
         if args.clean:
-            for info in infos:
-                if info.stale:
-                    Workspace.open(project, info.session_id).discard()
-            infos = Workspace.list(project)
+            Workspace.discard_stale(project)
+        infos = Workspace.list(project)
         columns = ["session_id", "branch", "commits", "live", "stale", "path"]
         return pd.DataFrame([{c: getattr(i, c) for c in columns} for i in infos], columns=columns)
 

@@ -213,6 +213,26 @@ class Workspace:
             )
         return sorted(found, key=lambda i: i.created, reverse=True)
 
+    @classmethod
+    def open_newest(cls, project: str | os.PathLike[str], session_id: str | None = None) -> Workspace:
+        """The session's workspace, or the project's newest one (WorkspaceError when there is none)."""
+        if session_id is None:
+            infos = cls.list(project)
+            if not infos:
+                raise WorkspaceError(
+                    f"no loom workspace in {os.fspath(project)}: only runs whose agents write have one"
+                )
+            session_id = infos[0].session_id
+        return cls.open(project, session_id)
+
+    @classmethod
+    def discard_stale(cls, project: str | os.PathLike[str]) -> list[str]:
+        """Discard the workspaces whose process died (killed kernels); the sessions discarded."""
+        stale = [info.session_id for info in cls.list(project) if info.stale]
+        for session in stale:
+            cls.open(project, session).discard()
+        return stale
+
     def release(self) -> None:
         """The run ended: the workspace stays for diff / merge / undo / discard, no longer live."""
         self._write_meta(live=False)

@@ -41,4 +41,4 @@ def test_errors_are_one_line_with_exit_2(tmp_path: Path, repo: Path, capsys: pyt
     assert main(["diff", "nope", "--project", str(repo)]) == 2
     assert capsys.readouterr().err.startswith("loom-nb: error: no workspace for session 'nope'")
     assert main(["diff", "--project", str(tmp_path)]) == 2
-    assert "no loom workspaces in this project" in capsys.readouterr().err
+    assert f"no loom workspace in {tmp_path}: only runs whose agents write have one" in capsys.readouterr().err
