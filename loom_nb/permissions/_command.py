@@ -145,37 +145,6 @@ def _escaped(text: str, index: int) -> bool:
     return slashes % 2 == 1
 
 
-# Node types that only group what is below them.
-_CONTAINERS = frozenset(
-    {
-        "program",
-        "list",
-        "pipeline",
-        "subshell",
-        "compound_statement",
-        "redirected_statement",
-        "negated_command",
-        "command_substitution",
-        "process_substitution",
-        "if_statement",
-        "elif_clause",
-        "else_clause",
-        "while_statement",
-        "for_statement",
-        "c_style_for_statement",
-        "do_group",
-        "case_statement",
-        "case_item",
-        "test_command",
-        "binary_expression",
-        "unary_expression",
-        "parenthesized_expression",
-    }
-)
-_OPAQUE = frozenset({"function_definition"})
-"""Defining a function runs nothing until it is called, and calling it by name hides its body."""
-
-
 class _Walker:
     def __init__(self, source: bytes, out: list[SubCommand], depth: int) -> None:
         self.source = source
@@ -191,13 +160,9 @@ class _Walker:
             self.command(node, ())
         elif kind == "redirected_statement":
             self.redirected(node)
-        elif kind in _OPAQUE:
+        elif kind == "function_definition":  # runs nothing until called, and the call's name hides its body
             raise UnclearCommand("it defines a shell function")
-        elif kind == "heredoc_body" or kind == "heredoc_redirect":
-            self.children(node)
-        elif kind in ("variable_assignment", "declaration_command"):
-            self.children(node)  # `X=$(cmd)` still runs cmd
-        else:
+        else:  # lists, pipelines, substitutions, loops, assignments (`X=$(cmd)` still runs cmd), ...
             self.children(node)
 
     def children(self, node: object) -> None:
