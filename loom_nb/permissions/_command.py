@@ -114,7 +114,7 @@ _MAYBE_NOT_PLAIN = re.compile(
     r"|local|readonly|unset|let)\b"
 )
 """Text without any of these is plain without walking its tree (the walk decides when one appears)."""
-_WORD_SPECIALS = re.compile(r"[*?\[\]{}$`~]|^~")
+_WORD_SPECIALS = re.compile(r"[*?\[\]{}$`~]")
 
 
 def _not_plain(node: object, source: bytes) -> str:
@@ -124,8 +124,8 @@ def _not_plain(node: object, source: bytes) -> str:
         return f"it uses {kind.replace('_', ' ')}"
     if kind == "word":
         text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
-        special = _WORD_SPECIALS.search(text.replace("\\\\", ""))
-        if special and not _escaped(text, special.start()):
+        stripped = text.replace("\\\\", "")  # an escaped backslash escapes nothing after it
+        if any(not _escaped(stripped, m.start()) for m in _WORD_SPECIALS.finditer(stripped)):
             return f"the word {text!r} is expanded when it runs"
     if kind == "file_redirect":
         ops = [c.type for c in node.children]  # type: ignore[attr-defined]

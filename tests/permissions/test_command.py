@@ -106,6 +106,8 @@ def test_what_cannot_be_read_statically_is_unclear(command: str) -> None:
         "for f in a; do ls; done",
         "x='$(rm -f v)'; echo \"${x@P}\"",
         "echo $((x))",
+        "echo a\\*b*",  # the first star escaped, the second a glob
+        "echo a\\\\*",  # an escaped backslash, then a glob
     ],
 )
 def test_what_hands_its_words_to_a_shell_or_expands_them_is_marked_unclear(command: str) -> None:
