@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +22,8 @@ from ._policy import Decision
 from ._rules import Rule
 
 __all__ = ["Answer", "ApprovalQueue", "ApprovalRequest", "NoSuchApproval"]
+
+log = logging.getLogger("loom_nb.approvals")
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -106,9 +109,7 @@ class ApprovalQueue:
             try:
                 listener(request, answer)
             except Exception:  # a broken surface must not lose the answer
-                import logging
-
-                logging.getLogger("loom_nb.approvals").exception("approval listener failed")
+                log.exception("approval listener failed")
 
     # the agent's side --------------------------------------------------------------------------
 
@@ -154,8 +155,8 @@ class ApprovalQueue:
             raise ValueError("edited arguments go with allow (deny with a message instead)")
         with self._lock:
             entry = self._pending.get(request_id)
-        if entry is None:
             known = ", ".join(self._pending) or "none"
+        if entry is None:
             raise NoSuchApproval(f"no pending approval {request_id!r} (pending: {known})")
         request = entry[0]
         rule = _always_rule(request, action) if always else None
@@ -189,15 +190,7 @@ class ApprovalQueue:
             if not future.done():
                 future.set_result(answer)
 
-        if loop.is_closed():
-            return answer
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            resolve()
-        else:
+        if not loop.is_closed():  # safe from the loop's own thread and from any other
             loop.call_soon_threadsafe(resolve)
         self._notify(request, answer)
         return answer
