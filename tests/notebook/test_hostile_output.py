@@ -110,11 +110,48 @@ MODELS = textwrap.dedent("""
 """)
 
 
+def hostile_request():
+    """An approval request whose every model-written field carries the corpus."""
+    from loom_nb.permissions import ApprovalRequest, Policy, Rule
+
+    arguments = {"path": "src/x.py", "content": CORPUS}
+    decision = Policy(rules=[Rule(action="ask", tool="file_write", reason=CORPUS)]).decide("file_write", arguments)
+    return ApprovalRequest(
+        id="a1", agent=CORPUS[:40], role="implementer", tool="file_write", arguments=arguments, cwd=CORPUS,
+        reason=CORPUS, preview=hostile_diff(), decision=decision,
+    )  # fmt: skip
+
+
+def hostile_card() -> str:
+    from loom_nb.notebook._cards import _card_html
+
+    return _card_html(hostile_request())
+
+
+def hostile_diff() -> str:
+    lines = "".join(f"+{line}\n" for line in CORPUS.splitlines())
+    return f"diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -0,0 +1,{len(CORPUS.splitlines())} @@\n{lines}"
+
+
+def test_the_terminal_prompt_shows_an_approval_as_text() -> None:
+    import io
+
+    from loom_nb._approve_prompt import TerminalApprovals
+    from loom_nb.permissions import ApprovalQueue
+
+    shown = io.StringIO()
+    TerminalApprovals(ApprovalQueue(), stdin=io.StringIO(), stdout=shown)._show(hostile_request())
+    text = shown.getvalue()
+    assert "approval a1" in text and "file_write" in text
+    assert not any(c in text for c in "\x1b\x07\u202e"), text  # escape sequences shown, never obeyed
+
+
 def outputs_in_process(project: Path, db: Path) -> list[tuple[str, str, str]]:
     """(label, mime, content) of every object a user displays after two hostile runs."""
     from IPython.core.interactiveshell import InteractiveShell
 
     from loom_nb.notebook import SwarmRunner
+    from loom_nb.notebook._diff import DiffView
     from loom_nb.notebook._magics import LoomMagics
     from loom_nb.notebook._runner import _HandleOutput
     from loom_nb.notebook._view import LiveView, _Static
@@ -171,7 +208,8 @@ def outputs_in_process(project: Path, db: Path) -> list[tuple[str, str, str]]:
             "graph",
         ):
             objects[f"%loom {line}"] = shell.run_line_magic("loom", line)
-        out = [("live view body", "text/html", view.body.value)]
+        objects["diff view"] = DiffView(hostile_diff(), title=CORPUS)
+        out = [("live view body", "text/html", view.body.value), ("approval card", "text/html", hostile_card())]
         for label, obj in objects.items():
             data, _ = shell.display_formatter.format(obj)
             out += [(label, mime, data[mime]) for mime in ("text/html", "text/markdown", "text/plain") if mime in data]
@@ -251,6 +289,7 @@ def test_every_output_object_is_inert_in_a_browser(tmp_path, monkeypatch):
     outputs = outputs_in_process(project, tmp_path / "g.duckdb")
     kinds = {(label, mime) for label, mime, _ in outputs}
     assert ("handle", "text/markdown") in kinds and ("%loom graph", "text/html") in kinds and len(outputs) >= 14
+    assert ("approval card", "text/html") in kinds and ("diff view", "text/html") in kinds
     with sync_playwright() as p:
         browser = Browser(p)
         linked = 0
