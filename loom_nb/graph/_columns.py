@@ -17,11 +17,17 @@ from typing import Any
 
 from .. import events as _events
 
-__all__ = ["TS", "Shape", "doc", "shape"]
+__all__ = ["TS", "Shape", "doc", "shape", "timestamp"]
 
 _HEADER = ("session_id", "agent", "kind", "ts")
-TS = "make_timestamp((ts * 1000000)::BIGINT)"
-"""Epoch seconds to a naive-UTC TIMESTAMP, without going through the session's time zone."""
+
+
+def timestamp(column: str = "ts") -> str:
+    """SQL turning a column of epoch seconds into a naive-UTC TIMESTAMP, without the session's time zone."""
+    return f"make_timestamp(({column} * 1000000)::BIGINT)"
+
+
+TS = timestamp()
 
 
 def _duck_type(hint: Any) -> str:

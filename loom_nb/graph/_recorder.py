@@ -54,7 +54,7 @@ from ..events import (
     ShellRun,
     ToolCallEvent,
 )
-from ._columns import TS, doc, shape
+from ._columns import TS, doc, shape, timestamp
 from ._spool import new_spool, spool_lines
 from ._store import GraphBusy, GraphStore, file_error, transaction_conflict
 
@@ -444,7 +444,7 @@ class Recorder:
                 )
             if ApprovalDecided in docs:
                 con.execute(
-                    f"""UPDATE approvals SET decided_at = make_timestamp((d.ts * 1000000)::BIGINT),
+                    f"""UPDATE approvals SET decided_at = {timestamp("d.ts")},
                         decision = d.decision, decided_by = d.by, always = d.always, rule_added = d.rule_added,
                         message = d.message, edited = d.edited, latency_s = d.latency_s
                     FROM {shapes[ApprovalDecided].rows()} AS d
