@@ -28,9 +28,15 @@ __all__ = [
     "EventBus",
     "EventLog",
     "LLMCall",
+    "MessageSent",
+    "PlanMade",
+    "PlannedTask",
     "SessionEnded",
     "SessionStarted",
     "ShellRun",
+    "TaskStatus",
+    "TaskStatusName",
+    "TestRun",
     "ToolCallEvent",
     "ToolStarted",
     "Warning",
@@ -68,6 +74,11 @@ class AgentSpawned(_Base):
     restart: bool = False
     """True when its supervisor started it again after a crash (restart counts add these up; a new
     turn of a running agent is no restart and emits no AgentSpawned)."""
+    role_version: int = 0
+    """Which definition of its role it was made from (a role redefined mid-run gets a new version;
+    running agents keep theirs)."""
+    task: str = ""
+    """The plan task it works on ("" for the lead and for agents outside a plan)."""
 
 
 @dataclass(slots=True, kw_only=True, frozen=True)
@@ -239,6 +250,107 @@ class ApprovalDecided(_Base):
     latency_s: float = 0.0
 
 
+DependencyKind = Literal["blocks", "informs", "requires_output"]
+"""blocks: the dependent waits for it; requires_output: waits, and gets its output; informs: does not
+wait, but gets its output if it is done by then."""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class PlannedTask:
+    """One task of a plan, as recorded (the plan module builds and checks these)."""
+
+    id: str
+    role: str
+    prompt: str
+    acceptance: str = ""
+    """What must hold for the task to count as done."""
+    deps: tuple[tuple[str, DependencyKind], ...] = ()
+    """(task id, kind) for each task this one depends on."""
+    title: str = ""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class PlanMade(_Base):
+    """The lead made (revision 0) or revised a plan; it replaces the previous one's pending tasks."""
+
+    kind: Literal["plan_made"] = "plan_made"
+    tasks: tuple[PlannedTask, ...]
+    revision: int = 0
+    reason: str = ""
+    """Why it was revised (empty for the first plan)."""
+    estimate_usd: float | None = None
+    """The expected cost of the plan's tasks before they start (None: a model's price is unknown)."""
+    estimate_tokens: int = 0
+    estimate_basis: str = ""
+    """Where the per-role priors came from ("12 tasks of 3 earlier runs", "defaults")."""
+
+
+TaskStatusName = Literal["pending", "running", "done", "failed", "cancelled", "skipped"]
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class TaskStatus(_Base):
+    """A task of the plan changed status; `agent` is the agent on it ("" while pending)."""
+
+    kind: Literal["task_status"] = "task_status"
+    task: str
+    role: str
+    status: TaskStatusName
+    summary: str = ""
+    """The completion's summary (done) or why it failed."""
+    files_changed: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()
+    tests: str = ""
+    """The test results it reports, in one line ("12 passed, 1 failed")."""
+    open_questions: tuple[str, ...] = ()
+    cost_usd: float | None = 0.0
+    """What its agents' calls cost so far (None: a price is unknown)."""
+    error: str | None = None
+
+
+MessageKind = Literal["message", "ask", "reply", "broadcast"]
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class MessageSent(_Base):
+    """An agent (or the lead, or the run itself) sent another a message; `agent` is the sender."""
+
+    kind: Literal["message_sent"] = "message_sent"
+    message_id: str
+    to: str
+    """The addressee's name, or "*" for a broadcast."""
+    text: str
+    message_kind: MessageKind = "message"
+    urgent: bool = False
+    """Urgent messages (stop, budget, a re-plan) interrupt the addressee instead of waiting for its turn."""
+    reply_to: str = ""
+    """For a reply: the id of the ask it answers."""
+    task: str = ""
+    """The sender's task."""
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class TestRun(_Base):
+    """The project's tests ran in the workspace (the tester's outcome)."""
+
+    __test__ = False  # not a pytest test class
+    kind: Literal["test_run"] = "test_run"
+    command: str
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    failing: tuple[str, ...] = ()
+    """Ids of the failing and erroring tests (pytest node ids)."""
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    task: str = ""
+    round: int = 1
+    """1 for the first run of a task's tests, 2 after the first fix, ..."""
+    summary: str = ""
+    """One line: "12 passed, 1 failed (tests/test_x.py::test_y)"."""
+
+
 Event = (
     AgentSpawned
     | AgentStatus
@@ -253,6 +365,10 @@ Event = (
     | ApprovalRequested
     | ApprovalDecided
     | BudgetWarning
+    | PlanMade
+    | TaskStatus
+    | MessageSent
+    | TestRun
 )
 
 Subscriber = Callable[[Any], None]

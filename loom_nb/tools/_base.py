@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Permission", "Tool", "ToolContext", "ToolError", "truncate"]
 
-Permission = Literal["read", "write", "execute"]
+Permission = Literal["read", "write", "execute", "coordination"]
+"""The policy's categories: coordination is talking to other agents and the decision graph."""
 
 
 class ToolError(Exception):
@@ -44,6 +45,9 @@ class ToolContext:
     role: str = ""
     task: str = ""
     """The task the agent works on (commit trailers name it)."""
+    team: Any = None
+    """The swarm's services for this agent (its post office, its task's completion); None outside a
+    swarm. The tools that need it (messages, complete_task) say so when it is missing."""
 
 
 ToolFn = Callable[[dict[str, Any], ToolContext], Awaitable[str]]
