@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -80,6 +80,10 @@ class Agent:
         in_flight_grace: float = 5.0,
         gate: PermissionGate | None = None,
         restart: bool = False,
+        inbox: Callable[[], str] | None = None,
+        who_has: Callable[[str], str] | None = None,
+        role_version: int = 0,
+        task: str = "",
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be >= 1; got {max_iterations}")
@@ -107,6 +111,14 @@ class Agent:
         """True when a supervisor builds this agent again after a crash (pass `process.restarts > 0`)."""
         self._spawned = False
         self._definitions = [t.definition() for t in tools]
+        self.inbox = inbox
+        """Called before each model turn: the messages that arrived since (rendered), or ""."""
+        self.who_has = who_has
+        """For a tool outside this agent's role: which role has it (said in the refusal)."""
+        self.role_version = role_version
+        self.task = task
+        self.history: list[Message] = []
+        """The conversation so far (a later `run(..., resume=True)` goes on from it)."""
 
     def __repr__(self) -> str:
         return f"<Agent {self.name} role={self.role} model={self.model.name}>"
@@ -122,7 +134,9 @@ class Agent:
             )
         )  # type: ignore[arg-type]
 
-    async def run(self, input: str) -> AgentResult:
+    async def run(self, input: str, *, resume: bool = False) -> AgentResult:
+        """Work on `input` until a final answer or the iteration limit. With resume, the conversation
+        goes on from the last run's (a specialist woken by a message keeps what it knows)."""
         bus, sid, name = self.bus, self.session_id, self.name
         if not self._spawned:  # one agent, one spawn: a later run is a new turn, not a restart
             self._spawned = True
@@ -134,9 +148,12 @@ class Agent:
                     model=self.model.name,
                     parent=self.parent,
                     restart=self.restart,
+                    role_version=self.role_version,
+                    task=self.task,
                 )
             )
-        messages: list[Message] = [Message.user(input)]
+        messages: list[Message] = [*self.history, Message.user(input)] if resume else [Message.user(input)]
+        self.history = messages
         usage = Usage()
         cost: float | None = 0.0
         warned_price = False
@@ -146,6 +163,8 @@ class Agent:
             for iteration in range(1, self.max_iterations + 1):
                 self._iteration = iteration
                 last = iteration == self.max_iterations
+                if self.inbox is not None and (letters := self.inbox()):
+                    messages[-1] = _with_text(messages[-1], letters)  # between turns: after the tool results
                 self._status("thinking", iteration)
                 settings, sent = self.settings, messages
                 if last and iteration > 1:
@@ -330,9 +349,11 @@ class Agent:
         if tool is None:
             outcome = "refused"
             error = (
-                f"tool {call.name!r} is not available to this agent; it may use only "
+                f"tool {call.name!r} is not available to this agent (role {self.role}); it may use only "
                 f"{', '.join(sorted(self.tools))}. Nothing was run."
             )
+            if self.who_has is not None and (owner := self.who_has(call.name)):
+                error += f" {owner}"
         elif call.arguments_error is not None:
             outcome, error = "error", f"{call.name} was not run: {call.arguments_error}. Send a JSON object."
         else:

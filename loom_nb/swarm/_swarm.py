@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..agents._loop import Agent
-from ..agents._sub_agent import Findings, _resolve_scope, research
+from ..agents._sub_agent import Findings, _resolve_scope
 from ..config import ConfigError, load_config
 from ..events import (
     ENDED_STATUSES,
@@ -29,6 +28,7 @@ from ..events import (
     Event,
     EventBus,
     LLMCall,
+    PlanMade,
     SessionEnded,
     SessionStarted,
     Warning,
@@ -38,10 +38,13 @@ from ..models._base import Model
 from ..models._budget import Budget, BudgetReached, reset_budget, use_budget
 from ..models._messages import Usage
 from ..permissions import ApprovalQueue, OnAsk, PermissionGate, Policy
-from ..runtime import DynamicSupervisor, Registry, supervised_map
-from ..tools import Scope, ToolContext
+from ..runtime import Registry
+from ..tools import Scope
+from . import _roles
+from ._crew import Crew, TaskResult
 from ._lead import Lead
-from ._roles import ROLES, Role, Task
+from ._plan import Task, check_plan
+from ._roles import Role, RoleBook
 
 __all__ = ["Swarm", "SwarmResult", "run_sync"]
 
@@ -63,6 +66,12 @@ class SwarmResult:
     elapsed_s: float = 0.0
     error: str | None = None
     """Why it failed or was cancelled."""
+    tasks: tuple[TaskResult, ...] = ()
+    """Each task of the plan: status, agent, completion, cost, test runs."""
+    estimate_usd: float | None = None
+    """What the plan was expected to cost before it started (None: a price was unknown)."""
+    reverted: tuple[str, ...] = ()
+    """Commits reverted at the end because the tests still failed (or an outcome was denied)."""
 
     def __str__(self) -> str:
         return self.text or f"[{self.status}] {self.error or ''}"
@@ -134,6 +143,14 @@ class Swarm:
         preset: str | None = None,
         approve: OnAsk = "queue",
         approval_timeout: float = 600.0,
+        strong: Model | str | None = None,
+        roles: RoleBook | None = None,
+        plan: list[Task] | None = None,
+        role_budgets: dict[str, float | tuple[float | None, int | None]] | None = None,
+        task_budget_usd: float | None = None,
+        fix_rounds: int | None = None,
+        approve_outcomes: bool = False,
+        revise: bool = True,
     ) -> None:
         if not intent or not intent.strip():
             raise ValueError("a swarm needs an intent: say what you want found out")
@@ -151,12 +168,42 @@ class Swarm:
         # Models are built now, so a missing key is reported before anything starts.
         self.model = get_model(model if model is not None else config.default_model, prices=config.prices)
         self.weak = get_model(weak if weak is not None else config.weak_model, prices=config.prices)
+        strong_name = strong if strong is not None else getattr(config, "strong_model", None)
+        self.strong = get_model(strong_name, prices=config.prices) if strong_name is not None else self.model
+        self.book = (roles if roles is not None else _roles.roles).with_project(self.root)
+        """The roles of this run: the process's (`loom_nb.roles`), then the project's [roles.NAME] tables."""
+        self._models: dict[str, Model] = {}
+        self._prices = config.prices
         if budget_usd is not None:
-            _check_priced(budget_usd, (self.model, self.weak), config.source or self.root / ".loom.toml")
+            _check_priced(budget_usd, self._all_models(), config.source or self.root / ".loom.toml")
         self.max_agents = max_agents
         """Agents working at once (the lead's plan may hold more tasks; they queue)."""
         self.max_tasks = max_tasks
         """Most tasks the lead's plan may hold."""
+        self.given_plan = plan
+        """A plan the user wrote (checked like the lead's); None: the lead plans."""
+        self.role_budgets: dict[str, tuple[float | None, int | None]] = {}
+        for name, cap in (role_budgets or {}).items():
+            self.book.get(name)  # an unknown role is an error now, with the roles named
+            usd, tokens = cap if isinstance(cap, tuple) else (cap, None)
+            if (usd is not None and usd <= 0) or (tokens is not None and tokens <= 0):
+                raise ValueError(f"the budget of role {name!r} must be > 0; got {cap!r}")
+            self.role_budgets[name] = (usd, tokens)
+        if task_budget_usd is not None and task_budget_usd <= 0:
+            raise ValueError(f"task_budget_usd must be > 0 (or None); got {task_budget_usd}")
+        self.task_budget_usd = task_budget_usd
+        test = getattr(config, "test", None)
+        self.fix_rounds = fix_rounds if fix_rounds is not None else getattr(test, "fix_rounds", 2)
+        """Rounds a tester may send failures back to the implementer before the run gives up."""
+        self.approve_outcomes = approve_outcomes
+        """Writing roles edit their worktree without asking; a human approves each task's outcome."""
+        self.revise = revise
+        """Let the lead revise the plan when a task fails or leaves open questions (models only)."""
+        self.estimate_usd: float | None = None
+        self.results: dict[str, TaskResult] = {}
+        self.workspace: Any = None
+        self.store: Any = None
+        """The graph file the run records to (its earlier runs give the estimate's priors)."""
         self.budget_usd = budget_usd
         self.token_budget = token_budget
         self.budget = Budget(usd=budget_usd, tokens=token_budget) if budget_usd or token_budget else None
@@ -175,6 +222,12 @@ class Swarm:
         self.bus.subscribe(self._open_agents)
         self.policy = policy if policy is not None else Policy.load(self.root, preset=preset)
         """Decides every tool call of the run's agents (default: the project's .loom.toml [permissions])."""
+        role_presets = {r.name: r.preset for r in self.book if r.preset is not None}
+        if approve_outcomes:  # a writing role's edits in its worktree need no approval: its outcome will
+            for r in self.book:
+                if r.writes and self.policy.preset_for(r.name) == "strict":
+                    role_presets[r.name] = "balanced"
+        self.policy.role_presets = {**role_presets, **self.policy.role_presets}
         self.gate = PermissionGate(
             self.policy,
             queue=ApprovalQueue(timeout=approval_timeout),
@@ -214,8 +267,28 @@ class Swarm:
 
     @property
     def may_run_commands(self) -> bool:
-        """Whether any role of this run has the shell tool (the live view says then if no OS sandbox holds it)."""
-        return any(t.name == "shell" for role in ROLES.values() for t in role.tools())
+        """Whether any role of this run may run commands (the live view says then if no OS sandbox holds them)."""
+        return any(t in ("shell", "run_tests") for role in self.book for t in role.tools)
+
+    def model_for(self, role: Role) -> Model:
+        """The model of a role's agents: a tier of the run's (strong, default, weak) or its own."""
+        tier = role.tier()
+        if tier == "strong":
+            return self.strong
+        if tier == "weak":
+            return self.weak
+        if tier == "default":
+            return self.model
+        if role.model not in self._models:
+            self._models[role.model] = get_model(role.model, prices=self._prices)
+        return self._models[role.model]
+
+    def _all_models(self) -> tuple[Model, ...]:
+        models = {m.name: m for m in (self.model, self.weak, self.strong)}
+        for role in self.book:
+            m = self.model_for(role)
+            models.setdefault(m.name, m)
+        return tuple(models.values())
 
     def _note_warning(self, event: Event) -> None:
         if isinstance(event, BudgetWarning) and event.session_id == self.session_id:
@@ -241,6 +314,7 @@ class Swarm:
             from ..graph import DecisionGraph, GraphError, GraphStore, Recorder, SchemaTooNew
 
             store = GraphStore(self.db) if self.db is not None else GraphStore(project=self.root)
+            self.store = store
             try:
                 recorder = Recorder(store).attach(self.bus)
                 graph = DecisionGraph(store, session_id=self.session_id, agent_name="lead")
@@ -261,6 +335,7 @@ class Swarm:
         if (self.root / ".loom" / "worktrees").is_dir():
             await self._offer_stale_cleanup()
         findings: tuple[Findings, ...] = ()
+        self._reverted: list[str] = []
         text, status, error = "", "done", None
         try:
             if unusable is not None:
@@ -268,12 +343,23 @@ class Swarm:
             if self._stop_reason is not None:  # stopped before it began
                 raise asyncio.CancelledError
             scope = Scope(self.scope_dir)
-            lead = Lead(model=self.model, bus=self.bus, session_id=self.session_id, scope=scope)
-            tasks = await lead.plan(self.intent, self.max_tasks)
+            lead = Lead(model=self.model, bus=self.bus, session_id=self.session_id, scope=scope, book=self.book)
+            if self.given_plan is not None:
+                lead.spawn("following the user's plan")
+                tasks = self._check_given(self.given_plan)
+            else:
+                tasks = await lead.plan(self.intent, self.max_tasks)
+            await self._announce(tasks)
             goal_and_actions = await self._log_plan(graph, tasks)
-            findings = await self._dispatch(tasks, scope, graph)
-            await self._log_findings(graph, goal_and_actions, findings)
-            text = await lead.answer(self.intent, findings)
+            results = await self._work(tasks, scope, graph, lead)
+            findings = tuple(
+                r.findings if r.findings is not None else _failed_findings(r, self.session_id)
+                for r in results
+                if r.task.role == "researcher" and r.status not in ("skipped", "pending")
+            )
+            await self._log_findings(graph, goal_and_actions, tasks, results)
+            reverted = await self._settle_outcomes(results)
+            text = await lead.answer(self.intent, results, workspace=self.workspace, reverted=reverted)
         except asyncio.CancelledError:
             status, error = "cancelled", self._stop_reason or "cancelled"
             if self._stop_reason is None:
@@ -309,6 +395,9 @@ class Swarm:
             session_id=self.session_id,
             status=status,
             text=text,
+            tasks=tuple(self.results.values()),
+            estimate_usd=self.estimate_usd,
+            reverted=tuple(self._reverted),
             findings=findings,  # type: ignore[arg-type]
             usage=self.meter.usage,
             cost_usd=None if self.meter.unpriced else self.meter.cost,
@@ -354,73 +443,95 @@ class Swarm:
         for name in list(self._open_agents.open):
             self._end_agent(name, final, error or f"the session ended ({status}) first")
 
-    async def _dispatch(self, tasks: list[Task], scope: Scope, graph: Any) -> tuple[Findings, ...]:
-        supervisor = DynamicSupervisor(registry=self.registry, name=("swarm", self.session_id))
-        await supervisor.start()
-        counters: dict[str, int] = {}
-        names = []
-        for task in tasks:
-            counters[task.role] = counters.get(task.role, 0) + 1
-            names.append(f"{task.role}-{counters[task.role]}")
+    def _check_given(self, tasks: list[Task]) -> list[Task]:
+        from ._plan import number
 
-        async def run_task(indexed: tuple[int, Task]) -> Findings:
-            index, task = indexed
-            return await self._run_role(ROLES[task.role], names[index], task, scope, graph)
+        tasks = number(tasks)
+        check_plan(tasks, self.book.names(), max_tasks=max(self.max_tasks, len(tasks)))
+        return tasks
 
-        try:
-            outcomes = await supervised_map(
-                run_task,
-                list(enumerate(tasks)),
-                supervisor=supervisor,
-                max_concurrency=self.max_agents,
-                name=lambda i, item: (names[i], self.session_id),
-            )
-        finally:
-            await _to_the_end(supervisor.stop())
-        results = []
-        for outcome in outcomes:
-            if outcome.ok:
-                results.append(outcome.value)
-            else:
-                reason = outcome.reason
-                err = "timed out" if reason == "timeout" else f"{type(reason).__name__}: {reason}"
-                self._end_agent(names[outcome.index], "crashed", err)  # if it died without saying so
-                results.append(
-                    Findings(
-                        task=outcome.item[1].prompt,
-                        text=f"failed: {err}",
-                        partial=True,
-                        agent=names[outcome.index],
-                        session_id=self.session_id,
-                        error=err,
-                    )
-                )
-        return tuple(results)  # type: ignore[arg-type]
+    async def _announce(self, tasks: list[Task]) -> None:
+        """Record the plan with its expected cost (per-role priors from earlier runs when there are any)."""
+        from ._estimate import estimate
 
-    async def _run_role(self, role: Role, name: str, task: Task, scope: Scope, graph: Any) -> Findings:
-        model = self.weak if role.model == "weak" else self.model
-        agent = Agent(
-            name=name,
-            role=role.name,
-            model=model,
-            tools=role.tools(),
-            system_prompt=role.system_prompt.format(limit=role.max_iterations),
-            max_iterations=role.max_iterations,
-            bus=self.bus,
-            parent="lead",
-            gate=self.gate,
-            context=ToolContext(
-                scope=scope,
-                project=self.root,
+        guess = await asyncio.to_thread(estimate, tasks, self)
+        self.estimate_usd = guess.usd
+        self.bus.emit(
+            PlanMade(
                 session_id=self.session_id,
-                graph=graph.for_agent(name) if graph is not None else None,
-            ),
+                agent="lead",
+                tasks=tuple(t.planned() for t in tasks),
+                estimate_usd=guess.usd,
+                estimate_tokens=guess.tokens,
+                estimate_basis=guess.basis,
+            )
+        )
+
+    async def _work(self, tasks: list[Task], scope: Scope, graph: Any, lead: Lead) -> list[TaskResult]:
+        """Run the plan: a workspace when a role of it writes, a post office, the crew."""
+        if any(self.book.get(t.role).writes for t in tasks):
+            self.workspace = await self._open_workspace()
+        try:
+            from ._mail import PostOffice
+        except ImportError:  # pragma: no cover - the post office lands separately
+            post = None
+        else:
+            post = PostOffice(bus=self.bus, session_id=self.session_id, registry=self.registry)
+        revision = 0
+
+        async def on_ended(result: TaskResult) -> list[Task] | None:
+            nonlocal revision
+            if not self.revise or crew.scheduler is None:
+                return None
+            revised = await lead.revise(self.intent, result, crew, self.max_tasks)
+            if revised is None:
+                return None
+            revision += 1
+            self.bus.emit(
+                PlanMade(
+                    session_id=self.session_id,
+                    agent="lead",
+                    tasks=tuple(t.planned() for t in revised),
+                    revision=revision,
+                    reason=f"{result.task.id} {result.status}",
+                )
+            )
+            return revised
+
+        crew = Crew(
+            self, book=self.book, scope=scope, graph=graph, workspace=self.workspace, post=post, on_ended=on_ended
         )
         try:
-            return await research(agent, task.prompt, scope)
-        except BudgetReached as exc:
-            self.stop(str(exc))  # the others' calls in flight settle and are recorded as the run winds down
-            raise
+            self.results = await crew.run(tasks)
+        finally:
+            self.results = self.results or crew.results
+            await _to_the_end(crew.close())
+        return list(self.results.values())
+
+    async def _open_workspace(self) -> Any:
+        from ..workspace import Workspace, WorkspaceError
+
+        try:
+            return await asyncio.to_thread(Workspace.create, self.root, self.session_id)
+        except WorkspaceError as exc:
+            self.bus.emit(Warning(session_id=self.session_id, agent="", code="no_workspace", message=str(exc)))
+            return None
+
+    async def _settle_outcomes(self, results: list[TaskResult]) -> list[str]:
+        """Tests still failing after the fix rounds: the run's commits are reverted. In approve-outcomes
+        mode each writing task's outcome goes to a human; a denied one is reverted."""
+        ws = self.workspace
+        if ws is None:
+            return []
+        from ._outcomes import failing_tests, review_outcomes
+
+        if failing_tests(results):
+            reverted = await asyncio.to_thread(ws.undo)
+            self._reverted = [c.sha for c in reverted]
+            return self._reverted
+        if self.approve_outcomes:
+            self._reverted = await review_outcomes(self, results)
+        return self._reverted
 
     # the decision graph -------------------------------------------------------------------
 
@@ -437,7 +548,11 @@ class Swarm:
             )
             actions = [
                 graph.add_node(
-                    "action", f"research: {t.prompt}"[:200], t.prompt, parent_id=goal.id, metadata={"role": t.role}
+                    "action",
+                    f"{t.role}: {t.title}"[:200],
+                    t.prompt,
+                    parent_id=goal.id,
+                    metadata={"role": t.role, "task": t.id},
                 ).id
                 for t in tasks
             ]
@@ -446,31 +561,44 @@ class Swarm:
         return await asyncio.to_thread(write)
 
     async def _log_findings(
-        self, graph: Any, ids: tuple[int, list[int]] | None, findings: tuple[Findings, ...]
+        self, graph: Any, ids: tuple[int, list[int]] | None, tasks: list[Task], results: list[TaskResult]
     ) -> None:
         if graph is None or ids is None:
             return
         _, actions = ids
+        action_of_task = {t.id: a for t, a in zip(tasks, actions, strict=True)}
 
         def write() -> None:
-            for action_id, f in zip(actions, findings, strict=True):
-                confidence = 20 if f.error else (40 if f.partial or not f.evidence else 70)
-                title = str(f.evidence[0]) if f.evidence else _first_line(f.text)
-                graph.for_agent(f.agent).add_node(
+            for r in results:
+                action_id = action_of_task.get(r.task.id)
+                if action_id is None or r.status in ("pending", "skipped"):
+                    continue
+                f = r.findings
+                if f is not None:
+                    confidence = 20 if f.error else (40 if f.partial or not f.evidence else 70)
+                    title = str(f.evidence[0]) if f.evidence else _first_line(f.text)
+                    body, evidence = f.text, [str(e) for e in f.evidence[:20]]
+                else:
+                    confidence = 70 if r.status == "done" else 20
+                    body = r.output or (r.error or "")
+                    title, evidence = _first_line(body), []
+                graph.for_agent(r.agent or "lead").add_node(
                     "observation",
                     title[:200],
-                    f.text[:4000],
+                    body[:4000],
                     confidence=confidence,
                     parent_id=action_id,
                     metadata={
-                        "evidence": [str(e) for e in f.evidence[:20]],
-                        "partial": f.partial,
-                        "error": f.error,
-                        "model": f.model,
+                        "task": r.task.id,
+                        "evidence": evidence,
+                        "partial": bool(f.partial) if f is not None else False,
+                        "error": r.error,
+                        "model": f.model if f is not None else None,
+                        "status": r.status,
                     },
                 )
             # A human's answer is a decision of the run: linked to the task (action) it allowed or refused.
-            action_of = {f.agent: action_id for action_id, f in zip(actions, findings, strict=True)}
+            action_of = {r.agent: action_of_task.get(r.task.id) for r in results if r.agent}
             for request, answer in self.gate.queue.decided:
                 target = json.dumps(dict(request.arguments), default=str)
                 graph.for_agent(request.agent).add_node(
@@ -520,6 +648,18 @@ async def _to_the_end(step: Any, *, then_cancel: bool = True) -> Any:
     if cancelled and then_cancel:
         raise asyncio.CancelledError
     return future.result()
+
+
+def _failed_findings(result: TaskResult, session_id: str) -> Findings:
+    err = result.error or result.status
+    return Findings(
+        task=result.task.prompt,
+        text=f"failed: {err}",
+        partial=True,
+        agent=result.agent,
+        session_id=session_id,
+        error=err,
+    )
 
 
 def _first_line(text: str) -> str:

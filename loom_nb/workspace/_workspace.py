@@ -368,9 +368,20 @@ class Workspace:
                 raise WorkspaceError(f"--last takes a number of commits >= 1; got {last}")
             ours = ours[-last:]
         for commit in reversed(ours):
-            env = {**_LOOM_COMMITTER, "GIT_AUTHOR_NAME": "loom-nb", "GIT_AUTHOR_EMAIL": "loom-nb@loom-nb.invalid"}
-            self._git("revert", "--no-edit", commit.sha, env=env)
+            self.revert(commit.sha)
         return list(reversed(ours))
+
+    def revert(self, sha: str) -> None:
+        """Revert one commit of the session as a new commit (by loom-nb)."""
+        self.wait_ready()
+        env = {**_LOOM_COMMITTER, "GIT_AUTHOR_NAME": "loom-nb", "GIT_AUTHOR_EMAIL": "loom-nb@loom-nb.invalid"}
+        self._git("revert", "--no-edit", sha, env=env)
+
+    def show(self, shas: list[str]) -> str:
+        """The commits' own diffs, one after another (what a task changed)."""
+        if not shas:
+            return ""
+        return self._git("show", "--no-color", "--no-ext-diff", "--format=commit %H%n%s%n", *shas).stdout
 
     # bookkeeping --------------------------------------------------------------------------------
 

@@ -1,0 +1,443 @@
+"""The crew runs a checked plan: each task's specialist is a registered process with a mailbox, under
+its own DynamicSupervisor (restarted per its role's policy), started when the task is ready, at most
+`max_agents` at once.
+
+A specialist works on its task, ends it with `complete_task` (an empty completion is sent back once),
+then stays reachable until the run ends: a message wakes it for another turn (an ask is answered
+with that turn's text), so a tester can send failures to the implementer that made them. A specialist
+that crashes more often than its role allows ends its task `failed`, and the lead hears of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..agents._loop import Agent
+from ..agents._sub_agent import Findings, research
+from ..events import LLMCall, TaskStatus, TestRun
+from ..models._budget import Budget, BudgetReached
+from ..runtime import ChildSpec, DynamicSupervisor, Process
+from ..tools import Scope, ToolContext
+from ._plan import Scheduler, Task
+from ._roles import Role, RoleBook, tool_catalog
+from ._team import Completion, Desk
+
+if TYPE_CHECKING:
+    from ._swarm import Swarm
+
+__all__ = ["Crew", "TaskResult"]
+
+RESTART_WINDOW_S = 60.0
+NOT_COMPLETE = (
+    "Your task is not complete yet: call complete_task with a summary of what you did and found "
+    "(and files_changed, decisions, test_results, open_questions where they apply). Do it now."
+)
+
+
+@dataclass(kw_only=True)
+class TaskResult:
+    """What one task of the plan came to."""
+
+    task: Task
+    status: str = "pending"
+    """done, failed, cancelled or skipped."""
+    agent: str = ""
+    completion: Completion | None = None
+    findings: Findings | None = None
+    """For a researcher's task: its answer with checked citations."""
+    error: str | None = None
+    cost_usd: float | None = 0.0
+    started: float = 0.0
+    ended: float = 0.0
+    tests: list[TestRun] = field(default_factory=list)
+    outcome: str = ""
+    """In approve-outcomes mode: allow or deny, as the human answered."""
+
+    @property
+    def output(self) -> str:
+        if self.completion is not None:
+            return self.completion.text()
+        if self.findings is not None:
+            return self.findings.text
+        return self.error or ""
+
+
+class _Costs:
+    """Cost per agent from LLMCall events (tasks and roles add their agents' up)."""
+
+    def __init__(self) -> None:
+        self.by_agent: dict[str, float] = {}
+        self.unpriced: set[str] = set()
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, LLMCall):
+            if event.cost_usd is None:
+                if event.error is None:
+                    self.unpriced.add(event.agent)
+            else:
+                self.by_agent[event.agent] = self.by_agent.get(event.agent, 0.0) + event.cost_usd
+
+    def of(self, agents: list[str]) -> float | None:
+        if any(a in self.unpriced for a in agents):
+            return None
+        return sum(self.by_agent.get(a, 0.0) for a in agents)
+
+
+class Crew:
+    """Runs one plan for a swarm; `await crew.run(tasks)` -> {task id: TaskResult} in plan order."""
+
+    def __init__(
+        self,
+        swarm: Swarm,
+        *,
+        book: RoleBook,
+        scope: Scope,
+        graph: Any,
+        workspace: Any,
+        post: Any,
+        on_ended: Callable[[TaskResult], Awaitable[list[Task] | None]] | None = None,
+    ) -> None:
+        self.swarm = swarm
+        self.book = book
+        self.scope = scope
+        self.graph = graph
+        self.workspace = workspace
+        self.post = post
+        self.on_ended = on_ended
+        """Called when a task ends (the lead may revise the plan: it returns the new pending tasks)."""
+        self.results: dict[str, TaskResult] = {}
+        self.costs = _Costs()
+        self._unsubscribe = swarm.bus.subscribe(self._on_event)
+        self._names: dict[str, int] = {}
+        self._agent_of: dict[str, str] = {}
+        self._role_budgets: dict[str, Budget] = {}
+        self._supervisors: list[DynamicSupervisor] = []
+        self._catalog = tool_catalog()
+        self.scheduler: Scheduler | None = None
+
+    # events --------------------------------------------------------------------------------
+
+    def _on_event(self, event: Any) -> None:
+        self.costs(event)
+        if isinstance(event, TestRun):
+            for r in self.results.values():
+                if r.agent == event.agent and (not event.task or event.task == r.task.id):
+                    r.tests.append(event)
+
+    def _status(self, result: TaskResult, status: str, **kw: Any) -> None:
+        c = result.completion
+        if c is not None and status == "done":
+            kw.setdefault("summary", c.summary[:2000])
+            kw.setdefault("files_changed", c.files_changed)
+            kw.setdefault("decisions", c.decisions)
+            kw.setdefault("tests", c.test_results)
+            kw.setdefault("open_questions", c.open_questions)
+        agents = [n for n, t in self._agent_of.items() if t == result.task.id]
+        result.cost_usd = self.costs.of(agents)
+        self.swarm.bus.emit(
+            TaskStatus(
+                session_id=self.swarm.session_id,
+                agent=result.agent,
+                task=result.task.id,
+                role=result.task.role,
+                status=status,  # type: ignore[arg-type]
+                cost_usd=result.cost_usd,
+                error=result.error,
+                **kw,
+            )
+        )
+
+    # the plan ------------------------------------------------------------------------------
+
+    async def run(self, tasks: list[Task]) -> dict[str, TaskResult]:
+        scheduler = self.scheduler = Scheduler(tasks)
+        for t in tasks:
+            self.results[t.id] = TaskResult(task=t)
+        running: dict[asyncio.Future[TaskResult], str] = {}
+        queue: list[Task] = []  # ready, waiting for a free agent slot (max_agents)
+        try:
+            while True:
+                queue += scheduler.ready()
+                queue = [t for t in queue if scheduler.state.get(t.id) == "pending"]  # a revision may drop some
+                while queue and len(running) < self.swarm.max_agents:
+                    task = queue.pop(0)
+                    scheduler.start(task.id)
+                    running[asyncio.ensure_future(self._run_task(task))] = task.id
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for future in done:
+                    task_id = running.pop(future)
+                    result = future.result()
+                    if result.status == "done":
+                        scheduler.finish(task_id, result.output)
+                    else:
+                        ended = "cancelled" if result.status == "cancelled" else "failed"
+                        for skipped in scheduler.fail(task_id, ended):
+                            r = self.results[skipped]
+                            r.status, r.error = "skipped", f"waited on {task_id}, which {result.status}"
+                            self._status(r, "skipped")
+                    if self.on_ended is not None:
+                        revised = await self.on_ended(result)
+                        if revised is not None:
+                            self._revise(revised)
+        finally:
+            for future in running:
+                future.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        order = [t.id for t in tasks] + [i for i in self.results if i not in {t.id for t in tasks}]
+        return {i: self.results[i] for i in order}
+
+    def _revise(self, tasks: list[Task]) -> None:
+        assert self.scheduler is not None
+        for dropped in self.scheduler.revise(tasks):
+            r = self.results[dropped]
+            r.status, r.error = "cancelled", "dropped by the lead's revised plan"
+            self._status(r, "cancelled")
+        for t in tasks:
+            if t.id not in self.results or self.results[t.id].status == "pending":
+                self.results[t.id] = TaskResult(task=t)
+
+    async def close(self) -> None:
+        """End every specialist (the run is over): their processes stop, their mailboxes close."""
+        self._unsubscribe()
+        supervisors, self._supervisors = self._supervisors, []
+        await asyncio.gather(*(s.stop(timeout=5.0) for s in supervisors), return_exceptions=True)
+
+    # one task ------------------------------------------------------------------------------
+
+    def _name(self, role: str) -> str:
+        n = self._names[role] = self._names.get(role, 0) + 1
+        return f"{role}-{n}"
+
+    def agent_names(self) -> dict[str, str]:
+        """task id -> the agent that worked on it."""
+        return {r.task.id: r.agent for r in self.results.values() if r.agent}
+
+    def _prompt(self, task: Task, round_limit: int) -> str:
+        assert self.scheduler is not None
+        # A researcher's question stays as asked (its findings answer it); the others read their task's id.
+        head = (
+            task.prompt.strip() if task.role == "researcher" else f"Task {task.id} ({task.role}): {task.prompt.strip()}"
+        )
+        lines = [head]
+        if task.acceptance:
+            lines.append(f"Acceptance: {task.acceptance.strip()}")
+        if task.role == "tester":
+            lines.append(f"Fix rounds allowed: {round_limit}.")
+        for dep, output in self.scheduler.inputs(task.id):
+            agent = self.results[dep.id].agent
+            lines += ["", f"Output of {dep.id} ({dep.role}, agent {agent}):", output.strip() or "(nothing)"]
+        return "\n".join(lines)
+
+    def _budget(self, role: Role, task: Task, name: str) -> Budget | None:
+        parent = self.swarm.budget
+        caps = self.swarm.role_budgets.get(role.name)
+        if caps is not None:
+            if role.name not in self._role_budgets:
+                usd, tokens = caps
+                self._role_budgets[role.name] = (
+                    parent.child(usd=usd, tokens=tokens, name=f"role {role.name}")
+                    if parent is not None
+                    else Budget(usd=usd, tokens=tokens, name=f"role {role.name}")
+                )
+            parent = self._role_budgets[role.name]
+        if self.swarm.task_budget_usd is not None:
+            b = f"task {task.id}"
+            parent = (
+                parent.child(usd=self.swarm.task_budget_usd, name=b)
+                if parent is not None
+                else Budget(usd=self.swarm.task_budget_usd, name=b)
+            )
+        if role.budget_usd is not None or role.token_budget is not None:
+            b = f"agent {name}"
+            parent = (
+                parent.child(usd=role.budget_usd, tokens=role.token_budget, name=b)
+                if parent is not None
+                else Budget(usd=role.budget_usd, tokens=role.token_budget, name=b)
+            )
+        return parent
+
+    async def _run_task(self, task: Task) -> TaskResult:
+        result = self.results[task.id]
+        role = self.book.get(task.role)  # the definition now: a redefinition later changes later spawns only
+        name = self._name(role.name)
+        result.agent = name
+        self._agent_of[name] = task.id
+        result.started = time.time()
+        self._status(result, "running")
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+        desk = Desk(task_id=task.id, role=role.name, post=self.post)
+        budget = self._budget(role, task, name)
+        prompt = self._prompt(task, self.swarm.fix_rounds)
+        starts = 0
+        last_error = ""
+        swarm = self.swarm
+
+        async def body(proc: Process) -> None:
+            nonlocal starts, last_error
+            starts += 1
+            agent = self._agent(role, name, task, desk, budget, restart=starts > 1)
+            if self.post is not None:
+                self.post.open(name, proc, role=role.name, task=task.id)
+            try:
+                if not finished.done():
+                    await self._work(agent, role, prompt, desk, result, restarted=starts > 1)
+                    if not finished.done():
+                        finished.set_result(None)
+                if self.post is not None:
+                    await self._answer_letters(agent, name)
+            except BudgetReached as exc:
+                swarm.stop(str(exc))
+                if not finished.done():
+                    finished.set_exception(exc)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # SystemExit too: this specialist's crash, not the run's
+                last_error = f"{type(exc).__name__}: {exc}"
+                raise
+            finally:
+                if self.post is not None:
+                    self.post.close(name)
+
+        supervisor = DynamicSupervisor(
+            registry=swarm.registry,
+            name=("task", task.id, swarm.session_id),
+            max_restarts=role.max_restarts,
+            max_seconds=RESTART_WINDOW_S,
+        )
+        await supervisor.start()
+        self._supervisors.append(supervisor)
+
+        def on_down(down: Any) -> None:  # the task's supervisor gave up (too many crashes), or a temporary one crashed
+            if finished.done():
+                return
+            if starts > 1:
+                why = f"{name} crashed {starts} times (role {role.name} allows {role.max_restarts} restarts); last: "
+            else:
+                why = ""
+            reason = down.reason
+            said = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
+            finished.set_exception(_TaskCrashed(why + (last_error or said)))
+
+        supervisor.process.add_monitor(on_down)
+        restart = (
+            "temporary"
+            if role.restart == "temporary"
+            else ("permanent" if role.restart == "permanent" else "transient")
+        )
+        try:
+            proc = await supervisor.start_child(
+                ChildSpec(id=name, start=body, restart=restart, name=(name, swarm.session_id))  # type: ignore[arg-type]
+            )
+            if restart == "temporary":
+                proc.add_monitor(lambda down: on_down(down) if down.abnormal else None)
+            await finished
+        except asyncio.CancelledError:
+            result.status, result.error = "cancelled", swarm.stop_reason or "cancelled"
+            result.ended = time.time()
+            self._status(result, "cancelled")
+            raise
+        except BudgetReached as exc:
+            result.status, result.error = "cancelled", str(exc)
+        except _TaskCrashed as exc:
+            result.status, result.error = "failed", str(exc)
+        except Exception as exc:
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        else:
+            result.status = "done"
+        result.ended = time.time()
+        self._status(result, result.status)
+        return result
+
+    def _agent(self, role: Role, name: str, task: Task, desk: Desk, budget: Budget | None, *, restart: bool) -> Agent:
+        swarm = self.swarm
+        tools = [self._catalog[n] for n in role.tools if n in self._catalog]
+        post = self.post
+        book = self.book
+
+        def who_has(tool: str) -> str:
+            owners = [r.name for r in book if tool in r.tools]
+            live = [n for n, t in self._agent_of.items() if self.results[t].task.role in owners]
+            if not owners:
+                return ""
+            who = f"Role {' or '.join(owners)} has it"
+            return f"{who}: ask {live[0]} with send_message." if live else f"{who}."
+
+        return Agent(
+            name=name,
+            role=role.name,
+            model=swarm.model_for(role),
+            tools=tools,
+            system_prompt=role.system_prompt.replace("{limit}", str(role.max_iterations)),
+            max_iterations=role.max_iterations,
+            bus=swarm.bus,
+            parent="lead",
+            gate=swarm.gate,
+            budget=budget,
+            restart=restart,
+            role_version=role.version,
+            task=task.id,
+            who_has=who_has,
+            inbox=(lambda: _letters(post, name)) if post is not None else None,
+            context=ToolContext(
+                scope=self.scope if not role.writes or self.workspace is None else Scope(self.workspace.path),
+                project=swarm.root,
+                session_id=swarm.session_id,
+                graph=self.graph.for_agent(name) if self.graph is not None else None,
+                workspace=self.workspace,
+                role=role.name,
+                task=task.id,
+                team=desk,
+            ),
+        )
+
+    async def _work(
+        self, agent: Agent, role: Role, prompt: str, desk: Desk, result: TaskResult, *, restarted: bool
+    ) -> None:
+        if restarted:
+            prompt += "\n\n(You were restarted after a crash: check what is already done before redoing it.)"
+        if role.name == "researcher":
+            findings = await research(agent, prompt, agent.context.scope)
+            result.findings = findings
+            if desk.completion is None:
+                desk.completion = Completion(summary=findings.text)
+            result.completion = desk.completion
+            return
+        reply = await agent.run(prompt)
+        if desk.completion is None or desk.completion.empty:
+            reply = await agent.run(NOT_COMPLETE, resume=True)  # sent back once
+        if desk.completion is None or desk.completion.empty:
+            desk.completion = Completion(
+                summary=reply.text.strip() or "(no report)",
+                open_questions=("the agent did not call complete_task; this summary is its last answer",),
+            )
+        result.completion = desk.completion
+
+    async def _answer_letters(self, agent: Agent, name: str) -> None:
+        """After its task, a specialist stays reachable: each letter is a turn; an ask gets its text back."""
+        while True:
+            letter = await self.post.next(name)
+            if letter is None:
+                return
+            reply = await agent.run(self.post.render([letter]), resume=True)
+            if letter.kind == "ask":
+                self.post.send(
+                    name, letter.sender, reply.text.strip() or "(no answer)", kind="reply", reply_to=letter.id
+                )
+
+
+class _TaskCrashed(RuntimeError):
+    """A task's specialist crashed for good (its reason is the message)."""
+
+
+def _letters(post: Any, name: str) -> str:
+    """What arrived for `name` since its last turn, rendered for the model ("" when nothing)."""
+    letters = post.drain(name)
+    return post.render(letters) if letters else ""

@@ -1,0 +1,98 @@
+"""How a run's changes are settled at its end: tests that still fail revert the run's commits; in
+approve-outcomes mode a human approves each writing task's outcome (its diff, test results, the
+decisions it implements, its cost) once, and a denied outcome's commits are reverted before any merge."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ..permissions import ApprovalRequest
+from ..permissions._policy import Decision
+from ._crew import TaskResult
+
+if TYPE_CHECKING:
+    from ._swarm import Swarm
+
+__all__ = ["failing_tests", "last_test_run", "review_outcomes"]
+
+OUTCOME_TOOL = "task_outcome"
+PREVIEW_LIMIT = 60_000
+
+
+def last_test_run(results: list[TaskResult]) -> Any:
+    """The newest test run of the plan's testers (None when no tester ran the tests)."""
+    runs = [t for r in results for t in r.tests]
+    return max(runs, key=lambda t: t.ts) if runs else None
+
+
+def failing_tests(results: list[TaskResult]) -> bool:
+    """True when the last test run of the plan failed (after the fix rounds the tester had)."""
+    run = last_test_run(results)
+    if run is None:
+        return False
+    return bool(run.failed or run.errors or (run.exit_code not in (0, None) and not run.passed))
+
+
+async def review_outcomes(swarm: Swarm, results: list[TaskResult]) -> list[str]:
+    """One approval per task that committed; returns the shas reverted because a human said no."""
+    ws = swarm.workspace
+    commits = await asyncio.to_thread(ws.commits)
+    by_task: dict[str, list[Any]] = {}
+    for c in commits:
+        if c.task:
+            by_task.setdefault(c.task, []).append(c)
+    tests = last_test_run(results)
+    decisions = [d for r in results for d in (r.completion.decisions if r.completion else ())]
+    asks = []
+    for r in results:
+        mine = by_task.get(r.task.id)
+        if not mine:
+            continue
+        diff = await asyncio.to_thread(_diff_of, ws, mine)
+        files = sorted({f for c in mine for f in c.files})
+        request = ApprovalRequest(
+            id="",
+            session_id=swarm.session_id,
+            agent=r.agent,
+            role=r.task.role,
+            tool=OUTCOME_TOOL,
+            arguments={
+                "task": r.task.id,
+                "title": r.task.title,
+                "commits": [c.sha[:10] for c in mine],
+                "files": files,
+                "lines": f"+{sum(c.insertions for c in mine)} -{sum(c.deletions for c in mine)}",
+                "tests": tests.summary if tests is not None else "no test run",
+                "decisions": decisions[:10],
+                "cost_usd": r.cost_usd,
+            },
+            cwd=str(ws.path),
+            reason=r.completion.summary if r.completion else "",
+            preview=diff[:PREVIEW_LIMIT],
+            decision=Decision(
+                action="ask",
+                rule=None,
+                explain="ask: approve-outcomes mode: a human approves each task's outcome before it can be merged",
+                category="write",
+                subject=r.task.id,
+            ),
+        )
+        asks.append((r, mine, swarm.gate.queue.ask(request)))
+    reverted: list[str] = []
+    for r, mine, pending in asks:
+        answer = await pending
+        r.outcome = answer.action
+        if answer.action != "allow":
+            await asyncio.to_thread(_revert, ws, mine)
+            reverted += [c.sha for c in mine]
+    return reverted
+
+
+def _diff_of(ws: Any, commits: list[Any]) -> str:
+    return ws.show([c.sha for c in commits])
+
+
+def _revert(ws: Any, commits: list[Any]) -> None:
+    for c in reversed(commits):
+        ws.revert(c.sha)
