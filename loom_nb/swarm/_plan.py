@@ -158,6 +158,14 @@ def _cycle(tasks: Sequence[Task]) -> list[str]:
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_MAX_STARTS = 64
+"""Places a plan's JSON may start at that parse_plan tries (bounds the work on a long garbled reply)."""
+
+
+def _looks_like_plan(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "tasks" in value
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
 def parse_plan(text: str) -> list[Task]:
@@ -167,13 +175,29 @@ def parse_plan(text: str) -> list[Task]:
     fenced = _FENCE.search(body)
     if fenced:
         body = fenced.group(1).strip()
-    start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
-    if start < 0:
+    starts = [i for i, c in enumerate(body) if c in "{["][:_MAX_STARTS]
+    if not starts:
         raise PlanError('the plan must be JSON: {"tasks": [{"id": "t1", "role": ..., "prompt": ..., "deps": []}]}')
-    try:
-        data, _ = json.JSONDecoder().raw_decode(body[start:])
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"the plan is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    # Prose before the JSON may hold a bracket ("Plan [draft 2]: {...}"): the first value that looks like
+    # a plan wins; else what the first place holds is judged (its problem named, or its JSON error).
+    decoder = json.JSONDecoder()
+    first: Any = None
+    data: Any = None
+    for n, start in enumerate(starts):
+        try:
+            value, _ = decoder.raw_decode(body, start)
+        except json.JSONDecodeError as exc:
+            first = exc if n == 0 else first
+            continue
+        if _looks_like_plan(value):
+            data = value
+            break
+        first = value if n == 0 else first
+    else:
+        if isinstance(first, json.JSONDecodeError):
+            where = first.pos - starts[0]
+            raise PlanError(f"the plan is not valid JSON ({first.msg} at character {where})") from None
+        data = first
     items = data.get("tasks") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise PlanError('the plan must hold a list under "tasks"')
@@ -274,12 +298,17 @@ class Scheduler:
         return skipped
 
     def _skip(self, task_id: str) -> list[str]:
-        if self.state.get(task_id) != "pending":
-            return []
-        self.state[task_id] = "skipped"
-        out = [task_id]
-        for dep in self._dependents.get(task_id, ()):
-            out += self._skip(dep)
+        """Skip a pending task and, transitively, what waits on it (a loop: a chain of thousands of
+        tasks must not hit the recursion limit)."""
+        out: list[str] = []
+        stack = [task_id]
+        while stack:
+            i = stack.pop()
+            if self.state.get(i) != "pending":
+                continue
+            self.state[i] = "skipped"
+            out.append(i)
+            stack.extend(reversed(self._dependents.get(i, ())))
         return out
 
     def inputs(self, task_id: str) -> list[tuple[Task, str]]:
