@@ -107,6 +107,9 @@ def _check(role: Role) -> Role:
         raise RoleError(
             f"role name {role.name!r} must be lower-case letters, digits, - or _ (at most 32), like 'security-reviewer'"
         )
+    for key in ("description", "system_prompt", "model"):
+        if not isinstance(getattr(role, key), str):
+            raise RoleError(f"{where}: {key} must be a string; got {getattr(role, key)!r}")
     if not role.description.strip():
         raise RoleError(f"{where} needs a description: one line that tells the lead what it is for")
     if role.name != "lead" and not role.system_prompt.strip():
@@ -124,20 +127,35 @@ def _check(role: Role) -> Role:
             parse_model_string(role.model)
         except ValueError as exc:
             raise RoleError(f"{where}: {exc} (or use a tier: strong, default, weak)") from None
-    if not isinstance(role.max_iterations, int) or not 1 <= role.max_iterations <= 200:
+    if _not_int(role.max_iterations) or not 1 <= role.max_iterations <= 200:
         raise RoleError(f"{where}: max_iterations must be 1..200; got {role.max_iterations!r}")
-    if role.budget_usd is not None and not role.budget_usd > 0:
+    if role.budget_usd is not None and (_not_number(role.budget_usd) or not role.budget_usd > 0):
         raise RoleError(f"{where}: budget_usd must be > 0 (or None); got {role.budget_usd!r}")
-    if role.token_budget is not None and not role.token_budget > 0:
+    if role.token_budget is not None and (_not_int(role.token_budget) or not role.token_budget > 0):
         raise RoleError(f"{where}: token_budget must be > 0 (or None); got {role.token_budget!r}")
     if role.preset is not None and role.preset not in PRESETS:
         raise RoleError(f"{where}: unknown preset {role.preset!r}; use {', '.join(PRESETS)}")
     if role.restart not in RESTARTS:
         raise RoleError(f"{where}: restart must be one of {', '.join(RESTARTS)}; got {role.restart!r}")
-    if not isinstance(role.max_restarts, int) or role.max_restarts < 0:
+    if _not_int(role.max_restarts) or role.max_restarts < 0:
         raise RoleError(f"{where}: max_restarts must be an int >= 0; got {role.max_restarts!r}")
-    writes = any(catalog[n].permission in ("write", "execute") for n in role.tools)
-    return replace(role, writes=writes)
+    return replace(role, writes=any(_changes_workspace(catalog[n]) for n in role.tools))
+
+
+def _changes_workspace(tool: Tool) -> bool:
+    """Edits files or runs commands. decision_log is a "write" for the policy, but it writes the graph:
+    it does not make its role an editor (the lead would read "(edits files)", the run would open a worktree)."""
+    from .. import tools as t
+
+    return tool.permission == "execute" or any(tool.name == h.name for h in t.HANDS_TOOLS)
+
+
+def _not_int(value: Any) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int)
+
+
+def _not_number(value: Any) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int | float)
 
 
 class RoleBook:
