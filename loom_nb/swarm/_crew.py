@@ -161,8 +161,15 @@ class Crew:
         queue: list[Task] = []  # ready, waiting for a free agent slot (max_agents)
         try:
             while True:
-                queue += scheduler.ready()
-                queue = [t for t in queue if scheduler.state.get(t.id) == "pending"]  # a revision may drop some
+                # A revision may drop a queued task, change it (same id), or hand it back as ready again:
+                # each id once, as the scheduler holds it now.
+                queue = list(
+                    {
+                        t.id: scheduler.tasks[t.id]
+                        for t in [*queue, *scheduler.ready()]
+                        if scheduler.state.get(t.id) == "pending"
+                    }.values()
+                )
                 while queue and len(running) < self.swarm.max_agents:
                     task = queue.pop(0)
                     scheduler.start(task.id)
@@ -294,7 +301,10 @@ class Crew:
                 if self.post is not None:
                     await self._answer_letters(agent, name)
             except BudgetReached as exc:
-                swarm.stop(str(exc))
+                if exc.budget is swarm.budget:  # the run's: the run stops
+                    swarm.stop(str(exc))
+                # A role's, task's or agent's cap ends this task only (cancelled; what waits on it is
+                # skipped and the lead may re-plan); the rest of the plan goes on.
                 if not finished.done():
                     finished.set_exception(exc)
             except asyncio.CancelledError:

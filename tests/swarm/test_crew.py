@@ -1,0 +1,384 @@
+"""The crew running a plan, with scripted models: the lead's model answers the plan JSON (and KEEP
+or a revision), the specialists' models call complete_task. Outputs reach dependents, max_agents
+holds, empty completions are sent back once, crashes restart per role, budgets per role / task /
+agent stop calls before they cross, and the spawn estimate is made from priced models."""
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from loom_nb.events import EventLog
+from loom_nb.models import Price, Response, ScriptedModel, TextPart, Usage, tool_call
+from loom_nb.swarm import Dep, Swarm, Task, roles
+from loom_nb.swarm._crew import NOT_COMPLETE
+from loom_nb.swarm._estimate import DEFAULT_TOKENS, OUTPUT_SHARE
+from tests.gitrepo import git_project
+
+Step = Any
+Behaviour = Callable[[int, list], Step]
+"""(turn, messages) -> the specialist's step for that turn (0 = its first)."""
+
+
+def completes(summary: str, **fields: Any) -> Behaviour:
+    def act(turn: int, messages: list) -> Step:
+        return tool_call("complete_task", summary=summary, **fields) if turn == 0 else "done"
+
+    return act
+
+
+class Team:
+    """One scripted model for every tier: the lead (no tools) plans with `plan`, answers a revise
+    turn with `revise(prompt)`, then answers; each specialist follows the behaviour of its task id."""
+
+    def __init__(
+        self,
+        plan: list[dict],
+        behaviours: dict[str, Behaviour],
+        *,
+        revise: Callable[[str], str] = lambda prompt: "KEEP",
+        latency: float = 0.0,
+        price: Price | None = Price(0.0, 0.0),
+        cost: float | None = None,
+    ) -> None:
+        self.plan = plan
+        self.behaviours = behaviours
+        self.revise = revise
+        self.latency = latency
+        self.cost = cost
+        self.lead_prompts: list[str] = []
+        self.requests: list[tuple[str, list]] = []
+        """(task id, messages) of every specialist request, in order."""
+        self.in_flight = self.peak = 0
+        self.model = ScriptedModel(self._answer, name="scripted:team", price=price)
+
+    async def _answer(self, messages, tools) -> Step:
+        if not tools:  # the lead
+            last = messages[-1].text
+            self.lead_prompts.append(last)
+            if len(self.lead_prompts) == 1:
+                return json.dumps({"tasks": self.plan})
+            if last.startswith("Task ") and " ended " in last:
+                return self.revise(last)
+            return "the answer"
+        task = messages[0].text.split()[1]
+        self.requests.append((task, list(messages)))
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)  # a model's think time, so that agents overlap
+            step = self.behaviours[task](sum(1 for m in messages if m.role == "assistant"), messages)
+        finally:
+            self.in_flight -= 1
+        if self.cost is not None and not isinstance(step, BaseException):
+            parts = (TextPart(text=step),) if isinstance(step, str) else (step,)
+            return Response(
+                parts=parts, usage=Usage(input_tokens=10, output_tokens=4000), model="scripted:team", cost_usd=self.cost
+            )
+        return step
+
+    def of(self, task: str) -> list[list]:
+        return [m for t, m in self.requests if t == task]
+
+
+def swarm_of(team: Team, project: Path, **kw: Any) -> Swarm:
+    kw.setdefault("record", False)
+    return Swarm("change the code", project=project, model=team.model, strong=team.model, weak=team.model, **kw)
+
+
+def task(id: str, role: str, prompt: str = "", **deps: str) -> dict:
+    return {
+        "id": id,
+        "role": role,
+        "prompt": prompt or f"work on {id}",
+        "deps": [{"task": t, "kind": k} for k, t in deps.items()],
+    }
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    return git_project(tmp_path / "p", {"a.py": "x = 1\n", "tests/test_a.py": "def test_a():\n    assert True\n"})
+
+
+# outputs, concurrency, completions -------------------------------------------------------------
+
+
+async def test_dependents_get_their_predecessors_outputs(project):
+    team = Team(
+        [
+            task("t1", "architect", "decide how"),
+            {**task("t2", "reviewer", "review the decision"), "deps": [{"task": "t1", "kind": "requires_output"}]},
+            {**task("t3", "reviewer", "review after it"), "deps": ["t1"]},
+        ],
+        {
+            "t1": completes("use a dict", decisions=["keep the API"], open_questions=[]),
+            "t2": completes("looks right"),
+            "t3": completes("fine"),
+        },
+    )
+    swarm = swarm_of(team, project)
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    assert result.status == "done", result.error
+    assert [(r.task.id, r.status, r.agent) for r in result.tasks] == [
+        ("t1", "done", "architect-1"),
+        ("t2", "done", "reviewer-1"),
+        ("t3", "done", "reviewer-2"),
+    ]
+    (t2_first, *_), (t3_first, *_) = team.of("t2")[0], team.of("t3")[0]
+    assert t2_first.text == (
+        "Task t2 (reviewer): review the decision\n\n"
+        "Output of t1 (architect, agent architect-1):\nuse a dict\nDecision: keep the API"
+    )
+    assert t3_first.text == "Task t3 (reviewer): review after it"  # blocks: waits, gets nothing
+    # t2 and t3 started only once t1 was done
+    statuses = [(e.task, e.status) for e in log.of_kind("task_status")]
+    assert statuses.index(("t1", "done")) < statuses.index(("t2", "running"))
+    assert statuses.index(("t1", "done")) < statuses.index(("t3", "running"))
+    done = {e.task: e for e in log.of_kind("task_status") if e.status == "done"}
+    assert done["t1"].summary == "use a dict" and done["t1"].decisions == ("keep the API",)
+
+
+async def test_max_agents_holds_however_many_tasks_are_ready(project):
+    plan = [task(f"t{i}", "reviewer") for i in range(1, 6)]
+    team = Team(plan, {f"t{i}": completes(f"review {i}") for i in range(1, 6)}, latency=0.02)
+    result = await swarm_of(team, project, max_agents=2, max_tasks=5).run()
+    assert result.status == "done", result.error
+    assert [r.status for r in result.tasks] == ["done"] * 5
+    assert team.peak == 2
+
+
+async def test_an_empty_completion_is_sent_back_once_then_the_last_text_is_used(project):
+    team = Team(
+        [task("t1", "reviewer"), task("t2", "reviewer")],
+        {
+            "t1": lambda turn, messages: ["I looked around.", "Still nothing to report."][turn],
+            "t2": lambda turn, messages: ["Hmm.", tool_call("complete_task", summary="found it"), "ok"][turn],
+        },
+    )
+    result = await swarm_of(team, project).run()
+    assert result.status == "done", result.error
+    t1, t2 = result.tasks
+    assert [m[-1].text for m in team.of("t1")] == ["Task t1 (reviewer): work on t1", NOT_COMPLETE]  # two turns only
+    assert t1.completion.summary == "Still nothing to report."
+    assert t1.completion.open_questions == ("the agent did not call complete_task; this summary is its last answer",)
+    assert t2.completion.summary == "found it" and t2.completion.open_questions == ()
+    assert team.of("t2")[1][-1].text == NOT_COMPLETE
+
+
+async def test_a_revision_does_not_start_a_queued_task_twice_and_uses_its_new_prompt(project):
+    """max_agents=1: t2 and t3 are ready but queued when t1's open question makes the lead revise them."""
+    revised = {"tasks": [task("t2", "reviewer", "work on t2, better"), task("t3", "reviewer")]}
+    team = Team(
+        [task("t1", "reviewer"), task("t2", "reviewer"), task("t3", "reviewer")],
+        {
+            "t1": completes("half done", open_questions=["which module?"]),
+            "t2": completes("t2 done"),
+            "t3": completes("t3 done"),
+        },
+        revise=lambda prompt: json.dumps(revised),
+    )
+    swarm = swarm_of(team, project, max_agents=1)
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    assert result.status == "done", result.error
+    assert [(r.task.id, r.status) for r in result.tasks] == [("t1", "done"), ("t2", "done"), ("t3", "done")]
+    assert Counter(e.task for e in log.of_kind("agent_spawned") if e.task) == {"t1": 1, "t2": 1, "t3": 1}
+    assert [m[0].text for m in team.of("t2")] == ["Task t2 (reviewer): work on t2, better"] * 2  # its two turns
+    assert [p.revision for p in log.of_kind("plan_made")] == [0, 1]
+
+
+# crashes ---------------------------------------------------------------------------------------
+
+
+def crashes(times: int, then: Behaviour) -> Behaviour:
+    count = 0
+
+    def act(turn: int, messages: list) -> Step:
+        nonlocal count
+        if count < times:
+            count += 1
+            raise RuntimeError(f"boom {count}")
+        return then(turn, messages)
+
+    return act
+
+
+async def test_an_implementer_that_crashes_once_is_restarted_on_its_task(project):
+    team = Team([task("t1", "implementer", "edit a.py")], {"t1": crashes(1, completes("edited"))})
+    swarm = swarm_of(team, project)
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    assert result.status == "done", result.error
+    (t1,) = result.tasks
+    assert (t1.status, t1.completion.summary, t1.agent) == ("done", "edited", "implementer-1")
+    spawns = [(e.agent, e.restart, e.task) for e in log.of_kind("agent_spawned") if e.role == "implementer"]
+    assert spawns == [("implementer-1", False, "t1"), ("implementer-1", True, "t1")]
+    first, again = team.of("t1")[0], team.of("t1")[1]
+    assert first[0].text == "Task t1 (implementer): edit a.py"
+    assert again[0].text.endswith("(You were restarted after a crash: check what is already done before redoing it.)")
+    crashed = [e for e in log.of_kind("agent_status") if e.agent == "implementer-1" and e.status == "crashed"]
+    assert [e.reason for e in crashed] == ["RuntimeError: boom 1"]
+
+
+async def test_an_implementer_that_always_crashes_fails_its_task_and_the_lead_is_asked(project):
+    team = Team(
+        [task("t1", "implementer", "edit a.py"), {**task("t2", "reviewer"), "deps": ["t1"]}, task("t3", "reviewer")],
+        {"t1": crashes(99, completes("never")), "t2": completes("never"), "t3": completes("reviewed")},
+    )
+    swarm = swarm_of(team, project)
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    max_restarts = roles["implementer"].max_restarts
+    assert len(team.of("t1")) == max_restarts + 1  # the first start and each restart the role allows
+    t1, t2, t3 = result.tasks
+    assert t1.status == "failed"
+    assert t1.error == (
+        f"implementer-1 crashed {max_restarts + 1} times (role implementer allows {max_restarts} restarts); "
+        f"last: RuntimeError: boom {max_restarts + 1}"
+    )
+    assert (t2.status, t2.error, t2.agent) == ("skipped", "waited on t1, which failed", "")
+    assert t3.status == "done" and team.of("t2") == []
+    revise = [p for p in team.lead_prompts if p.startswith("Task t1 ")]
+    assert len(revise) == 1 and revise[0].startswith("Task t1 (implementer, agent implementer-1) ended failed.")
+    assert "- t2 [skipped] reviewer:" in revise[0]
+    assert {(e.task, e.status) for e in log.of_kind("task_status")} >= {("t1", "failed"), ("t2", "skipped")}
+
+
+# budgets ---------------------------------------------------------------------------------------
+
+CAP = 0.013
+"""Each architect call costs $0.004 and reserves at most $0.004096 (4,096 output tokens at $1e-6,
+input free): three calls fit ($0.012, past 80 %: a warning), the fourth could cross the cap."""
+
+
+@pytest.mark.parametrize("kind", ["role", "task", "agent"])
+async def test_a_budget_per_role_task_or_agent_stops_the_call_that_could_cross_it(project, kind):
+    book = roles.copy()
+    options: dict[str, Any] = {}
+    if kind == "role":
+        options["role_budgets"] = {"architect": CAP}
+        name = "role architect"
+    elif kind == "task":
+        options["task_budget_usd"] = CAP
+        name = "task t1"
+    else:
+        book.define(replace(book["architect"], budget_usd=CAP))
+        name = "agent architect-1"
+    team = Team(
+        [task("t1", "architect"), {**task("t2", "architect"), "deps": ["t1"]}, task("t3", "reviewer")],
+        {
+            "t1": lambda turn, messages: tool_call("file_read", path="a.py"),  # never done
+            "t2": completes("never"),
+            "t3": completes("reviewed"),
+        },
+    )
+    priced = Team(team.plan, team.behaviours, price=Price(0.0, 1e-6), cost=0.004)
+    priced.requests, priced.lead_prompts = team.requests, team.lead_prompts
+    swarm = Swarm(
+        "change the code",
+        project=project,
+        model=team.model,  # the lead and the reviewer: $0
+        strong=priced.model,  # the architect
+        record=False,
+        roles=book,
+        **options,
+    )
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    calls = [e for e in log.of_kind("llm_call") if e.agent == "architect-1"]
+    assert len(team.of("t1")) == 3 and len(calls) == 3  # nothing sent past the cap
+    assert sum(e.cost_usd for e in calls) == pytest.approx(0.012) and all(e.error is None for e in calls)
+    (warning,) = [e for e in log.of_kind("budget_warning") if e.budget == name]
+    assert warning.agent == "architect-1" and warning.share == pytest.approx(0.012 / CAP)
+    t1, t2, t3 = result.tasks
+    assert t1.status == "cancelled" and t1.error.startswith(f"budget reached: the {name} budget of $0.013 has $0.0010")
+    assert t2.status == "skipped"
+    assert t3.status == "done"  # a task's budget ends that task, not the run
+    assert result.status == "done", result.error
+
+
+# the spawn estimate ----------------------------------------------------------------------------
+
+WEAK = Price(1e-6, 5e-6)
+STRONG = Price(3e-6, 15e-6)
+
+
+def expected_usd(tokens: int, price: Price) -> float:
+    return tokens * (1 - OUTPUT_SHARE) * price.input + tokens * OUTPUT_SHARE * price.output
+
+
+def estimate_swarm(project: Path, db: Path, strong_price: Price | None = STRONG) -> Swarm:
+    plan = [
+        Task(id="t1", role="researcher", prompt="where is x set?"),
+        Task(id="t2", role="architect", prompt="decide", deps=(Dep(task="t1"),)),
+    ]
+    return Swarm(
+        "change x",
+        project=project,
+        model=ScriptedModel(["the answer"]),
+        weak=ScriptedModel(lambda m, t: "x is set in a.py:1", price=WEAK),
+        strong=ScriptedModel(
+            lambda m, t: tool_call("complete_task", summary="decided") if len(m) == 1 else "ok", price=strong_price
+        ),
+        plan=plan,
+        db=db,
+    )
+
+
+async def test_the_estimate_from_default_priors_and_priced_models(project, tmp_path):
+    swarm = estimate_swarm(project, tmp_path / "g.duckdb")
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    assert result.status == "done", result.error
+    (plan,) = log.of_kind("plan_made")
+    want = expected_usd(DEFAULT_TOKENS["researcher"], WEAK) + expected_usd(DEFAULT_TOKENS["architect"], STRONG)
+    assert plan.estimate_usd == pytest.approx(want) and result.estimate_usd == pytest.approx(want)
+    assert plan.estimate_tokens == DEFAULT_TOKENS["researcher"] + DEFAULT_TOKENS["architect"]
+    assert plan.estimate_basis == "default priors (no earlier runs of these roles recorded)"
+
+
+async def test_an_unknown_price_makes_the_estimate_unknown_not_zero(project, tmp_path):
+    swarm = estimate_swarm(project, tmp_path / "g.duckdb", strong_price=None)
+    log = EventLog(swarm.bus)
+    await swarm.run()
+    (plan,) = log.of_kind("plan_made")
+    assert plan.estimate_usd is None and plan.estimate_tokens > 0
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="learned priors read the graph's `tasks` table, which the graph helper's branch adds; the lead "
+    "removes this mark at merge",
+)
+async def test_the_estimate_learns_per_role_priors_from_an_earlier_run_in_the_same_file(project, tmp_path):
+    db = tmp_path / "g.duckdb"
+    first = await estimate_swarm(project, db).run()
+    assert first.status == "done", first.error
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tokens = dict(
+            con.execute(
+                "SELECT agent, sum(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens) "
+                "FROM llm_calls WHERE session_id = ? AND error IS NULL GROUP BY agent",
+                [first.session_id],
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    second = estimate_swarm(project, db)
+    log = EventLog(second.bus)
+    await second.run()
+    (plan,) = log.of_kind("plan_made")
+    assert plan.estimate_basis == "priors from 2 tasks of 1 earlier run"
+    assert plan.estimate_tokens == tokens["researcher-1"] + tokens["architect-1"]
+    assert plan.estimate_usd == pytest.approx(
+        expected_usd(tokens["researcher-1"], WEAK) + expected_usd(tokens["architect-1"], STRONG)
+    )
