@@ -374,7 +374,11 @@ class Crew:
 
         def who_has(tool: str) -> str:
             owners = [r.name for r in book if tool in r.tools]
-            live = [n for n, t in self._agent_of.items() if self.results[t].task.role in owners]
+            live = [  # reachable: working, or done and waiting for messages; not ended for good
+                n
+                for n, t in self._agent_of.items()
+                if self.results[t].task.role in owners and self.results[t].status in ("pending", "done")
+            ]
             if not owners:
                 return ""
             who = f"Role {' or '.join(owners)} has it"

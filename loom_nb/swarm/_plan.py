@@ -92,7 +92,7 @@ def number(tasks: Sequence[Task]) -> list[Task]:
     return out
 
 
-def check_plan(tasks: Sequence[Task], roles: Iterable[str], *, max_tasks: int, writes_allowed: bool = True) -> None:
+def check_plan(tasks: Sequence[Task], roles: Iterable[str], *, max_tasks: int) -> None:
     """Raise PlanError naming every problem: no tasks, too many, a duplicate or malformed id, an unknown
     role (or the lead), a dependency on an unknown task or of an unknown kind, a cycle."""
     known = set(roles) - {"lead"}

@@ -5,6 +5,7 @@ agent stop calls before they cross, and the spawn estimate is made from priced m
 
 import asyncio
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,9 +17,11 @@ import pytest
 
 from loom_nb.events import EventLog
 from loom_nb.models import Price, Response, ScriptedModel, TextPart, Usage, tool_call
-from loom_nb.swarm import Dep, Swarm, Task, roles
+from loom_nb.swarm import Completion, Dep, Role, Swarm, Task, roles
 from loom_nb.swarm._crew import NOT_COMPLETE
 from loom_nb.swarm._estimate import DEFAULT_TOKENS, OUTPUT_SHARE
+from loom_nb.swarm._team import Desk, complete_task
+from loom_nb.tools import Scope, ToolContext, ToolError
 from tests.gitrepo import git_project
 
 Step = Any
@@ -300,6 +303,7 @@ async def test_a_budget_per_role_task_or_agent_stops_the_call_that_could_cross_i
     assert warning.agent == "architect-1" and warning.share == pytest.approx(0.012 / CAP)
     t1, t2, t3 = result.tasks
     assert t1.status == "cancelled" and t1.error.startswith(f"budget reached: the {name} budget of $0.013 has $0.0010")
+    assert t1.cost_usd == pytest.approx(0.012)
     assert t2.status == "skipped"
     assert t3.status == "done"  # a task's budget ends that task, not the run
     assert result.status == "done", result.error
@@ -382,3 +386,60 @@ async def test_the_estimate_learns_per_role_priors_from_an_earlier_run_in_the_sa
     assert plan.estimate_usd == pytest.approx(
         expected_usd(tokens["researcher-1"], WEAK) + expected_usd(tokens["architect-1"], STRONG)
     )
+
+
+async def test_a_specialist_that_crashed_for_good_is_not_offered_as_the_one_to_ask(project):
+    """A refused tool names the role that has it; "ask NAME" only for an agent that is still reachable."""
+    book = roles.copy()
+    book.define(
+        Role(name="scout", description="looks", system_prompt="You look.", tools=("file_read", "complete_task"))
+    )
+    refusals: list[str] = []
+
+    def scout(turn: int, messages: list) -> Step:
+        if turn == 0:
+            return tool_call("decision_log", node_type="decision", title="use a dict")
+        if turn == 1:
+            refusals.append(messages[-1].parts[0].content)
+            return tool_call("complete_task", summary="could not log it")
+        return "ok"
+
+    team = Team([task("t1", "implementer"), task("t2", "scout")], {"t1": crashes(99, completes("never")), "t2": scout})
+    result = await swarm_of(team, project, max_agents=1, roles=book).run()
+    assert [r.status for r in result.tasks] == ["failed", "done"]
+    assert refusals == [
+        "tool 'decision_log' is not available to this agent (role scout); it may use only complete_task, "
+        "file_read. Nothing was run. Role architect or implementer or reviewer has it."
+    ]
+
+
+async def test_complete_task_records_the_report_and_refuses_what_is_not_one(tmp_path):
+    desk = Desk(task_id="t1", role="implementer")
+    ctx = ToolContext(scope=Scope(tmp_path), project=tmp_path, session_id="s", team=desk)
+    out = await complete_task(
+        {
+            "summary": " renamed it ",
+            "files_changed": ["a.py", " "],
+            "decisions": ["keep the API"],
+            "test_results": "3 passed",
+        },
+        ctx,
+    )
+    assert out == "Task t1 is recorded as complete. End your turn now with a one-line final answer."
+    done = Completion(
+        summary="renamed it", files_changed=("a.py",), decisions=("keep the API",), test_results="3 passed"
+    )
+    assert desk.completion == done
+    assert done.text() == "renamed it\nFiles changed: a.py\nDecision: keep the API\nTests: 3 passed"
+    for bad, message in [
+        ({"summary": "  "}, "complete_task needs a summary"),
+        ({"summary": "x", "files_changed": "a.py"}, "complete_task: files_changed must be array; got str"),
+        ({"summary": 3}, "complete_task: summary must be string; got int"),
+        ({"summary": "x", "decisions": [1]}, "complete_task: decisions must be a list of strings"),
+    ]:
+        with pytest.raises(ToolError, match=re.escape(message)):
+            await complete_task(bad, ctx)
+        assert desk.completion == done  # a refused report changes nothing recorded
+    outside = ToolContext(scope=Scope(tmp_path), project=tmp_path, session_id="s")
+    with pytest.raises(ToolError, match="complete_task ends a task of a plan; this agent has no task"):
+        await complete_task({"summary": "x"}, outside)
