@@ -366,7 +366,7 @@ async def test_the_estimate_learns_per_role_priors_from_an_earlier_run_in_the_sa
     db = tmp_path / "g.duckdb"
     first = await estimate_swarm(project, db).run()
     assert first.status == "done", first.error
-    con = duckdb.connect(str(db), read_only=True)
+    con = duckdb.connect(str(db))
     try:
         tokens = dict(
             con.execute(
