@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..agents._loop import Agent
@@ -118,6 +119,13 @@ class Crew:
         self._supervisors: list[DynamicSupervisor] = []
         self._catalog = tool_catalog()
         self.scheduler: Scheduler | None = None
+        self._inside: Path | None = None
+        """The run's scope relative to the repository (readers read that folder of the workspace)."""
+        if workspace is not None:
+            try:
+                self._inside = scope.root.resolve().relative_to(Path(workspace.project).resolve())
+            except ValueError:
+                self._inside = None
 
     # events --------------------------------------------------------------------------------
 
@@ -281,6 +289,7 @@ class Crew:
         loop = asyncio.get_running_loop()
         finished: asyncio.Future[None] = loop.create_future()
         desk = Desk(task_id=task.id, role=role.name, post=self.post)
+        scope = await self._scope(role)
         budget = self._budget(role, task, name)
         prompt = self._prompt(task, self.swarm.fix_rounds)
         starts = 0
@@ -290,7 +299,7 @@ class Crew:
         async def body(proc: Process) -> None:
             nonlocal starts, last_error
             starts += 1
-            agent = self._agent(role, name, task, desk, budget, restart=starts > 1)
+            agent = self._agent(role, name, task, desk, budget, scope, restart=starts > 1)
             if self.post is not None:
                 self.post.open(name, proc, role=role.name, task=task.id)
             try:
@@ -366,7 +375,9 @@ class Crew:
         self._status(result, result.status)
         return result
 
-    def _agent(self, role: Role, name: str, task: Task, desk: Desk, budget: Budget | None, *, restart: bool) -> Agent:
+    def _agent(
+        self, role: Role, name: str, task: Task, desk: Desk, budget: Budget | None, scope: Scope, *, restart: bool
+    ) -> Agent:
         swarm = self.swarm
         tools = [self._catalog[n] for n in role.tools if n in self._catalog]
         post = self.post
@@ -401,7 +412,7 @@ class Crew:
             who_has=who_has,
             inbox=(lambda: _letters(post, name)) if post is not None else None,
             context=ToolContext(
-                scope=self.scope if not role.writes or self.workspace is None else Scope(self.workspace.path),
+                scope=scope,
                 project=swarm.root,
                 session_id=swarm.session_id,
                 graph=self.graph.for_agent(name) if self.graph is not None else None,
@@ -411,6 +422,25 @@ class Crew:
                 team=desk,
             ),
         )
+
+    async def _scope(self, role: Role) -> Scope:
+        """What a specialist reads. A run with a workspace reads it, writers and readers alike: it holds
+        the run's changes (a reviewer after an implementer read the user's unchanged checkout); readers
+        keep the run's sub-folder scope inside it."""
+        ws = self.workspace
+        if ws is None:
+            return self.scope
+        if role.writes:
+            return Scope(ws.path)
+        inside = self._inside
+        if inside is None:  # a scope outside the repository: nothing of the run's is there
+            return self.scope
+        if inside != Path(".") and not ws.ready:  # the sub-folder may not be written yet
+            try:
+                await asyncio.to_thread(ws.wait_ready)
+            except Exception:  # a checkout that failed: the writers say so; readers read the project
+                return self.scope
+        return Scope(ws.path / inside)
 
     async def _work(
         self, agent: Agent, role: Role, prompt: str, desk: Desk, result: TaskResult, *, restarted: bool

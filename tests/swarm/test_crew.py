@@ -23,7 +23,7 @@ from loom_nb.swarm._crew import NOT_COMPLETE
 from loom_nb.swarm._estimate import DEFAULT_TOKENS, OUTPUT_SHARE
 from loom_nb.swarm._team import Desk, complete_task
 from loom_nb.tools import Scope, ToolContext, ToolError
-from tests.gitrepo import git_project
+from tests.gitrepo import git, git_project
 
 Step = Any
 Behaviour = Callable[[int, list], Step]
@@ -531,3 +531,32 @@ async def test_a_random_plan_runs_every_task_once_in_dependency_order(project):
             if d["kind"] == "requires_output":
                 said = rf"Output of {d['task']} \(reviewer, agent reviewer-\d+\):\nout-{d['task'][1:]}(\n|$)"
                 assert re.search(said, first), (p["id"], d, first)
+
+
+@pytest.mark.parametrize(
+    ("scope", "written", "read"), [(None, "a.py", "a.py"), ("tests", "tests/test_a.py", "test_a.py")]
+)
+async def test_a_reviewer_after_the_implementer_reads_the_changed_files(project, scope, written, read):
+    """The workspace holds the run's changes: a reader that comes after a writer must see them, not
+    the user's checkout (which the run never touches); a run's sub-folder scope holds inside it."""
+    (project / written).write_text("x = 1\nkept = True\n")
+    git(project, "commit", "-qam", "x")
+    seen: list[str] = []
+
+    def review(turn: int, messages: list) -> Step:
+        if turn == 0:
+            return tool_call("file_read", path=read)
+        if turn == 1:
+            seen.append(messages[-1].parts[0].content)
+            return tool_call("complete_task", summary="x is 2")
+        return "ok"
+
+    edit = [tool_call("file_edit", path=written, old="x = 1", new="x = 2"), tool_call("complete_task", summary="set x")]
+    team = Team(
+        [task("t1", "implementer"), {**task("t2", "reviewer"), "deps": ["t1"]}],
+        {"t1": lambda turn, messages: edit[turn] if turn < 2 else "ok", "t2": review},
+    )
+    result = await swarm_of(team, project, preset="autonomous", scope=scope).run()
+    assert [r.status for r in result.tasks] == ["done", "done"], [r.error for r in result.tasks]
+    assert (project / written).read_text() == "x = 1\nkept = True\n"  # the user's checkout is untouched
+    assert len(seen) == 1 and "x = 2" in seen[0] and "x = 1" not in seen[0]
