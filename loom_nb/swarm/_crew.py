@@ -205,6 +205,11 @@ class Crew:
                 future.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+            for r in self.results.values():  # never started (a stop, an error): ended, not left pending
+                if r.status == "pending" and scheduler.state.get(r.task.id) == "pending":
+                    r.status, r.error = "cancelled", self.swarm.stop_reason or "cancelled"
+                    scheduler.state[r.task.id] = "cancelled"
+                    self._status(r, "cancelled")
         order = [t.id for t in tasks] + [i for i in self.results if i not in {t.id for t in tasks}]
         return {i: self.results[i] for i in order}
 

@@ -560,3 +560,34 @@ async def test_a_reviewer_after_the_implementer_reads_the_changed_files(project,
     assert [r.status for r in result.tasks] == ["done", "done"], [r.error for r in result.tasks]
     assert (project / written).read_text() == "x = 1\nkept = True\n"  # the user's checkout is untouched
     assert len(seen) == 1 and "x = 2" in seen[0] and "x = 1" not in seen[0]
+
+
+async def test_a_stopped_run_leaves_no_task_pending(project):
+    """Stopped while t1 works: t1 is cancelled, and so are t2 (waiting on it) and t3 (waiting for a slot)."""
+    started = asyncio.Event()
+
+    async def forever(messages, tools):
+        started.set()
+        await asyncio.Event().wait()
+
+    team = Team([task("t1", "reviewer"), {**task("t2", "reviewer"), "deps": ["t1"]}, task("t3", "reviewer")], {})
+    swarm = Swarm(
+        "change the code", project=project, model=team.model, weak=ScriptedModel(forever), max_agents=1, record=False
+    )
+    swarm.book.define(replace(swarm.book["reviewer"], model="weak"))
+    log = EventLog(swarm.bus)
+    run = asyncio.ensure_future(swarm.run())
+    await started.wait()
+    swarm.stop("stop button")
+    result = await run
+    assert result.status == "cancelled" and result.error == "stop button"
+    assert [(r.task.id, r.status, r.error) for r in result.tasks] == [
+        ("t1", "cancelled", "stop button"),
+        ("t2", "cancelled", "stop button"),
+        ("t3", "cancelled", "stop button"),
+    ]
+    assert sorted((e.task, e.status) for e in log.of_kind("task_status") if e.status != "running") == [
+        ("t1", "cancelled"),
+        ("t2", "cancelled"),
+        ("t3", "cancelled"),
+    ]
