@@ -32,6 +32,13 @@ _EXPORTS: dict[str, str] = {
     "Policy": "loom_nb.permissions._policy",
     "Rule": "loom_nb.permissions._rules",
     "Swarm": "loom_nb.swarm._swarm",
+    "Role": "loom_nb.swarm._roles",
+    "RoleBook": "loom_nb.swarm._roles",
+    "roles": "loom_nb.swarm._roles",
+    "define_role": "loom_nb.swarm._roles",
+    "Task": "loom_nb.swarm._plan",
+    "Dep": "loom_nb.swarm._plan",
+    "PlanError": "loom_nb.swarm._plan",
     "SwarmResult": "loom_nb.swarm._swarm",
 }
 

@@ -57,6 +57,8 @@ class Config:
     """Model for the lead and the specialists."""
     weak_model: str
     """Model for sub-agents (cheap and fast)."""
+    strong_model: str | None = None
+    """Model for the strong tier (architects); None: the default model."""
     source: Path | None = None
     """The .loom.toml these came from, if any."""
     prices: Mapping[str, PriceEntry] = field(default_factory=dict)
@@ -92,13 +94,14 @@ def load_config(project: str | os.PathLike[str] = ".") -> Config:
     model = data.get("model", {})
     if not isinstance(model, dict):
         raise ConfigError(f'{path}: [model] must be a table, like\n[model]\ndefault = "{DEFAULT_ANTHROPIC}"')
-    for key in ("default", "weak"):
+    for key in ("default", "weak", "strong"):
         if key in model and (not isinstance(model[key], str) or not model[key].strip()):
             raise ConfigError(f'{path}: [model] {key} must be a model string such as "{WEAK_ANTHROPIC}"')
     return Config(
         project=root,
         default_model=model.get("default", default),
         weak_model=model.get("weak", model.get("default", weak)),
+        strong_model=model.get("strong"),
         source=path,
         prices=_prices(path, data.get("prices", {})),
     )

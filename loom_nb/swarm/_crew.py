@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agents._loop import Agent
 from ..agents._sub_agent import Findings, research
-from ..events import LLMCall, TaskStatus, TestRun
+from ..events import BudgetWarning, LLMCall, TaskStatus, TestRun
 from ..models._budget import Budget, BudgetReached
 from ..runtime import ChildSpec, DynamicSupervisor, Process
 from ..tools import Scope, ToolContext
@@ -123,6 +123,11 @@ class Crew:
 
     def _on_event(self, event: Any) -> None:
         self.costs(event)
+        if isinstance(event, BudgetWarning) and self.post is not None and event.session_id == self.swarm.session_id:
+            said = f"urgent: {event.message}. Finish your task with what you have and call complete_task."
+            loop = self.swarm._loop  # noqa: SLF001 - warnings may be emitted off the loop's thread
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._tell_everyone, said)
         if isinstance(event, TestRun):
             for r in self.results.values():
                 if r.agent == event.agent and (not event.task or event.task == r.task.id):
@@ -150,6 +155,10 @@ class Crew:
                 **kw,
             )
         )
+
+    def _tell_everyone(self, text: str) -> None:
+        if self.post is not None and self.post.live():
+            self.post.broadcast("lead", text, urgent=True)
 
     # the plan ------------------------------------------------------------------------------
 
@@ -286,6 +295,9 @@ class Crew:
             agent = self._agent(role, name, task, desk, budget, restart=starts > 1)
             if self.post is not None:
                 self.post.open(name, proc, role=role.name, task=task.id)
+                self.post.on_urgent(
+                    name, lambda letter: agent.interrupt(f"urgent message {letter.id} from {letter.sender}")
+                )
             try:
                 if not finished.done():
                     await self._work(agent, role, prompt, desk, result, restarted=starts > 1)
