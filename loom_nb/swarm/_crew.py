@@ -125,7 +125,7 @@ class Crew:
         self.costs(event)
         if isinstance(event, BudgetWarning) and self.post is not None and event.session_id == self.swarm.session_id:
             said = f"urgent: {event.message}. Finish your task with what you have and call complete_task."
-            loop = self.swarm._loop  # noqa: SLF001 - warnings may be emitted off the loop's thread
+            loop = self.swarm._loop
             if loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(self._tell_everyone, said)
         if isinstance(event, TestRun):
