@@ -235,10 +235,9 @@ class PostOffice:
         restart is among them: its letters are held for it)."""
         return [name for name, box in self._boxes.items() if box.ended is None]
 
-    def role(self, name: str) -> str:
-        """The role `name` was opened with ("" for a name never opened)."""
-        box = self._boxes.get(name)
-        return box.role if box is not None else ""
+    def roster(self) -> list[tuple[str, str, str]]:
+        """(name, role, task) of each live agent: who an agent's prompt can say it may write to."""
+        return [(name, box.role, box.task) for name, box in self._boxes.items() if box.ended is None]
 
     # sending -----------------------------------------------------------------------------------
 

@@ -535,6 +535,27 @@ def test_render_shows_the_sender_the_kind_and_what_a_letter_answers():
     assert render([]) == ""
 
 
+async def test_a_closed_name_keeps_its_unread_letters_for_a_later_open(office):
+    office.agent("lead", role="lead")
+    first = office.agent("implementer-1")
+    first.cast("the body's own")
+    letter = office.post.send("lead", "implementer-1", "fix the parser")
+    assert office.post.roster() == [
+        ("lead", "lead", "task-lead"),
+        ("implementer-1", "implementer", "task-implementer-1"),
+    ]
+    office.post.close("implementer-1", "its task was cancelled")
+    assert first.take() == ["the body's own"]  # the letter moved out with the name; the rest stayed
+    assert office.post.roster() == [("lead", "lead", "task-lead")]
+    with pytest.raises(ValueError, match="implementer-1 is not open"):
+        office.post.on_urgent("implementer-1", print)
+    await first.stop()
+    office.agent("implementer-1")  # the lead gives the name a new process (a resumed task)
+    assert office.post.drain("implementer-1") == [letter]
+    with pytest.raises(ValueError, match="ghost was never opened"):
+        office.post.drain("ghost")
+
+
 async def test_names_are_checked_when_opened(office):
     process = office.agent("lead")
     with pytest.raises(ValueError, match="an agent's name must be"):
