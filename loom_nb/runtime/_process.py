@@ -431,6 +431,11 @@ class Process:
                 "use `await process.send(msg)` to wait for room"
             ) from None
 
+    @property
+    def mailbox_size(self) -> int:
+        """The mailbox's bound (0: unbounded)."""
+        return self._mailbox.maxsize
+
     async def send(self, message: Any) -> None:
         """Put a message in the mailbox, waiting for room if it is bounded (backpressure)."""
         if self.exit_reason is None:

@@ -183,6 +183,11 @@ class PostOffice:
         _check_name(name, "an agent's name")
         if not process.alive:
             raise ValueError(f"cannot open {name}'s mailbox: {process!r} is not running")
+        if process.mailbox_size:
+            raise ValueError(
+                f"cannot open {name}'s mailbox: {process!r} has a bounded one ({process.mailbox_size} messages), and "
+                "a letter is never refused for room; start agents with mailbox_size=0"
+            )
         box = self._boxes.get(name)
         if box is not None and box.process is not None and box.process is not process and box.process.alive:
             raise ValueError(f"{name} is open for {box.process!r} already; close({name!r}) it first")
