@@ -268,7 +268,7 @@ class PostOffice:
         if kind == "reply" and not reply_to:
             raise ToolError("a reply needs reply_to: the id of the message it answers (m3, ...)")
         if to == sender:
-            raise ToolError("a message to yourself goes nowhere: write it down in your own notes instead")
+            raise ToolError(f"a message to yourself goes nowhere; {self._others(sender)}")
         _check_text(text, "question" if kind == "ask" else "text")
         box = self._box_for(to)
         ask = self._answering(sender, to, reply_to) if reply_to else None
@@ -310,7 +310,7 @@ class PostOffice:
         if sender:
             _check_name(sender, "the sender")
         if to == sender:
-            raise ToolError("an ask to yourself goes nowhere: you already know what you know")
+            raise ToolError(f"an ask to yourself goes nowhere; {self._others(sender)}")
         _check_text(question, "question")
         box = self._box_for(to)
         self._refuse_deadlock(sender, to)
@@ -375,6 +375,10 @@ class PostOffice:
         if box is None:
             raise ValueError(f"{name} was never opened in this post office")
         return box.process
+
+    def _others(self, name: str) -> str:
+        others = [n for n in self.live() if n != name]
+        return f"the other live agents are: {', '.join(others)}" if others else "no other agent is live"
 
     def _box_for(self, to: str) -> _Box:
         box = self._boxes.get(to) if isinstance(to, str) else None

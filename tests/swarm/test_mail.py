@@ -14,6 +14,7 @@ from loom_nb.agents import Agent
 from loom_nb.events import EventBus, EventLog
 from loom_nb.graph import GraphStore, Recorder, open_graph
 from loom_nb.models import ScriptedModel, tool_call
+from loom_nb.permissions import PermissionGate, Policy
 from loom_nb.runtime import ChildSpec, DynamicSupervisor, Process, Registry, spawn
 from loom_nb.swarm._mail import (
     ASK,
@@ -406,8 +407,16 @@ async def test_the_tools_with_a_stand_in_team(office, tmp_path):
 @pytest.mark.parametrize(
     ("tool", "args", "message"),
     [
-        (SEND_MESSAGE, {"to": "implementer-1", "text": "me"}, "a message to yourself goes nowhere"),
-        (ASK, {"to": "implementer-1", "question": "me?"}, "an ask to yourself goes nowhere"),
+        (
+            SEND_MESSAGE,
+            {"to": "implementer-1", "text": "me"},
+            "a message to yourself goes nowhere; the other live agents are: lead$",
+        ),
+        (
+            ASK,
+            {"to": "implementer-1", "question": "me?"},
+            "an ask to yourself goes nowhere; the other live agents are: lead$",
+        ),
         (SEND_MESSAGE, {"to": "lead", "text": "  \n"}, "the text is empty"),
         (ASK, {"to": "lead", "question": ""}, "the question is empty"),
         (BROADCAST, {"text": ""}, "the text is empty"),
@@ -447,7 +456,8 @@ async def test_messages_need_a_swarm_run(tmp_path, team):
 
 
 async def test_an_agent_sends_through_the_tool_in_its_loop(office, tmp_path):
-    """The real agent loop calls send_message like any tool: its result is a tool result, and a
+    """The real agent loop calls send_message like any tool, through the permission gate (the
+    strictest preset allows coordination without asking): its result is a tool result, and a
     refused one (an unknown name) is an error result the model can act on."""
     office.agent("tester-1")
     model = ScriptedModel(
@@ -466,6 +476,7 @@ async def test_an_agent_sends_through_the_tool_in_its_loop(office, tmp_path):
         tools=MAIL_TOOLS,
         context=ctx_for(tmp_path, "implementer-1", Team(office.post)),
         bus=office.bus,
+        gate=PermissionGate(Policy(preset="strict"), bus=office.bus, session_id=SID, on_ask="deny"),
     )
     result = await agent.run("tell the tester")
     assert result.text == "told the tester"
