@@ -16,7 +16,7 @@ every live agent but its sender: one event, one row of the messages table, with 
 
 Everything in a letter's text is the sender's (a model's) and so hostile: `render()` shows it to the
 model as data under a header it cannot fake (every line of the text is marked, control characters
-made visible).
+made visible). The tools that send letters are in _mail_tools.py.
 """
 
 from __future__ import annotations
@@ -29,19 +29,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from .._safe import terminal
 from ..events import EventBus, MessageKind, MessageSent
 from ..runtime import Down, Process, Registry
-from ..tools._base import Tool, ToolContext, ToolError
+from ..tools._base import ToolError
 
 __all__ = [
-    "ASK",
-    "BROADCAST",
-    "MAIL_TOOLS",
     "MAX_TEXT_BYTES",
-    "SEND_MESSAGE",
     "AgentGone",
     "AskTimeout",
     "Letter",
@@ -167,8 +162,8 @@ class PostOffice:
         self._clock = clock
         self._boxes: dict[str, _Box] = {}
         self._asks: dict[str, _Ask] = {}
-        self._senders: dict[str, tuple[str, str]] = {}
-        """Every letter's id -> (sender, to): what a reply_to may name."""
+        self._sent: set[str] = set()
+        """Every letter's id: what a reply_to may name."""
         self._ids = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -393,7 +388,7 @@ class PostOffice:
 
     def _answering(self, sender: str, to: str, reply_to: str) -> _Ask | None:
         """The open ask a reply answers (None: it answers a plain letter, or an ask that is over)."""
-        if not isinstance(reply_to, str) or reply_to not in self._senders:
+        if not isinstance(reply_to, str) or reply_to not in self._sent:
             raise ToolError(
                 f"reply_to={_shown(reply_to)} names no message of this run: use the id shown in the message's "
                 "header (m3, ...)"
@@ -449,7 +444,7 @@ class PostOffice:
             task=task,
             ts=self._clock(),
         )
-        self._senders[letter.id] = (sender, to)
+        self._sent.add(letter.id)
         self.bus.emit(
             MessageSent(
                 session_id=self.session_id,
@@ -521,93 +516,3 @@ def render(letters: Sequence[Letter]) -> str:
                 f'send_message(to="{letter.sender}", text="...", reply_to="{letter.id}") ---'
             )
     return "\n".join(out)
-
-
-# the tools ------------------------------------------------------------------------------------------
-
-
-def _post(ctx: ToolContext) -> PostOffice:
-    post = getattr(ctx.team, "post", None) if ctx.team is not None else None
-    if post is None or not ctx.agent:
-        raise ToolError(
-            "messages need a swarm run: send_message, ask and broadcast reach the other agents of a swarm, "
-            "and this agent runs outside one"
-        )
-    return post  # type: ignore[no-any-return]
-
-
-async def _send_message(args: dict[str, Any], ctx: ToolContext) -> str:
-    post = _post(ctx)
-    letter = post.send(ctx.agent, args["to"], args["text"], reply_to=args.get("reply_to") or "", task=ctx.task)
-    if letter.reply_to:
-        return f"sent {letter.id} to {letter.to} (answering {letter.reply_to})"
-    return f"sent {letter.id} to {letter.to}"
-
-
-async def _ask(args: dict[str, Any], ctx: ToolContext) -> str:
-    post = _post(ctx)
-    reply = await post.ask_letter(
-        ctx.agent, args["to"], args["question"], timeout=float(args["timeout_s"]), task=ctx.task
-    )
-    return render([reply])
-
-
-async def _broadcast(args: dict[str, Any], ctx: ToolContext) -> str:
-    post = _post(ctx)
-    letter, names = post.broadcast(ctx.agent, args["text"], task=ctx.task)
-    return f"sent {letter.id} to {len(names)} agent{'s' if len(names) != 1 else ''}: {', '.join(names)}"
-
-
-_TO = {"type": "string", "description": "The addressee's agent name (researcher-1, tester-1, lead, ...)."}
-
-SEND_MESSAGE = Tool(
-    name="send_message",
-    description=(
-        "Send a message to another agent of this run; it reads it between its turns. To answer an ask "
-        "(or any message), pass that message's id as reply_to. Up to 16 KiB of text."
-    ),
-    parameters={
-        "type": "object",
-        "properties": {
-            "to": _TO,
-            "text": {"type": "string", "description": "What to tell it."},
-            "reply_to": {"type": "string", "default": "", "description": "The id of the message this answers (m3)."},
-        },
-        "required": ["to", "text"],
-    },
-    fn=_send_message,
-    permission="coordination",
-)
-
-ASK = Tool(
-    name="ask",
-    description=(
-        "Ask another agent of this run a question and wait for its answer (it answers between its turns). "
-        "Fails when it does not answer within timeout_s seconds, or when it ends first."
-    ),
-    parameters={
-        "type": "object",
-        "properties": {
-            "to": _TO,
-            "question": {"type": "string", "description": "The question, with what it needs to answer."},
-            "timeout_s": {"type": "integer", "default": 120, "minimum": 1, "maximum": 600},
-        },
-        "required": ["to", "question"],
-    },
-    fn=_ask,
-    permission="coordination",
-)
-
-BROADCAST = Tool(
-    name="broadcast",
-    description="Send one message to every other live agent of this run (each reads it between its turns).",
-    parameters={
-        "type": "object",
-        "properties": {"text": {"type": "string", "description": "What everyone should know."}},
-        "required": ["text"],
-    },
-    fn=_broadcast,
-    permission="coordination",
-)
-
-MAIL_TOOLS = (SEND_MESSAGE, ASK, BROADCAST)

@@ -17,11 +17,7 @@ from loom_nb.models import ScriptedModel, tool_call
 from loom_nb.permissions import PermissionGate, Policy
 from loom_nb.runtime import ChildSpec, DynamicSupervisor, Process, Registry, spawn
 from loom_nb.swarm._mail import (
-    ASK,
-    BROADCAST,
-    MAIL_TOOLS,
     MAX_TEXT_BYTES,
-    SEND_MESSAGE,
     AgentGone,
     AskTimeout,
     Letter,
@@ -29,6 +25,7 @@ from loom_nb.swarm._mail import (
     UnknownAgent,
     render,
 )
+from loom_nb.swarm._mail_tools import ASK, BROADCAST, MAIL_TOOLS, SEND_MESSAGE
 from loom_nb.tools import Scope, ToolContext, ToolError
 from tests.notebook.test_hostile_output import PAYLOADS
 
