@@ -22,6 +22,7 @@ from ..events import BudgetWarning, LLMCall, TaskStatus, TestRun
 from ..models._budget import Budget, BudgetReached
 from ..runtime import ChildSpec, DynamicSupervisor, Process
 from ..tools import Scope, ToolContext
+from ._mail import render
 from ._plan import Scheduler, Task
 from ._roles import Role, RoleBook, tool_catalog
 from ._team import Completion, Desk
@@ -215,6 +216,9 @@ class Crew:
     async def close(self) -> None:
         """End every specialist (the run is over): their processes stop, their mailboxes close."""
         self._unsubscribe()
+        if self.post is not None:
+            for name in self.post.live():
+                self.post.close(name, "the run ended")
         supervisors, self._supervisors = self._supervisors, []
         await asyncio.gather(*(s.stop(timeout=5.0) for s in supervisors), return_exceptions=True)
 
@@ -313,10 +317,7 @@ class Crew:
                 raise
             except BaseException as exc:  # SystemExit too: this specialist's crash, not the run's
                 last_error = f"{type(exc).__name__}: {exc}"
-                raise
-            finally:
-                if self.post is not None:
-                    self.post.close(name)
+                raise  # its name stays open: a restart reopens it with the letters it left unread
 
         supervisor = DynamicSupervisor(
             registry=swarm.registry,
@@ -336,6 +337,8 @@ class Crew:
                 why = ""
             reason = down.reason
             said = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
+            if self.post is not None:
+                self.post.close(name, f"crashed: {last_error or said}")  # asks waiting on it fail now
             finished.set_exception(_TaskCrashed(why + (last_error or said)))
 
         supervisor.process.add_monitor(on_down)
@@ -438,7 +441,7 @@ class Crew:
             letter = await self.post.next(name)
             if letter is None:
                 return
-            reply = await agent.run(self.post.render([letter]), resume=True)
+            reply = await agent.run(render([letter]), resume=True)
             if letter.kind == "ask":
                 self.post.send(
                     name, letter.sender, reply.text.strip() or "(no answer)", kind="reply", reply_to=letter.id
@@ -452,4 +455,4 @@ class _TaskCrashed(RuntimeError):
 def _letters(post: Any, name: str) -> str:
     """What arrived for `name` since its last turn, rendered for the model ("" when nothing)."""
     letters = post.drain(name)
-    return post.render(letters) if letters else ""
+    return render(letters) if letters else ""

@@ -333,7 +333,7 @@ def _builtin() -> dict[str, Role]:
             name="researcher",
             description="searches and reads the code to answer one question, citing path:line",
             system_prompt=RESEARCHER_PROMPT,
-            tools=(*_READ, *_TALK),  # its answer is its report: cited lines, checked against the files
+            tools=_READ,  # its answer is its report: cited lines, checked against the files
             model="weak",
             max_iterations=10,
             restart="temporary",  # read-only and cheap: a crash is reported and the lead re-plans
