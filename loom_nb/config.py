@@ -56,7 +56,7 @@ _PRICE_EXAMPLE = '[prices."anthropic:claude-opus-4-1"] with input_per_mtok = 15.
 
 PYTEST_COMMAND = "python -m pytest -q"
 """The detected test command, as the policy decides it (run with the interpreter that runs loom)."""
-MAX_TEST_TIMEOUT_S = 600
+_MAX_TEST_TIMEOUT_S = 600
 _TEST_KEYS = ("command", "timeout", "fix_rounds")
 _TEST_EXAMPLE = '[test] command = "python -m pytest -q", timeout = 300, fix_rounds = 2'
 
@@ -171,7 +171,7 @@ def parse_test_table(path: Path, table: Any) -> TestConfig:
             shlex.split(command)
         except ValueError as exc:
             raise ConfigError(f"{path}: [test] command {command!r} does not split into words ({exc})") from None
-    limits = {"timeout": (1, MAX_TEST_TIMEOUT_S, "seconds"), "fix_rounds": (0, 20, "rounds")}
+    limits = {"timeout": (1, _MAX_TEST_TIMEOUT_S, "seconds"), "fix_rounds": (0, 20, "rounds")}
     for key, (low, high, unit) in limits.items():
         value = table.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
