@@ -361,3 +361,27 @@ async def test_a_stop_kills_the_run_and_records_it(tmp_path: Path) -> None:
     (run,) = log.of_kind("shell_run")
     assert run.killed == "stopped" and log.of_kind("test_run") == []
     assert status(ctx) == ""
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "notebooks" / "sample_project"
+
+
+def sample_files() -> dict[str, str]:
+    return {
+        p.relative_to(SAMPLE).as_posix(): p.read_text()
+        for p in SAMPLE.rglob("*")
+        if p.is_file() and not {".loom", "__pycache__", ".pytest_cache"} & set(p.relative_to(SAMPLE).parts)
+    }
+
+
+async def test_the_sample_projects_suite_passes_in_a_workspace(tmp_path: Path) -> None:
+    """The tutorials' workflow runs its tests there: every test file of it counts, all pass, offline."""
+    files = sample_files()
+    ctx = context(git_project(tmp_path / "sample", files))
+    log = EventLog(ctx.bus)
+    out = await run_tests({}, ctx)
+    (run,) = log.of_kind("test_run")
+    test_files = [name for name in files if name.startswith("tests/test_")]
+    assert len(test_files) >= 3 and run.exit_code == 0 and run.failed == run.errors == 0
+    assert run.passed >= 12 and f"{run.passed} passed, 0 failed" in out
+    assert status(ctx) == ""
