@@ -39,6 +39,8 @@ MAX_JUNIT_BYTES = 20 * 1024 * 1024
 MAX_FAILURE_CHARS = 4096
 """What the model reads of the failures (messages and traceback tails), in all."""
 TRACEBACK_LINES = 12
+MAX_LIST_CHARS = 2048
+"""What the model reads of the failing ids."""
 
 _rounds: weakref.WeakKeyDictionary[Any, Counter[tuple[str, str]]] = weakref.WeakKeyDictionary()
 """Per workspace (one per run): how many times each (agent, task) ran the tests."""
@@ -86,6 +88,8 @@ def parse_junit(path: Path, root: Path) -> TestResults:
         tree = ElementTree.parse(path)
     except ElementTree.ParseError as exc:
         raise ValueError(f"the results file is not valid XML ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"the results file cannot be read ({exc.strerror or exc})") from None
     top = tree.getroot()
     if top.tag not in ("testsuites", "testsuite"):
         raise ValueError(f"the results file is not JUnit XML (its root is <{top.tag[:40]}>)")
@@ -141,6 +145,11 @@ def _summary(results: TestResults, seconds: float) -> str:
     return _one_line(f"{counts} in {seconds:.1f} s" + (f" ({shown})" if shown else ""))
 
 
+def _short(test_id: str, limit: int = 300) -> str:
+    """A test id as the model reads it (parameter ids can be any length; the event keeps them whole)."""
+    return test_id if len(test_id) <= limit else f"{test_id[:limit]}...[{len(test_id) - limit:,} characters cut]"
+
+
 def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else " " for c in text)[:500]
 
@@ -151,7 +160,7 @@ def _failure_report(results: TestResults) -> str:
     used = 0
     for i, failure in enumerate(results.failures):
         tail = failure.details.rstrip().splitlines()[-TRACEBACK_LINES:]
-        block = "\n".join([f"--- {failure.id} ({failure.kind}): {failure.message.strip()[:500]}", *tail])
+        block = "\n".join([f"--- {_short(failure.id)} ({failure.kind}): {failure.message.strip()[:500]}", *tail])
         if used + len(block) > MAX_FAILURE_CHARS:
             room = MAX_FAILURE_CHARS - used
             if room > 200:
@@ -272,9 +281,21 @@ async def _run_tests(args: dict[str, Any], ctx: ToolContext) -> str:
         return f"{head}\n{head_and_tail(output)}" if output and exit_code != 0 else head
     if not results.failures:
         return head
-    failing = "\n".join(f"  {i}" for i in results.failing[:50])
-    more = f"\n  [{len(results.failing) - 50} more not listed]" if len(results.failing) > 50 else ""
-    return f"{head}\nfailing:\n{failing}{more}\n{_failure_report(results)}"
+    return f"{head}\n{_failing_list(results.failing)}\n{_failure_report(results)}"
+
+
+def _failing_list(ids: tuple[str, ...]) -> str:
+    """The failing ids, one a line, at most MAX_LIST_CHARS of them."""
+    lines = ["failing:"]
+    used = 0
+    for n, test_id in enumerate(ids):
+        line = f"  {_short(test_id)}"
+        if used + len(line) > MAX_LIST_CHARS:
+            lines.append(f"  [{len(ids) - n} more not listed; the TestRun event has them all]")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join(lines)
 
 
 def _emit(

@@ -5,14 +5,17 @@ import asyncio
 import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from loom_nb.agents import Agent
 from loom_nb.config import ConfigError, load_config
 from loom_nb.events import EventBus, EventLog
-from loom_nb.permissions import Policy, PolicyError, Rule
+from loom_nb.models import ScriptedModel, tool_call
+from loom_nb.permissions import PermissionGate, Policy, PolicyError, Rule
 from loom_nb.tools import Scope, ToolContext, ToolError, parse_junit, run_tests, workspace_diff
 from loom_nb.tools._preview import preview
 from loom_nb.workspace import Workspace
@@ -385,3 +388,62 @@ async def test_the_sample_projects_suite_passes_in_a_workspace(tmp_path: Path) -
     assert len(test_files) >= 3 and run.exit_code == 0 and run.failed == run.errors == 0
     assert run.passed >= 12 and f"{run.passed} passed, 0 failed" in out
     assert status(ctx) == ""
+
+
+# through the agent loop and the permission gate ------------------------------------------------
+
+
+def agent_with(ctx: ToolContext, model: ScriptedModel, gate: PermissionGate) -> Agent:
+    return Agent(name="tester-1", role="tester", model=model, tools=[run_tests], context=ctx, bus=ctx.bus, gate=gate)
+
+
+async def test_the_gate_asks_with_the_command_as_preview_then_runs_it(tmp_path: Path) -> None:
+    ctx = context(project(tmp_path, {"tests/test_app.py": PASSING}))
+    gate = PermissionGate(Policy.load(ctx.project), bus=ctx.bus, session_id=ctx.session_id)
+    asked = threading.Event()
+    gate.queue.subscribe(lambda request, answer: answer is None and asked.set())
+    seen = {}
+
+    def human() -> None:  # an approval card's click, on another thread
+        asked.wait(20)
+        (request,) = gate.queue.pending()
+        seen["preview"], seen["explain"] = request.preview, request.decision.explain
+        gate.queue.answer(request.id, "allow", by="widget")
+
+    thread = threading.Thread(target=human)
+    thread.start()
+    model = ScriptedModel([tool_call("run_tests", paths=["tests/test_app.py"], reason="check the fix"), "tested"])
+    result = await asyncio.wait_for(agent_with(ctx, model, gate).run("run the tests"), 60)
+    thread.join()
+    assert seen["preview"] == "$ python -m pytest -q tests/test_app.py"
+    assert "set [test] command in .loom.toml to run it without asking" in seen["explain"]
+    ran = result.messages[2].tool_results[0]
+    assert not ran.is_error and "2 passed, 0 failed" in ran.content
+
+
+async def test_a_deny_rule_keeps_the_tests_from_running(tmp_path: Path) -> None:
+    ctx = context(project(tmp_path, {"tests/test_app.py": PASSING}))
+    log = EventLog(ctx.bus)
+    rule = Rule(action="deny", command="python -m pytest", reason="the tests are run by CI here")
+    gate = PermissionGate(Policy("autonomous", rules=[rule]))
+    model = ScriptedModel([tool_call("run_tests"), "ok"])
+    result = await agent_with(ctx, model, gate).run("run the tests")
+    refused = result.messages[2].tool_results[0]
+    assert refused.is_error and "deny command 'python -m pytest'" in refused.content
+    assert log.of_kind("test_run") == [] and log.of_kind("shell_run") == []
+
+
+async def test_many_long_failures_are_cut_saying_so(tmp_path: Path) -> None:
+    many = (
+        "import pytest\n\n\n"
+        "@pytest.mark.parametrize('n', range(40), ids=lambda n: f'case-{n}-' + 'x' * 400)\n"
+        "def test_many(n):\n    assert n < 0, 'message ' * 200\n"
+    )
+    ctx = context(project(tmp_path, {"tests/test_many.py": many}))
+    log = EventLog(ctx.bus)
+    out = await run_tests({}, ctx)
+    (run,) = log.of_kind("test_run")
+    assert run.failed == 40 and len(run.failing) == 40 and all(len(i) > 400 for i in run.failing)  # whole
+    assert len(out) < 7 * 1024
+    assert "more not listed; the TestRun event has them all]" in out
+    assert "characters cut]" in out and "[cut: the report is kept under 4,096 characters;" in out
