@@ -33,8 +33,12 @@ _EXPORTS: dict[str, str] = {
     "Rule": "loom_nb.permissions._rules",
     "Swarm": "loom_nb.swarm._swarm",
     "Role": "loom_nb.swarm._roles",
-    "define_role": "loom_nb.swarm._roles",
+    "RoleBook": "loom_nb.swarm._roles",
     "roles": "loom_nb.swarm._roles",
+    "define_role": "loom_nb.swarm._roles",
+    "Task": "loom_nb.swarm._plan",
+    "Dep": "loom_nb.swarm._plan",
+    "PlanError": "loom_nb.swarm._plan",
     "SwarmResult": "loom_nb.swarm._swarm",
 }
 
@@ -91,8 +95,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads t
     from .models import get_model as get_model
     from .permissions._policy import Policy as Policy
     from .permissions._rules import Rule as Rule
-    from .swarm._roles import Role as Role
-    from .swarm._roles import define_role as define_role
-    from .swarm._roles import roles as roles
     from .swarm._swarm import Swarm as Swarm
     from .swarm._swarm import SwarmResult as SwarmResult

@@ -48,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
         "allowed (auto; deny rules still apply), or denied",
     )
     r.add_argument("--approval-timeout", type=float, default=600.0, help="seconds before an unanswered ask is denied")
+    r.add_argument("--strong", default=None, help="the strong tier's model (architects; default: the lead's)")
+    r.add_argument("--max-tasks", type=int, default=8, help="most tasks the lead's plan may hold (default 8)")
+    r.add_argument("--task-budget", type=float, default=None, help="USD cap per task")
+    r.add_argument("--fix-rounds", type=int, default=None, help="rounds a tester may send failures back (default 2)")
+    r.add_argument(
+        "--approve-outcomes",
+        action="store_true",
+        help="writing roles edit freely in the run's worktree; you approve each task's outcome (diff, tests, cost)",
+    )
+    r.add_argument("--quiet", "-q", action="store_true", help="do not print the plan and task progress to stderr")
 
     w = sub.add_parser("worktrees", help="list the workspaces runs left in the project (stale ones: a killed kernel's)")
     w.add_argument("--project", default=".")
@@ -122,10 +132,17 @@ def _run(args: argparse.Namespace) -> int:
             token_budget=args.token_budget,
             approve="queue" if prompt else ("allow" if args.approve == "auto" else "deny"),
             approval_timeout=args.approval_timeout,
+            strong=args.strong,
+            max_tasks=args.max_tasks,
+            task_budget_usd=args.task_budget,
+            fix_rounds=args.fix_rounds,
+            approve_outcomes=args.approve_outcomes,
         )
     except (ConfigError, ModelError, UnknownModel, ToolError, ValueError) as exc:
         print(f"loom-nb: error: {exc}", file=sys.stderr)
         return 2
+    if not args.quiet:
+        swarm.bus.subscribe(_progress)
     if prompt:
         from ._approve_prompt import TerminalApprovals
 
@@ -142,6 +159,24 @@ def _run(args: argparse.Namespace) -> int:
         + "]"
     )
     return 0 if result.status == "done" else 1
+
+
+def _progress(event: object) -> None:
+    """The plan with its estimate, then each task's end, on stderr (the answer goes to stdout)."""
+    from ._safe import terminal
+    from .events import PlanMade, TaskStatus
+
+    if isinstance(event, PlanMade):
+        cost = "unknown (a price is missing)" if event.estimate_usd is None else f"${event.estimate_usd:.4f}"
+        head = "plan" if not event.revision else f"plan revised ({terminal(event.reason)})"
+        lines = [f"{head}: {len(event.tasks)} task(s), estimated {cost} ({event.estimate_basis or 'revision'})"]
+        for t in event.tasks:
+            after = ", ".join(d for d, _ in t.deps)
+            lines.append(f"  {t.id} {t.role}: {terminal(t.title)}" + (f" (after {after})" if after else ""))
+        print("\n".join(lines), file=sys.stderr, flush=True)
+    elif isinstance(event, TaskStatus) and event.status != "running":
+        said = event.summary.splitlines()[0] if event.summary else (event.error or "")
+        print(f"  {event.task} {event.status}: {terminal(said[:160])}", file=sys.stderr, flush=True)
 
 
 def _workspace_command(args: argparse.Namespace) -> int:

@@ -119,6 +119,18 @@ class Agent:
         self.task = task
         self.history: list[Message] = []
         """The conversation so far (a later `run(..., resume=True)` goes on from it)."""
+        self._tool_tasks: list[asyncio.Future[ToolResultPart]] = []
+        self._interrupted: set[asyncio.Future[ToolResultPart]] = set()
+
+    def interrupt(self, reason: str = "an urgent message arrived") -> int:
+        """Cut the tool calls running now short (an urgent message: a stop, the budget, a re-plan):
+        each returns an "interrupted" error result at once (a shell's process group is killed) and the
+        agent's next turn reads the message. Returns how many calls were cut (0: none was running)."""
+        cut = [t for t in self._tool_tasks if not t.done()]
+        for t in cut:
+            self._interrupted.add(t)
+            t.cancel(reason)
+        return len(cut)
 
     def __repr__(self) -> str:
         return f"<Agent {self.name} role={self.role} model={self.model.name}>"
@@ -212,7 +224,11 @@ class Agent:
                         messages=tuple(messages),
                     )
                 self._status("executing", iteration, tool=", ".join(c.name for c in calls))
-                results = await asyncio.gather(*(self._run_tool(c) for c in calls))
+                self._tool_tasks = [asyncio.ensure_future(self._interruptible(c)) for c in calls]
+                try:
+                    results = await asyncio.gather(*self._tool_tasks)
+                finally:
+                    self._tool_tasks = []
                 tool_calls += len(calls)
                 messages.append(Message(role="user", parts=tuple(results)))
         except asyncio.CancelledError:
@@ -337,6 +353,29 @@ class Agent:
                     message=f"{b.share:.0%} of the {b.name} budget spent ({', '.join(caps)})",
                 )
             )
+
+    async def _interruptible(self, call: ToolCallPart) -> ToolResultPart:
+        try:
+            return await self._run_tool(call)
+        except asyncio.CancelledError as exc:
+            me = asyncio.current_task()
+            if me not in self._interrupted:
+                raise
+            self._interrupted.discard(me)  # type: ignore[arg-type]
+            why = f"interrupted: {exc.args[0] if exc.args else 'an urgent message arrived'}; read it and go on"
+            self.bus.emit(
+                ToolCallEvent(
+                    session_id=self.session_id,
+                    agent=self.name,
+                    tool=call.name,
+                    call_id=call.id,
+                    args_summary=summarize_args(call.arguments),
+                    duration_s=0.0,
+                    outcome="error",
+                    error=why,
+                )
+            )
+            return ToolResultPart(tool_call_id=call.id, name=call.name, content=why, is_error=True)
 
     async def _run_tool(self, call: ToolCallPart) -> ToolResultPart:
         bus, sid, name = self.bus, self.session_id, self.name

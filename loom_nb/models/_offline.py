@@ -406,6 +406,9 @@ def _term_weights(state: _State, terms: list[Term]) -> list[float]:
     return [math.log(1 + total / n) if n else 0.0 for n in per_term]
 
 
+_TEST_PATH = re.compile(r"(^|/)tests?(/|_)|_test\.")
+
+
 def _candidates(state: _State, terms: list[Term]) -> list[list[Line]]:
     """Per ask, the candidate lines best first (from the scope-wide search and the best files)."""
     rank = {path: k for k, (path, _) in enumerate(_rank_files(state, terms))}
@@ -414,11 +417,14 @@ def _candidates(state: _State, terms: list[Term]) -> list[list[Line]]:
     regexes = [re.compile(t.pattern, re.IGNORECASE) for t in terms]
     weights = _term_weights(state, terms)
     out = []
+    wants_tests = "test" in state.task.lower()
     for a, ask in enumerate(state.asks):
         pool = dict(rows)
         pool.update(((p, n), t) for p, n, t in _content_rows(state, f"offline_ask_{a}"))
         scored = []
         for (path, number), text in pool.items():
+            if not wants_tests and _TEST_PATH.search(path):  # a project's tests are not its answers
+                continue
             line = Line(path, number, text, _enclosing(scopes.get(path, []), number))
             if ask.kind == "general":
                 score = general_score(path, text, regexes, weights)

@@ -16,17 +16,26 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from traitlets import Bool, Float, Int, Unicode
 
 __all__ = ["LoomMagics", "interpolate"]
 
-HELP = """%%loom [options]          the cell body is the intent: a research swarm runs on it
+HELP = """%%loom [options]          the cell body is the intent: the lead plans, specialists do the work
 %loom [options] <intent>  the same on one line
 
 options: --model M  --weak M  --project DIR  --scope DIR  --budget USD  --token-budget N  --max-agents N  --background
          --session NAME  --db PATH  --offline  --out NAME   ({name} in the intent is the variable name)
          --preset strict|balanced|autonomous  --approval-timeout S   (permissions over .loom.toml)
+         --max-tasks N  --strong M  --task-budget USD  --role-budget ROLE=USD (repeat)  --fix-rounds N
+         --approve-outcomes   (writing roles edit freely in the worktree; you approve each task's outcome)
+         --no-revise          (the lead keeps its first plan)
+
+%%loom_role NAME [--extends ROLE] [--description TEXT] [--tools a,b] [--model M|strong|default|weak]
+         [--max-iterations N] [--budget USD] [--token-budget N] [--preset P] [--restart R]
+                          define or redefine a role; the body is its system prompt (empty: kept)
+%loom roles               the roles and their versions;  %loom tasks|messages|tests [session]: the plan, the
+                          messages and the test runs of a session (the newest by default)
 
 %loom status              running sessions of this kernel
 %loom agents [session]    a DataFrame of the agents: role, model, status, current tool, tokens, cost
@@ -76,6 +85,13 @@ def _run_parser() -> _Parser:
     p.add_argument("--out")
     p.add_argument("--preset", choices=["strict", "balanced", "autonomous"])
     p.add_argument("--approval-timeout", type=float, dest="approval_timeout")
+    p.add_argument("--max-tasks", type=int, dest="max_tasks")
+    p.add_argument("--strong")
+    p.add_argument("--task-budget", type=float, dest="task_budget")
+    p.add_argument("--role-budget", action="append", dest="role_budget", default=[])
+    p.add_argument("--fix-rounds", type=int, dest="fix_rounds")
+    p.add_argument("--approve-outcomes", action="store_true", dest="approve_outcomes")
+    p.add_argument("--no-revise", action="store_true", dest="no_revise")
     return p
 
 
@@ -126,6 +142,11 @@ class LoomMagics(Magics):
         None, allow_none=True, help="Permission preset: strict, balanced or autonomous (over .loom.toml)."
     ).tag(config=True)
     approval_timeout = Float(600.0, help="Seconds before an unanswered approval request is denied.").tag(config=True)
+    strong = Unicode(None, allow_none=True, help="Model for the strong tier (architects; default: the lead's).").tag(
+        config=True
+    )
+    max_tasks = Int(8, help="Most tasks the lead's plan may hold.").tag(config=True)
+    approve_outcomes = Bool(False, help="Approve each writing task's outcome instead of each edit.").tag(config=True)
 
     def __init__(self, shell: Any = None, runner: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -143,6 +164,10 @@ class LoomMagics(Magics):
             "log": self._log,
             "help": self._help,
             "approvals": self._approvals,
+            "roles": self._roles,
+            "tasks": functools.partial(self._session_table, "tasks"),
+            "messages": functools.partial(self._session_table, "messages"),
+            "tests": functools.partial(self._session_table, "tests"),
             "diff": functools.partial(self._workspace, "diff"),
             "merge": functools.partial(self._workspace, "merge"),
             "undo": functools.partial(self._workspace, "undo"),
@@ -179,7 +204,7 @@ class LoomMagics(Magics):
             i = 0
             while i < len(words) and words[i].startswith("--"):
                 options.append(words[i])
-                takes_value = words[i] not in ("--background", "--offline") and "=" not in words[i]
+                takes_value = words[i] not in _FLAGS and "=" not in words[i]
                 if takes_value and i + 1 < len(words):
                     options.append(words[i + 1])
                     i += 1
@@ -222,6 +247,13 @@ class LoomMagics(Magics):
             "db": args.db or self.db,
             "preset": args.preset or self.preset,
             "approval_timeout": args.approval_timeout if args.approval_timeout is not None else self.approval_timeout,
+            "strong": "offline" if offline else (args.strong or self.strong),
+            "max_tasks": args.max_tasks if args.max_tasks is not None else self.max_tasks,
+            "task_budget_usd": args.task_budget,
+            "role_budgets": _role_budgets(args.role_budget),
+            "fix_rounds": args.fix_rounds,
+            "approve_outcomes": args.approve_outcomes or self.approve_outcomes,
+            "revise": not args.no_revise,
         }
 
     def _run(self, intent: str, args: argparse.Namespace) -> Any:
@@ -532,6 +564,77 @@ class LoomMagics(Magics):
         except Exception as exc:
             raise _usage(exc) from None
 
+    # roles and plans -----------------------------------------------------------------------
+
+    @cell_magic
+    def loom_role(self, line: str, cell: str) -> Any:
+        """%%loom_role NAME [options]: the body is the role's system prompt. The next spawn of the role
+        uses the new definition; agents already running keep theirs (each records its role version)."""
+        from ..swarm import roles
+        from ..swarm._roles import RoleError, role_from_table
+
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%%loom_role: {exc} (check the quotes)") from None
+        p = _Parser(prog="%%loom_role", add_help=False)
+        p.add_argument("name")
+        p.add_argument("--extends")
+        p.add_argument("--description")
+        p.add_argument("--tools")
+        p.add_argument("--model")
+        p.add_argument("--max-iterations", type=int, dest="max_iterations")
+        p.add_argument("--budget", type=float, dest="budget_usd")
+        p.add_argument("--token-budget", type=int, dest="token_budget")
+        p.add_argument("--preset")
+        p.add_argument("--restart")
+        p.add_argument("--max-restarts", type=int, dest="max_restarts")
+        args = p.parse_args(words)
+        values: dict[str, Any] = {
+            k: v for k, v in vars(args).items() if v is not None and k not in ("name", "tools", "extends")
+        }
+        if args.extends:
+            values["extends"] = args.extends
+        if args.tools is not None:
+            values["tools"] = [t.strip() for t in args.tools.split(",") if t.strip()]
+        body = cell.strip()
+        if body:
+            values["system_prompt"] = body
+        try:
+            role = roles.define(role_from_table(args.name, values, roles, where=f"%%loom_role {args.name}"))
+        except RoleError as exc:
+            raise UsageError(str(exc)) from None
+        print(
+            f"role {role.name} v{role.version}: {role.description} | tools: {', '.join(role.tools) or 'none'} | "
+            f"model: {role.model}" + (" | writes" if role.writes else "") + " (running agents keep their version)"
+        )
+        return None
+
+    def _roles(self, words: list[str]) -> Any:
+        from ..swarm import roles
+
+        p = _Parser(prog="%loom roles", add_help=False)
+        p.add_argument("--project")
+        args = p.parse_args(words)
+        try:
+            book = roles.with_project(args.project or self.project)
+        except ValueError as exc:
+            raise UsageError(f"%loom roles: {exc}") from None
+        return book.frame()
+
+    def _session_table(self, table: str, words: list[str]) -> Any:
+        args, graph = self._graph_args(f"%loom {table}", words, lambda p: p.add_argument("session", nargs="?"))
+        session = args.session
+        if session is None:
+            ids = graph.sessions()["id"].tolist()
+            if not ids:
+                raise UsageError(f"%loom {table}: no session is recorded in {graph.store.path} yet")
+            session = ids[-1]
+        reader = getattr(graph, table, None)
+        if reader is None:
+            raise UsageError(f"%loom {table}: this graph has no {table} table yet")
+        return self._tag(reader(session=session), graph)
+
     def _log(self, words: list[str]) -> None:
         from ._log import LOG
 
@@ -539,6 +642,24 @@ class LoomMagics(Magics):
 
     def _help(self, words: list[str]) -> None:
         print(HELP)
+
+
+_FLAGS = frozenset({"--background", "--offline", "--approve-outcomes", "--no-revise"})
+"""%loom options that take no value."""
+
+
+def _role_budgets(items: list[str]) -> dict[str, float] | None:
+    """--role-budget implementer=0.5 (repeatable) -> {"implementer": 0.5}."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UsageError(f"--role-budget takes ROLE=USD, like --role-budget implementer=0.50; got {item!r}")
+    return out or None
 
 
 def _key_variable(provider: str, litellm_name: str) -> str | None:

@@ -208,6 +208,25 @@ class SwarmHandle:
         """A DataFrame: name, role, model, status, current tool, iterations, tokens, cost, restarts."""
         return self.tracker.dataframe()
 
+    # the plan -----------------------------------------------------------------------------------
+
+    def tasks(self) -> Any:
+        """The plan as recorded: each task's role, status, agent, summary, files, tests, cost."""
+        return self.graph.tasks(session=self.session_id)
+
+    def messages(self) -> Any:
+        """Every message the run's agents sent each other (recorded as they went)."""
+        return self.graph.messages(session=self.session_id)
+
+    def tests(self) -> Any:
+        """Every test run of the session: passed, failed, errors, the failing ids, per round."""
+        return self.graph.tests(session=self.session_id)
+
+    @property
+    def estimate_usd(self) -> float | None:
+        """What the plan was expected to cost before it started (None: a price was unknown)."""
+        return self.swarm.estimate_usd
+
     # the workspace ------------------------------------------------------------------------------
 
     def workspace(self) -> Any:

@@ -13,7 +13,7 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,11 +31,13 @@ CATEGORIES: dict[str, Category] = {
     "content_search": "read",
     "directory_list": "read",
     "decision_query": "read",
+    "workspace_diff": "read",
     "file_write": "write",
     "file_edit": "write",
     "file_delete": "write",
     "file_move": "write",
     "shell": "execute",
+    "run_tests": "execute",
     "decision_log": "coordination",
     "send_message": "coordination",
     "ask": "coordination",
@@ -209,15 +211,19 @@ class Policy:
                 )
             if "preset" in table:
                 role_presets[role] = table["preset"]
-        test = data.get("test", {})
-        test_command = test.get("command") if isinstance(test, dict) else None
+        from ..config import ConfigError, parse_test_table
+
+        try:
+            test_command = parse_test_table(path, data.get("test", {})).command
+        except ConfigError as exc:
+            raise PolicyError(str(exc)) from None
         try:
             parsed = [_rule_from_mapping(r, f"{path.name} rule {i}") for i, r in enumerate(file_rules, 1)]
             return cls(
                 preset=preset or section.get("preset", "balanced"),
                 rules=[*rules, *parsed],
                 role_presets=role_presets,
-                test_command=test_command if isinstance(test_command, str) else None,
+                test_command=test_command,
                 root=root if root is not None else path.parent,
                 hooks=hooks,
             )
@@ -259,6 +265,8 @@ class Policy:
                 if verdict not in ACTIONS:
                     return _unclear(cat, f"hook {_name(hook)} returned {verdict!r}, not allow/ask/deny")
                 return Decision(action=verdict, rule=None, explain=f"{verdict}: hook {_name(hook)}", category=cat)
+            if tool == "run_tests":
+                return self._decide_tests(arguments, role, cat)
             if cat == "execute":
                 return self._decide_command(tool, arguments, role, cat)
             paths = [arguments[k] for k in PATH_ARGUMENTS if k in arguments]
@@ -354,6 +362,21 @@ class Policy:
             category=cat,
             subject=str(undecided),
         )
+
+    def _decide_tests(self, arguments: Mapping[str, Any], role: str | None, cat: Category) -> Decision:
+        """run_tests is decided as the command it runs: the [test] command (else pytest) with its paths."""
+        from ..config import command_for_tests
+
+        paths = arguments.get("paths") or []
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            return _unclear(cat, "run_tests paths are not a list of strings")
+        decision = self._decide_command(
+            "run_tests", {"command": command_for_tests(self.test_command, paths)}, role, cat
+        )
+        if decision.action == "ask" and decision.rule is None and not decision.unclear and not self.test_command:
+            hint = "the test command was detected, not named: set [test] command in .loom.toml to run it without asking"
+            return replace(decision, explain=f"{decision.explain}; {hint}")
+        return decision
 
     def _decide_paths(self, tool: str, paths: list[str], role: str | None, cat: Category) -> Decision:
         for p in paths:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -96,6 +97,136 @@ class Call:
 _STOP: Final = object()  # wakes a receive() when a stop is requested
 _pids = itertools.count(1)
 
+Match = Callable[[Any], bool]
+"""A selective receive's pattern: True for the messages it takes (Erlang's `receive` with a pattern)."""
+
+
+class _Mailbox:
+    """FIFO of messages, optionally bounded, with selective receive: a reader may take the first
+    message its pattern accepts and leave the others, in order, for other readers (asyncio.Queue
+    cannot: its get() takes whatever is first). A put wakes only the first reader whose pattern
+    accepts the message, so a reader waiting for one kind is not woken by every other kind."""
+
+    __slots__ = ("_closed", "_getters", "_items", "_putters", "maxsize")
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self._items: deque[Any] = deque()
+        self.maxsize = maxsize
+        self._getters: deque[tuple[asyncio.Future[None], Match | None]] = deque()
+        self._putters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def full(self) -> bool:
+        return 0 < self.maxsize <= len(self._items)
+
+    def put_nowait(self, message: Any) -> None:
+        if self._closed:
+            return  # its process ended: dropped, as OTP drops a message to a dead process
+        if self.full():
+            raise asyncio.QueueFull
+        self._items.append(message)
+        for entry in self._getters:
+            fut, match = entry
+            if not fut.done() and (match is None or match(message)):
+                self._getters.remove(entry)
+                fut.set_result(None)
+                break
+
+    async def put(self, message: Any) -> None:
+        while self.full():
+            fut = asyncio.get_running_loop().create_future()
+            self._putters.append(fut)
+            try:
+                await fut
+            except BaseException:
+                if fut in self._putters:
+                    self._putters.remove(fut)
+                elif not fut.cancelled():  # woken but cancelled: hand the room on
+                    self._wake_putter()
+                raise
+        self.put_nowait(message)
+
+    def take(self, match: Match | None = None) -> tuple[bool, Any]:
+        """(True, the first message `match` accepts), removed; (False, None) when none waits."""
+        items = self._items
+        if match is None:
+            if not items:
+                return False, None
+            message = items.popleft()
+        else:
+            for i, message in enumerate(items):
+                if match(message):
+                    del items[i]
+                    break
+            else:
+                return False, None
+        self._wake_putter()
+        return True, message
+
+    def take_all(self, match: Match, limit: int | None = None) -> list[Any]:
+        """The waiting messages `match` accepts (at most `limit`), removed, in arrival order; the rest
+        stay in order."""
+        taken: list[Any] = []
+        kept: deque[Any] = deque()
+        for message in self._items:
+            (taken if (limit is None or len(taken) < limit) and match(message) else kept).append(message)
+        if taken:
+            self._items = kept
+            for _ in taken:
+                self._wake_putter()
+        return taken
+
+    def close(self, error: BaseException) -> list[Any]:
+        """The owner ended: readers still waiting get `error`, writers waiting for room are let go
+        (their message is dropped, as a cast to a dead process is); returns what was unread."""
+        self._closed = True
+        self.maxsize = 0
+        unread = list(self._items)
+        self._items.clear()
+        getters, self._getters = self._getters, deque()
+        for fut, _ in getters:
+            if not fut.done():
+                fut.set_exception(error)
+        while self._putters:
+            self._wake_putter()
+        return unread
+
+    async def get(self, match: Match | None = None) -> Any:
+        while True:
+            found, message = self.take(match)
+            if found:
+                return message
+            fut = asyncio.get_running_loop().create_future()
+            entry = (fut, match)
+            self._getters.append(entry)
+            try:
+                await fut
+            except BaseException:
+                if entry in self._getters:
+                    self._getters.remove(entry)
+                elif not fut.cancelled():  # woken for a message but cancelled: let another reader have it
+                    self._rewake()
+                raise
+
+    def _wake_putter(self) -> None:
+        while self._putters:
+            fut = self._putters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def _rewake(self) -> None:
+        for entry in list(self._getters):
+            fut, match = entry
+            if not fut.done() and any(match is None or match(m) for m in self._items):
+                self._getters.remove(entry)
+                fut.set_result(None)
+                return
+
+
 Body = Callable[["Process"], Awaitable[Any]]
 
 
@@ -129,6 +260,7 @@ class Process:
         "restarts",
         "result",
         "trap_exit",
+        "unread",
     )
 
     def __init__(
@@ -138,7 +270,7 @@ class Process:
         self.name = name
         self.trap_exit = trap_exit
         self._body = body
-        self._mailbox: asyncio.Queue[Any] = asyncio.Queue(mailbox_size)
+        self._mailbox = _Mailbox(mailbox_size)
         self._monitors: dict[int, Callable[[Down], None]] = {}
         self._pending_calls: set[asyncio.Future[Any]] = set()
         self._stop_reason: ExitReason | None = None
@@ -151,6 +283,9 @@ class Process:
         """What the body returned (normal exit only)."""
         self.restarts = 0
         """How often its supervisor had restarted this child before starting this incarnation."""
+        self.unread: tuple[Any, ...] = ()
+        """The messages (not calls) still in its mailbox when it ended: a successor may take them over
+        (the swarm's post office hands an agent's unread letters to its restarted incarnation)."""
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else f"exited {self.exit_reason!r}"
@@ -201,10 +336,13 @@ class Process:
             if not fut.done():
                 fut.set_exception(gone)
         self._pending_calls.clear()
-        while not self._mailbox.empty():  # callers waiting on unread calls must not hang
-            msg = self._mailbox.get_nowait()
+        unread = []
+        for msg in self._mailbox.close(CallError(f"{self!r} exited ({_describe(reason)}) while waiting for a message")):
             if isinstance(msg, Call):
-                msg.fail(gone)
+                msg.fail(gone)  # callers waiting on unread calls must not hang
+            elif msg is not _STOP:
+                unread.append(msg)
+        self.unread = tuple(unread)
         monitors, self._monitors = self._monitors, {}
         for ref, fn in monitors.items():
             try:
@@ -293,6 +431,11 @@ class Process:
                 "use `await process.send(msg)` to wait for room"
             ) from None
 
+    @property
+    def mailbox_size(self) -> int:
+        """The mailbox's bound (0: unbounded)."""
+        return self._mailbox.maxsize
+
     async def send(self, message: Any) -> None:
         """Put a message in the mailbox, waiting for room if it is bounded (backpressure)."""
         if self.exit_reason is None:
@@ -315,19 +458,27 @@ class Process:
         finally:
             self._pending_calls.discard(fut)
 
-    async def receive(self, timeout: float | None = None) -> Any:
-        """Next message (plain or Call). Raises ProcessExit when a stop was requested,
-        TimeoutError when `timeout` passes first."""
+    async def receive(self, timeout: float | None = None, *, match: Match | None = None) -> Any:
+        """Next message (plain or Call), or with `match` the first one it accepts, the others left in
+        the mailbox in order (selective receive). Raises ProcessExit when a stop was requested,
+        TimeoutError when `timeout` passes first, CallError when the process ended meanwhile (a
+        reader outside the process)."""
         if self._stop_reason is not None:
             raise ProcessExit(self._stop_reason)
+        wanted = None if match is None else (lambda m: m is _STOP or match(m))
         if timeout is None:
-            msg = await self._mailbox.get()
+            msg = await self._mailbox.get(wanted)
         else:
             async with asyncio.timeout(timeout):
-                msg = await self._mailbox.get()
+                msg = await self._mailbox.get(wanted)
         if msg is _STOP:
             raise ProcessExit(self._stop_reason)
         return msg
+
+    def take(self, match: Match | None = None, *, limit: int | None = None) -> list[Any]:
+        """The messages waiting now that `match` accepts (all, when None; at most `limit`), removed,
+        in arrival order; never waits (an empty list when none waits). What it leaves stays in order."""
+        return self._mailbox.take_all(lambda m: m is not _STOP and (match is None or match(m)), limit)
 
     # monitors --------------------------------------------------------------------------------
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..agents._loop import Agent
 from ..agents._sub_agent import Findings, research
-from ..events import LLMCall, TaskStatus, TestRun
+from ..events import BudgetWarning, LLMCall, TaskStatus, TestRun
 from ..models._budget import Budget, BudgetReached
 from ..runtime import ChildSpec, DynamicSupervisor, Process
 from ..tools import Scope, ToolContext
+from ._mail import render
 from ._plan import Scheduler, Task
 from ._roles import Role, RoleBook, tool_catalog
 from ._team import Completion, Desk
@@ -131,6 +132,11 @@ class Crew:
 
     def _on_event(self, event: Any) -> None:
         self.costs(event)
+        if isinstance(event, BudgetWarning) and self.post is not None and event.session_id == self.swarm.session_id:
+            said = f"urgent: {event.message}. Finish your task with what you have and call complete_task."
+            loop = self.swarm._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._tell_everyone, said)
         if isinstance(event, TestRun):
             for r in self.results.values():
                 if r.agent == event.agent and (not event.task or event.task == r.task.id):
@@ -158,6 +164,10 @@ class Crew:
                 **kw,
             )
         )
+
+    def _tell_everyone(self, text: str) -> None:
+        if self.post is not None and self.post.live():
+            self.post.broadcast("lead", text, urgent=True)
 
     # the plan ------------------------------------------------------------------------------
 
@@ -226,6 +236,9 @@ class Crew:
     async def close(self) -> None:
         """End every specialist (the run is over): their processes stop, their mailboxes close."""
         self._unsubscribe()
+        if self.post is not None:
+            for name in self.post.live():
+                self.post.close(name, "the run ended")
         supervisors, self._supervisors = self._supervisors, []
         await asyncio.gather(*(s.stop(timeout=5.0) for s in supervisors), return_exceptions=True)
 
@@ -307,6 +320,9 @@ class Crew:
             agent = self._agent(role, name, task, desk, budget, scope, restart=starts > 1)
             if self.post is not None:
                 self.post.open(name, proc, role=role.name, task=task.id)
+                self.post.on_urgent(
+                    name, lambda letter: agent.interrupt(f"urgent message {letter.id} from {letter.sender}")
+                )
             try:
                 if not finished.done():
                     await self._work(agent, role, prompt, desk, result, restarted=starts > 1)
@@ -325,10 +341,7 @@ class Crew:
                 raise
             except BaseException as exc:  # SystemExit too: this specialist's crash, not the run's
                 last_error = f"{type(exc).__name__}: {exc}"
-                raise
-            finally:
-                if self.post is not None:
-                    self.post.close(name)
+                raise  # its name stays open: a restart reopens it with the letters it left unread
 
         supervisor = DynamicSupervisor(
             registry=swarm.registry,
@@ -348,6 +361,8 @@ class Crew:
                 why = ""
             reason = down.reason
             said = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
+            if self.post is not None:
+                self.post.close(name, f"crashed: {last_error or said}")  # asks waiting on it fail now
             finished.set_exception(_TaskCrashed(why + (last_error or said)))
 
         supervisor.process.add_monitor(on_down)
@@ -475,7 +490,7 @@ class Crew:
             letter = await self.post.next(name)
             if letter is None:
                 return
-            reply = await agent.run(self.post.render([letter]), resume=True)
+            reply = await agent.run(render([letter]), resume=True)
             if letter.kind == "ask":
                 self.post.send(
                     name, letter.sender, reply.text.strip() or "(no answer)", kind="reply", reply_to=letter.id
@@ -489,4 +504,4 @@ class _TaskCrashed(RuntimeError):
 def _letters(post: Any, name: str) -> str:
     """What arrived for `name` since its last turn, rendered for the model ("" when nothing)."""
     letters = post.drain(name)
-    return post.render(letters) if letters else ""
+    return render(letters) if letters else ""

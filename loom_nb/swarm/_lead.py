@@ -86,6 +86,10 @@ class Lead:
         self.session_id = session_id
         self.book = book if book is not None else roles
         self._spawned = False
+        self.post: Any = None
+        """The run's post office (specialists may write to "lead")."""
+        self.letters: list[Any] = []
+        """Letters drained from the lead's mailbox and not yet read in a turn."""
         self._agent = Agent(
             name="lead",
             role="lead",
@@ -118,6 +122,15 @@ class Lead:
     async def _turn(self, system_prompt: str, text: str, *, resume: bool = False) -> str:
         self._agent.system_prompt = system_prompt
         return (await self._agent.run(text, resume=resume)).text
+
+    def _mail(self) -> str:
+        """What the specialists wrote to the lead since its last turn (rendered as data), or ""."""
+        from ._mail import render
+
+        if self.post is not None and "lead" in self.post.live():
+            self.letters += self.post.drain("lead")
+        letters, self.letters = self.letters, []
+        return "\n\n" + render(letters) if letters else ""
 
     def _roles_text(self) -> str:
         return "\n".join(
@@ -184,7 +197,8 @@ class Lead:
                 status=result.status,
                 output=(result.output or result.error or "")[:4000],
                 board=board,
-            ),
+            )
+            + self._mail(),
             resume=True,
         )
         self._status("idle", "waiting for the team")
@@ -247,7 +261,7 @@ class Lead:
         if _offline(self.model):
             self._status("done", "final")
             return "[offline lead: plan by rule, work by the offline model; no LLM was used]\n" + facts
-        return await self._turn(CODING_SUMMARY_PROMPT, facts)
+        return await self._turn(CODING_SUMMARY_PROMPT, facts + self._mail())
 
 
 async def _to_thread(fn: Any, *args: Any) -> Any:

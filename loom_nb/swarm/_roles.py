@@ -139,15 +139,8 @@ def _check(role: Role) -> Role:
         raise RoleError(f"{where}: restart must be one of {', '.join(RESTARTS)}; got {role.restart!r}")
     if _not_int(role.max_restarts) or role.max_restarts < 0:
         raise RoleError(f"{where}: max_restarts must be an int >= 0; got {role.max_restarts!r}")
-    return replace(role, writes=any(_changes_workspace(catalog[n]) for n in role.tools))
-
-
-def _changes_workspace(tool: Tool) -> bool:
-    """Edits files or runs commands. decision_log is a "write" for the policy, but it writes the graph:
-    it does not make its role an editor (the lead would read "(edits files)", the run would open a worktree)."""
-    from .. import tools as t
-
-    return tool.permission == "execute" or any(tool.name == h.name for h in t.HANDS_TOOLS)
+    writes = any(catalog[n].permission in ("write", "execute") for n in role.tools)
+    return replace(role, writes=writes)
 
 
 def _not_int(value: Any) -> bool:
@@ -351,7 +344,7 @@ def _builtin() -> dict[str, Role]:
             name="researcher",
             description="searches and reads the code to answer one question, citing path:line",
             system_prompt=RESEARCHER_PROMPT,
-            tools=(*_READ, *_TALK),  # its answer is its report: cited lines, checked against the files
+            tools=_READ,  # its answer is its report: cited lines, checked against the files
             model="weak",
             max_iterations=10,
             restart="temporary",  # read-only and cheap: a crash is reported and the lead re-plans

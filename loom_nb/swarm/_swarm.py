@@ -471,12 +471,14 @@ class Swarm:
         """Run the plan: a workspace when a role of it writes, a post office, the crew."""
         if any(self.book.get(t.role).writes for t in tasks):
             self.workspace = await self._open_workspace()
-        try:
-            from ._mail import PostOffice
-        except ImportError:  # pragma: no cover - the post office lands separately
-            post = None
-        else:
-            post = PostOffice(bus=self.bus, session_id=self.session_id, registry=self.registry)
+        from ..runtime import spawn
+        from ._mail import PostOffice
+
+        post = PostOffice(bus=self.bus, session_id=self.session_id, registry=self.registry)
+        # The lead's mailbox: what specialists send it is read when it revises the plan or answers.
+        lead_box = spawn(_hold, name=None)
+        post.open("lead", lead_box, role="lead")
+        lead.post = post
         revision = 0
 
         async def on_ended(result: TaskResult) -> list[Task] | None:
@@ -506,6 +508,8 @@ class Swarm:
         finally:
             self.results = self.results or crew.results
             await _to_the_end(crew.close())
+            lead.letters = post.drain("lead")
+            lead_box.kill()
         return list(self.results.values())
 
     async def _open_workspace(self) -> Any:
@@ -648,6 +652,11 @@ async def _to_the_end(step: Any, *, then_cancel: bool = True) -> Any:
     if cancelled and then_cancel:
         raise asyncio.CancelledError
     return future.result()
+
+
+async def _hold(process: Any) -> None:
+    """A mailbox with nobody reading it until asked: the lead's, between its turns."""
+    await asyncio.Event().wait()
 
 
 def _failed_findings(result: TaskResult, session_id: str) -> Findings:

@@ -105,8 +105,6 @@ complete_task = Tool(
 
 def TEAM_TOOLS() -> tuple[Tool, ...]:
     """The swarm's own tools: complete_task, and the messages when the post office is installed."""
-    try:
-        from . import _mail
-    except ImportError:
-        return (complete_task,)
-    return (complete_task, *getattr(_mail, "MAIL_TOOLS", ()))
+    from ._mail_tools import MAIL_TOOLS
+
+    return (complete_task, *MAIL_TOOLS)

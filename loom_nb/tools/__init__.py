@@ -4,9 +4,11 @@ every path resolves inside the tool's scope."""
 from ._base import Permission, Tool, ToolContext, ToolError
 from ._decisions import decision_log, decision_query
 from ._files import directory_list, file_read, file_search
+from ._review import workspace_diff
 from ._scope import Scope, ScopeError
 from ._search import Match, content_search, ripgrep_path, search
 from ._shell import SandboxStatus, clean_environment, sandbox_status, shell
+from ._tests import TestResults, parse_junit, run_tests
 from ._write import WRITE_TOOLS, file_delete, file_edit, file_move, file_write
 
 READ_ONLY_TOOLS: tuple[Tool, ...] = (file_read, file_search, content_search, directory_list)
@@ -24,6 +26,7 @@ __all__ = [
     "SandboxStatus",
     "Scope",
     "ScopeError",
+    "TestResults",
     "Tool",
     "ToolContext",
     "ToolError",
@@ -38,8 +41,11 @@ __all__ = [
     "file_read",
     "file_search",
     "file_write",
+    "parse_junit",
     "ripgrep_path",
+    "run_tests",
     "sandbox_status",
     "search",
     "shell",
+    "workspace_diff",
 ]

@@ -76,7 +76,7 @@ decision_log = Tool(
         "required": ["node_type", "title"],
     },
     fn=_decision_log,
-    permission="write",
+    permission="coordination",
 )
 
 

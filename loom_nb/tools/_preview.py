@@ -21,6 +21,10 @@ def preview(tool: str, arguments: dict[str, Any], ctx: ToolContext) -> str:
             ctx.workspace.wait_ready()
         if tool == "shell":
             return f"$ {arguments.get('command', '')}"
+        if tool == "run_tests":
+            from ._tests import shown_command
+
+            return f"$ {shown_command(arguments, ctx)}"
         if tool == "file_write":
             return _diff(ctx, tool, arguments["path"], lambda old: arguments["content"])
         if tool == "file_edit":

@@ -18,13 +18,13 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._base import Tool, ToolContext, ToolError
 from ._write import commit_changes
 
-__all__ = ["SandboxStatus", "clean_environment", "sandbox_status", "shell"]
+__all__ = ["SandboxStatus", "clean_environment", "emit_shell_run", "run_command", "sandbox_status", "shell"]
 
 DEFAULT_TIMEOUT_S = 30
 MAX_TIMEOUT_S = 600
@@ -78,13 +78,14 @@ def sandbox_status() -> SandboxStatus:
     return SandboxStatus(True, "bubblewrap: network off, only the worktree writable")
 
 
-def _argv(command: str, cwd: str, sandbox: bool) -> list[str]:
+def _argv(command: str, cwd: str, sandbox: bool, writable: Sequence[str] = ()) -> list[str]:
     inner = ["bash", "--noprofile", "--norc", "-c", command]
     if not sandbox:
         return inner
     return [
         "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
         "--bind", cwd, cwd,
+        *(arg for path in writable for arg in ("--bind", path, path)),  # after /tmp's tmpfs: seen through it
         # the worktree's .git file says which repository is ours: commands may not rewrite it
         *(["--ro-bind", f"{cwd}/.git", f"{cwd}/.git"] if os.path.exists(f"{cwd}/.git") else []),
         "--unshare-net", "--unshare-ipc", "--unshare-pid", "--die-with-parent",
@@ -106,14 +107,16 @@ async def run_command(
     timeout: float,
     sandbox: bool,
     env: dict[str, str] | None = None,
+    writable: Sequence[str] = (),
     on_stop: Callable[[bytes, float], None] | None = None,
 ) -> tuple[int | None, bytes, str | None, float]:
     """(exit code or None, combined output, why it was killed or None, seconds). A cancel (a stop)
-    kills the group, hands `on_stop` what was printed so far, and propagates."""
+    kills the group, hands `on_stop` what was printed so far, and propagates. Inside the sandbox
+    only `cwd` and the `writable` directories (which must exist) can be written."""
     started = time.perf_counter()
     spawn = asyncio.ensure_future(
         asyncio.create_subprocess_exec(
-            *_argv(command, cwd, sandbox),
+            *_argv(command, cwd, sandbox, writable),
             cwd=cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -187,30 +190,40 @@ def head_and_tail(text: str) -> str:
     )
 
 
+def emit_shell_run(
+    ctx: ToolContext, command: str, exit_code: int | None, output: str, killed: str | None, seconds: float
+) -> None:
+    """The ShellRun event of a command a tool ran (its full output, for the record)."""
+    if ctx.bus is not None:
+        from ..events import ShellRun
+
+        ctx.bus.emit(
+            ShellRun(
+                session_id=ctx.session_id,
+                agent=ctx.agent,
+                command=command,
+                exit_code=exit_code,
+                output=output,
+                duration_s=seconds,
+                sandboxed=sandbox_status().available,
+                killed=killed,
+            )
+        )
+
+
+NO_WORKSPACE = "this run has no workspace, so it cannot run commands; start it with writes enabled"
+
+
 async def _shell(args: dict[str, Any], ctx: ToolContext) -> str:
     if ctx.workspace is None:
-        raise ToolError("this run has no workspace, so it cannot run commands; start it with writes enabled")
+        raise ToolError(NO_WORKSPACE)
     command = args["command"]
     if not command.strip():
         raise ToolError("the command is empty")
     status = sandbox_status()
 
     def record(exit_code: int | None, output: str, killed: str | None, seconds: float) -> None:
-        if ctx.bus is not None:
-            from ..events import ShellRun
-
-            ctx.bus.emit(
-                ShellRun(
-                    session_id=ctx.session_id,
-                    agent=ctx.agent,
-                    command=command,
-                    exit_code=exit_code,
-                    output=output,
-                    duration_s=seconds,
-                    sandboxed=status.available,
-                    killed=killed,
-                )
-            )
+        emit_shell_run(ctx, command, exit_code, output, killed, seconds)
 
     exit_code, raw, killed, seconds = await run_command(
         command,

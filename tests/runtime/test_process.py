@@ -208,3 +208,74 @@ def test_a_base_exception_in_a_body_is_its_crash_and_the_loop_thread_lives_on(ex
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+async def test_selective_receive_takes_what_matches_and_leaves_the_rest_in_order():
+    got: list[object] = []
+
+    async def body(proc: Process) -> None:
+        got.append(await proc.receive(match=lambda m: isinstance(m, int)))
+        got.append(await proc.receive())
+
+    p = spawn(body)
+    p.cast("a")
+    p.cast("b")
+    p.cast(1)
+    assert await p.join() == "normal"
+    assert got == [1, "a"]
+    assert p.unread == ("b",)  # what it left unread is kept for a successor
+
+
+async def test_take_never_waits_and_keeps_order():
+    p = spawn(lambda proc: asyncio.Event().wait())
+    for m in ("x", 1, "y", 2, 3):
+        p.cast(m)
+    assert p.take(lambda m: isinstance(m, int), limit=2) == [1, 2]
+    assert p.take(lambda m: m == "nothing") == []
+    assert p.take() == ["x", "y", 3]
+    assert p.take() == []
+    await p.stop()
+
+
+async def test_a_selective_reader_is_woken_only_by_what_it_wants():
+    woken: list[object] = []
+
+    async def body(proc: Process) -> None:
+        woken.append(await proc.receive(match=lambda m: m == "wanted"))
+
+    p = spawn(body)
+    await asyncio.sleep(0)  # the body waits in receive()
+    for _ in range(3):
+        p.cast("other")
+    assert woken == [] and p.alive
+    p.cast("wanted")
+    assert await p.join() == "normal"
+    assert woken == ["wanted"] and p.unread == ("other", "other", "other")
+
+
+async def test_a_stop_ends_a_selective_receive():
+    p = spawn(lambda proc: proc.receive(match=lambda m: False), trap_exit=True)
+    await asyncio.sleep(0)
+    assert await p.stop(timeout=1.0) == "shutdown"
+
+
+async def test_a_reader_outside_the_process_is_told_when_it_ends():
+    never = asyncio.Event()
+    p = spawn(lambda proc: never.wait())
+    reading = asyncio.ensure_future(p.receive())
+    await asyncio.sleep(0)
+    await p.stop()
+    with pytest.raises(CallError, match=r"exited .* while waiting for a message"):
+        await reading
+
+
+async def test_a_writer_waiting_for_room_is_let_go_when_the_process_ends():
+    never = asyncio.Event()
+    p = spawn(lambda proc: never.wait(), mailbox_size=1)
+    p.cast("fills it")
+    sending = asyncio.ensure_future(p.send("waits for room"))
+    await asyncio.sleep(0)
+    assert not sending.done()
+    await p.stop()
+    await asyncio.wait_for(sending, 1)  # dropped, as a cast to a dead process is
+    assert p.unread == ("fills it",)

@@ -93,7 +93,8 @@ async def test_the_lead_plans_and_answers_with_its_model_and_researchers_run_in_
     result = await swarm.run()
     assert result.text == "all answered" and peak == 2
     assert [f.task for f in result.findings] == questions
-    assert {name for name, _ in registered} == {f"researcher-{i}" for i in range(1, 6)}
+    # each specialist is a registered process (and the lead has a mailbox of its own)
+    assert {name for name, _ in registered} == {"lead", *(f"researcher-{i}" for i in range(1, 6))}
     assert all(f.evidence and f.evidence[0].path == "a.py" for f in result.findings)
 
 

@@ -34,7 +34,10 @@ async def test_bad_input_is_an_error_result_and_writes_nothing(ctx):
 
 
 async def test_permissions_and_a_session_without_a_graph(tmp_path):
-    assert (decision_log.permission, decision_query.permission) == ("write", "read")
+    assert (decision_log.permission, decision_query.permission) == (
+        "coordination",
+        "read",
+    )  # the graph, not the workspace: never asked as a write
     bare = ToolContext(scope=Scope(tmp_path), project=tmp_path)
     with pytest.raises(ToolError, match="no decision graph"):
         await decision_query({"query": "pulse"}, bare)
