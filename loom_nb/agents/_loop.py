@@ -164,7 +164,7 @@ class Agent:
                     task=self.task,
                 )
             )
-        messages: list[Message] = [*self.history, Message.user(input)] if resume else [Message.user(input)]
+        messages = _resumed(self.history, input) if resume else [Message.user(input)]
         self.history = messages
         usage = Usage()
         cost: float | None = 0.0
@@ -483,6 +483,21 @@ async def _reap(task: asyncio.Future[Response]) -> None:
             await asyncio.wait([task])
         except asyncio.CancelledError:
             continue
+
+
+def _resumed(history: list[Message], text: str) -> list[Message]:
+    """The conversation going on with `text`. Tool calls the last turn asked for and never got (the
+    iteration limit ended it) are answered as not run first: a provider refuses a call left open."""
+    last = history[-1] if history else None
+    if last is not None and last.role == "assistant" and last.tool_calls:
+        unanswered = tuple(
+            ToolResultPart(
+                tool_call_id=c.id, name=c.name, content="not run: the iteration limit ended that turn", is_error=True
+            )
+            for c in last.tool_calls
+        )
+        return [*history, Message(role="user", parts=(*unanswered, TextPart(text=text)))]
+    return [*history, Message.user(text)]
 
 
 def _with_text(message: Message, text: str) -> Message:

@@ -153,24 +153,43 @@ def _not_number(value: Any) -> bool:
 
 class RoleBook:
     """The roles a run may use, by name, with versions. Thread-safe: a `%%loom_role` cell may
-    redefine a role while a run on the swarm thread spawns agents from it."""
+    redefine a role while a run on the swarm thread spawns agents from it.
 
-    def __init__(self, roles: Mapping[str, Role] | None = None) -> None:
+    A book may have a parent (a run's book over the process's `loom_nb.roles`): it looks a role up in
+    its own definitions first, then in the parent's as they are now, so a role redefined in the
+    process during a run reaches that run's next spawn (unless the project's own table defines it)."""
+
+    def __init__(self, roles: Mapping[str, Role] | None = None, *, parent: RoleBook | None = None) -> None:
         self._lock = threading.Lock()
         self._roles: dict[str, Role] = dict(roles or {})
+        self.parent = parent
+
+    def _lookup(self, name: str) -> Role | None:
+        with self._lock:
+            role = self._roles.get(name)
+        if role is None and self.parent is not None:
+            return self.parent._lookup(name)
+        return role
+
+    def _all(self) -> dict[str, Role]:
+        merged = self.parent._all() if self.parent is not None else {}
+        with self._lock:
+            merged.update(self._roles)
+        return merged
 
     def define(self, role: Role) -> Role:
         """Add or replace a role; returns it with its version. Raises RoleError with the fix."""
         checked = _check(role)
         with self._lock:
             old = self._roles.get(checked.name)
+            if old is None and self.parent is not None:
+                old = self.parent._lookup(checked.name)
             checked = replace(checked, version=(old.version if old else 0) + 1)
             self._roles[checked.name] = checked
         return checked
 
     def get(self, name: str) -> Role:
-        with self._lock:
-            role = self._roles.get(name)
+        role = self._lookup(name)
         if role is None:
             raise RoleError(f"no role {name!r}; the roles are {', '.join(self.names())}")
         return role
@@ -179,25 +198,23 @@ class RoleBook:
         return self.get(name)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._roles
+        return isinstance(name, str) and self._lookup(name) is not None
 
     def __iter__(self) -> Iterator[Role]:
-        with self._lock:
-            return iter(list(self._roles.values()))
+        return iter(list(self._all().values()))
 
     def __len__(self) -> int:
-        return len(self._roles)
+        return len(self._all())
 
     def names(self) -> list[str]:
-        with self._lock:
-            return sorted(self._roles)
+        return sorted(self._all())
 
     def values(self) -> list[Role]:
         return list(self)
 
     def copy(self) -> RoleBook:
         with self._lock:
-            return RoleBook(self._roles)
+            return RoleBook(self._roles, parent=self.parent)
 
     def reset(self, name: str | None = None) -> None:
         """Back to the built-in definition (of one role, or all), as a new version."""
@@ -210,8 +227,9 @@ class RoleBook:
                     del self._roles[extra]
 
     def with_project(self, project: str | Path) -> RoleBook:
-        """A copy with the project's `.loom.toml [roles.NAME]` tables defined over these roles."""
-        book = self.copy()
+        """A book over this one with the project's `.loom.toml [roles.NAME]` tables defined in it (this
+        book's later redefinitions still show through for the roles the project does not define)."""
+        book = RoleBook(parent=self)
         path = Path(project) / ".loom.toml"
         table = read_toml(path).get("roles", {})
         if not isinstance(table, dict):

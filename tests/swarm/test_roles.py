@@ -305,12 +305,6 @@ async def test_a_tool_outside_the_role_is_refused_naming_the_role_that_has_it(tm
     assert refused.outcome == "refused" and refused.agent == "scout-1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (_swarm.py, not mine to edit): Swarm copies loom_nb.roles when it is made (book.with_project), so "
-    "a %%loom_role / define_role() redefinition while a run goes on never reaches that run's next spawn, "
-    "though issue 10 item 1 and RoleBook's docstring say it should",
-)
 async def test_a_process_wide_redefinition_mid_run_reaches_the_run_s_next_spawn(tmp_path, process_roles):
     (tmp_path / "a.py").write_text("x = 1\n")
     define_role(SCOUT)
