@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -469,6 +469,8 @@ class Crew:
             prompt += "\n\n(You were restarted after a crash: check what is already done before redoing it.)"
         if role.name == "researcher":
             findings = await research(agent, prompt, agent.context.scope)
+            if self.workspace is not None:
+                findings = _in_repository(findings, self.workspace)
             result.findings = findings
             if desk.completion is None:
                 desk.completion = Completion(summary=findings.text)
@@ -499,6 +501,18 @@ class Crew:
 
 class _TaskCrashed(RuntimeError):
     """A task's specialist crashed for good (its reason is the message)."""
+
+
+def _in_repository(findings: Findings, ws: Any) -> Findings:
+    """A researcher that read the worktree cites its files as paths of the repository (what the user
+    opens from the project root, and still true once the worktree is merged or discarded), not as
+    .loom/worktrees/<session>/... paths."""
+    try:
+        prefix = Path(ws.path).resolve().relative_to(Path(ws.project).resolve()).as_posix() + "/"
+    except ValueError:
+        return findings
+    evidence = tuple(replace(e, path=e.path.removeprefix(prefix)) for e in findings.evidence)
+    return replace(findings, text=findings.text.replace(prefix, ""), evidence=evidence)
 
 
 def _letters(post: Any, name: str) -> str:

@@ -1,0 +1,202 @@
+"""The whole coding workflow over HTTP: the real anthropic SDK and litellm against the FakeLLMServer,
+which plays every role from the request alone (tests/swarm/crewplay.py), in a real git repository
+whose real pytest suite the tester runs in the run's worktree, recorded to a real DuckDB file.
+
+The project: calc.add subtracts. The lead plans researcher -> architect -> implementer -> tester."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loom_nb.events import ENDED_STATUSES, EventLog
+from loom_nb.graph import open_graph
+from loom_nb.models import parse_model_string
+from loom_nb.models._anthropic import AnthropicModel
+from loom_nb.models._litellm import LitellmModel
+from loom_nb.swarm import Swarm
+from loom_nb.swarm._estimate import DEFAULT_TOKENS, OUTPUT_SHARE
+from loom_nb.testing import Fault
+from tests.gitrepo import git, git_project
+from tests.swarm.crewplay import CrewServer, Turn, architect, call, implementer, researcher, the_tester
+
+KEY = "sk-test-workflow-DO-NOT-LEAK"
+BUGGY = "def add(a, b):\n    return a - b\n"
+FIXED = "def add(a, b):\n    return a + b\n"
+TESTS = (
+    "from calc import add\n\n\n"
+    "def test_add():\n    assert add(2, 3) == 5\n\n\n"
+    "def test_add_zero():\n    assert add(0, 0) == 0\n"
+)
+INTENT = "add(2, 3) gives -1: fix calc.add so the tests pass"
+PLAN = [
+    {"id": "t1", "role": "researcher", "title": "find add", "prompt": "Why does calc.add(2, 3) give -1?"},
+    {
+        "id": "t2",
+        "role": "architect",
+        "title": "decide the fix",
+        "prompt": "Decide how to fix calc.add.",
+        "deps": [{"task": "t1", "kind": "requires_output"}],
+    },
+    {
+        "id": "t3",
+        "role": "implementer",
+        "title": "fix add",
+        "prompt": "Fix calc.add as decided.",
+        "acceptance": "add(2, 3) == 5",
+        "deps": [{"task": "t2", "kind": "requires_output"}],
+    },
+    {
+        "id": "t4",
+        "role": "tester",
+        "title": "run the tests",
+        "prompt": "Run the tests; send failures to the implementer.",
+        "deps": [{"task": "t3", "kind": "requires_output"}],
+    },
+]
+TEAM = {
+    "researcher": researcher,
+    "architect": architect,
+    "implementer": implementer([("a - b", "a + b")]),
+    "tester": the_tester,
+}
+PROVIDERS = ["anthropic", "litellm"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return git_project(
+        tmp_path / "p",
+        {
+            "calc/__init__.py": BUGGY,
+            "tests/test_calc.py": TESTS,
+            "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["."]\n',
+        },
+    )
+
+
+def build(provider: str, server: CrewServer) -> Any:
+    if provider == "anthropic":
+        return AnthropicModel("claude-haiku-4-5", base_url=server.url, api_key=KEY)
+    return LitellmModel(parse_model_string("openai/gpt-4o"), base_url=server.openai_base_url, api_key=KEY)
+
+
+async def run_flow(provider: str, server: CrewServer, project: Path, **kw: Any) -> tuple[Any, Swarm, EventLog]:
+    """One run with the provider's model for every tier (lead, weak, strong)."""
+    model = build(provider, server)
+    kw.setdefault("preset", "autonomous")
+    swarm = Swarm(INTENT, project=project, model=model, weak=model, strong=model, db=project.parent / "g.duckdb", **kw)
+    log = EventLog(swarm.bus)
+    try:
+        result = await asyncio.wait_for(swarm.run(), 60)
+    finally:
+        await model.aclose()
+    return result, swarm, log
+
+
+def llm_rows(project: Path, session_id: str) -> Any:
+    return open_graph(project.parent / "g.duckdb").sql(
+        "SELECT * FROM llm_calls WHERE session_id = ? ORDER BY id", [session_id]
+    )
+
+
+def every_request_recorded(server: CrewServer, log: EventLog, project: Path, session_id: str) -> list[Any]:
+    """Each request the server saw is one LLMCall (a call the SDK retried counts its retries), in the DB too."""
+    calls = log.of_kind("llm_call")
+    assert len(server.requests) == sum(1 + c.retries for c in calls)
+    rows = llm_rows(project, session_id)
+    assert len(rows) == len(calls)
+    assert sorted(rows["agent"]) == sorted(c.agent for c in calls)
+    return calls
+
+
+def expected_usd(role: str, price: Any) -> float:
+    tokens = DEFAULT_TOKENS[role]
+    return tokens * (1 - OUTPUT_SHARE) * price.input + tokens * OUTPUT_SHARE * price.output
+
+
+def commit_body(ws: Any, sha: str) -> str:
+    return git(ws.path, "log", "-1", "--format=%B", sha)
+
+
+# 1. the happy path ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_the_happy_path_plans_decides_edits_tests_and_answers_from_the_facts(project, provider):
+    with CrewServer(PLAN, TEAM) as server:
+        result, swarm, log = await run_flow(provider, server, project)
+    assert result.status == "done", result.error
+    assert [(r.task.id, r.status, r.agent) for r in result.tasks] == [
+        ("t1", "done", "researcher-1"),
+        ("t2", "done", "architect-1"),
+        ("t3", "done", "implementer-1"),
+        ("t4", "done", "tester-1"),
+    ]
+    ended = [(e.task, e.status) for e in log.of_kind("task_status") if e.status != "running"]
+    assert ended == [("t1", "done"), ("t2", "done"), ("t3", "done"), ("t4", "done")]
+    # the researcher's citation was checked against the worktree's file
+    assert [str(e) for e in result.tasks[0].findings.evidence] == ["calc/__init__.py:2: return a - b"]
+    # the edit: one commit in the worktree, attributed, with trailers; the user's checkout untouched
+    ws = swarm.workspace
+    (commit,) = ws.commits()
+    assert (commit.agent, commit.role, commit.task, commit.files) == (
+        "implementer-1",
+        "implementer",
+        "t3",
+        ("calc/__init__.py",),
+    )
+    body = commit_body(ws, commit.sha)
+    for trailer in (f"Loom-Session: {result.session_id}", "Loom-Agent: implementer-1", "Loom-Task: t3"):
+        assert trailer in body
+    assert (ws.path / "calc/__init__.py").read_text() == FIXED
+    assert (project / "calc/__init__.py").read_text() == BUGGY
+    # the tests ran for real in the worktree, and passed
+    (run,) = log.of_kind("test_run")
+    assert (run.agent, run.task, run.round, run.passed, run.failed, run.exit_code) == ("tester-1", "t4", 1, 2, 0, 0)
+    assert result.tasks[3].tests == [run] and result.reverted == ()
+    # the architect's decision and the option it rejected, in the run's decision graph
+    graph = open_graph(project.parent / "g.duckdb")
+    nodes = graph.nodes(session=result.session_id)
+    mine = nodes[(nodes["agent_name"] == "architect-1") & nodes["node_type"].isin(["decision", "option"])]
+    assert sorted(zip(mine["node_type"], mine["title"], strict=True)) == [
+        ("decision", "fix add in place"),
+        ("option", "rewrite calc with operator.add"),
+    ]
+    edges = graph.edges(session=result.session_id, edge_type="rejected")
+    decision = int(mine[mine["node_type"] == "decision"]["id"].iloc[0])
+    option = int(mine[mine["node_type"] == "option"]["id"].iloc[0])
+    assert [(int(a), int(b)) for a, b in zip(edges["from_node_id"], edges["to_node_id"], strict=True)] == [
+        (decision, option)
+    ]
+    # the plan's estimate, priced with the model's (fake server, real price map) prices
+    (plan,) = log.of_kind("plan_made")
+    price = swarm.model.price
+    want = sum(expected_usd(t["role"], price) for t in PLAN)
+    assert plan.estimate_usd is not None and plan.estimate_usd == pytest.approx(want)
+    assert [t.id for t in plan.tasks] == ["t1", "t2", "t3", "t4"]
+    # every request is a recorded call, priced; the run's cost is their sum
+    calls = every_request_recorded(server, log, project, result.session_id)
+    assert all(c.error is None and c.retries == 0 and c.cost_usd is not None for c in calls)
+    assert result.cost_usd == pytest.approx(sum(c.cost_usd for c in calls))
+    # the lead's answer turn got the facts, and its answer is the result's text
+    (answer,) = server.of("lead-answer")
+    facts = answer.first
+    for fact in (
+        "t3 implementer (implementer-1): done",
+        f"Commits (1, branch loom/{result.session_id}):",
+        f"- {commit.sha[:7]} ",
+        "- fix add in place (t2)",
+        "- round 1 (t4, tester-1): 2 passed",
+    ):
+        assert fact in facts, (fact, facts)
+    assert result.text == "Done, from the facts I was given:\n" + facts
+    # the tools each role was offered are its role's
+    (arch, *_) = server.of("architect")
+    assert {"decision_log", "complete_task"} <= arch.tools and "file_edit" not in arch.tools
+    assert "run_tests" in server.of("tester")[0].tools and "run_tests" not in server.of("implementer")[0].tools
