@@ -200,3 +200,71 @@ async def test_the_happy_path_plans_decides_edits_tests_and_answers_from_the_fac
     (arch, *_) = server.of("architect")
     assert {"decision_log", "complete_task"} <= arch.tools and "file_edit" not in arch.tools
     assert "run_tests" in server.of("tester")[0].tools and "run_tests" not in server.of("implementer")[0].tools
+
+
+# 2-3. fix rounds ---------------------------------------------------------------------------------
+
+WRONG_THEN_RIGHT = [("a - b", "a * b"), ("a * b", "a + b + 1"), ("a + b + 1", "a + b")]
+"""a * b fails test_add; a + b + 1 fails both; a + b passes."""
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_tester_sends_failures_back_twice_and_the_third_run_passes(project, provider):
+    team = {**TEAM, "implementer": implementer(WRONG_THEN_RIGHT)}
+    with CrewServer(PLAN, team) as server:
+        result, swarm, log = await run_flow(provider, server, project)
+    assert result.status == "done", result.error
+    assert [r.status for r in result.tasks] == ["done"] * 4 and result.reverted == ()
+    runs = log.of_kind("test_run")
+    assert [(r.round, r.passed, r.failed, r.task, r.agent) for r in runs] == [
+        (1, 1, 1, "t4", "tester-1"),
+        (2, 0, 2, "t4", "tester-1"),
+        (3, 2, 0, "t4", "tester-1"),
+    ]
+    assert runs[0].failing == ("tests/test_calc.py::test_add",)
+    assert result.tasks[3].tests == runs
+    # two asks from the tester, each answered by the implementer's turn woken by the letter
+    sent = log.of_kind("message_sent")
+    asks = [m for m in sent if m.message_kind == "ask"]
+    replies = [m for m in sent if m.message_kind == "reply"]
+    assert [(m.agent, m.to, m.task) for m in asks] == [("tester-1", "implementer-1", "t4")] * 2
+    assert "tests/test_calc.py::test_add" in asks[0].text  # the failures went with the question
+    assert [(m.agent, m.to, m.reply_to) for m in replies] == [
+        ("implementer-1", "tester-1", asks[0].message_id),
+        ("implementer-1", "tester-1", asks[1].message_id),
+    ]
+    letters = [t.last.text for t in server.of("implementer") if t.last.kind == "user" and len(t.items) > 1]
+    assert len(letters) == 2 and all(f"waits for your answer" in x for x in letters)
+    said = [r.text for r in server.replies if getattr(r, "text", None) and r.text.startswith("fixed again")]
+    assert [m.text for m in replies] == said == [
+        "fixed again (edit 2): run the tests once more",
+        "fixed again (edit 3): run the tests once more",
+    ]
+    # three commits by the implementer, the worktree fixed
+    assert [(c.agent, c.task) for c in swarm.workspace.commits()] == [("implementer-1", "t3")] * 3
+    assert (swarm.workspace.path / "calc/__init__.py").read_text() == FIXED
+    every_request_recorded(server, log, project, result.session_id)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_tests_still_failing_after_the_fix_rounds_revert_the_runs_commits(project, provider):
+    team = {**TEAM, "implementer": implementer(WRONG_THEN_RIGHT[:2])}
+    with CrewServer(PLAN, team) as server:
+        result, swarm, log = await run_flow(provider, server, project, fix_rounds=1)
+    assert "Fix rounds allowed: 1." in server.of("tester")[0].first
+    runs = log.of_kind("test_run")
+    assert [(r.round, r.failed) for r in runs] == [(1, 1), (2, 2)]  # one fix round, then it gave up
+    assert len([m for m in log.of_kind("message_sent") if m.message_kind == "ask"]) == 1
+    ws = swarm.workspace
+    edits = [c for c in ws.commits() if c.agent == "implementer-1"]
+    assert len(edits) == 2
+    assert sorted(result.reverted) == sorted(c.sha for c in edits)
+    assert (ws.path / "calc/__init__.py").read_text() == BUGGY  # back to the original
+    assert git(ws.path, "status", "--porcelain") == ""
+    reverts = [c for c in ws.commits() if c.message.startswith("Revert ")]
+    assert len(reverts) == 2
+    # the lead was told, and its answer (the result's text) says so
+    facts = server.of("lead-answer")[0].first
+    assert "The tests still failed (or an outcome was denied): 2 commits reverted" in facts
+    assert "2 commits reverted" in result.text and result.status == "done"
+    every_request_recorded(server, log, project, result.session_id)
