@@ -234,7 +234,7 @@ async def test_a_tester_sends_failures_back_twice_and_the_third_run_passes(proje
         ("implementer-1", "tester-1", asks[1].message_id),
     ]
     letters = [t.last.text for t in server.of("implementer") if t.last.kind == "user" and len(t.items) > 1]
-    assert len(letters) == 2 and all(f"waits for your answer" in x for x in letters)
+    assert len(letters) == 2 and all("waits for your answer" in x for x in letters)
     said = [r.text for r in server.replies if getattr(r, "text", None) and r.text.startswith("fixed again")]
     assert [m.text for m in replies] == said == [
         "fixed again (edit 2): run the tests once more",
@@ -267,4 +267,100 @@ async def test_tests_still_failing_after_the_fix_rounds_revert_the_runs_commits(
     facts = server.of("lead-answer")[0].first
     assert "The tests still failed (or an outcome was denied): 2 commits reverted" in facts
     assert "2 commits reverted" in result.text and result.status == "done"
+    every_request_recorded(server, log, project, result.session_id)
+
+
+# 4. crashes ----------------------------------------------------------------------------------------
+
+RESTARTED = "(You were restarted after a crash"
+
+
+def crashes_until_restarted(then: Any) -> Any:
+    """The server answers 500 (retried by the SDK, then a crash) until the agent is a restarted one."""
+
+    def act(turn: Turn) -> Any:
+        if RESTARTED not in turn.first:
+            return Fault.server_error(500, retry_after=0.01)
+        return then(turn)
+
+    return act
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_implementer_crashed_by_server_errors_is_restarted_and_completes(project, provider):
+    team = {**TEAM, "implementer": crashes_until_restarted(implementer([("a - b", "a + b")]))}
+    with CrewServer(PLAN, team) as server:
+        result, swarm, log = await run_flow(provider, server, project)
+    assert result.status == "done", result.error
+    assert [r.status for r in result.tasks] == ["done"] * 4
+    spawns = [(e.agent, e.restart, e.task) for e in log.of_kind("agent_spawned") if e.role == "implementer"]
+    assert spawns == [("implementer-1", False, "t3"), ("implementer-1", True, "t3")]
+    (crashed,) = [e for e in log.of_kind("agent_status") if e.status == "crashed"]
+    assert crashed.agent == "implementer-1" and "500" in crashed.reason
+    # the failed call is recorded once, with the SDK's retries; the server saw each of them
+    (failed,) = [c for c in log.of_kind("llm_call") if c.error is not None]
+    assert failed.agent == "implementer-1" and failed.retries == 4 and failed.cost_usd is None
+    errors = [r for r in server.replies if not hasattr(r, "text")]
+    assert len(errors) == 1 + failed.retries
+    every_request_recorded(server, log, project, result.session_id)
+    assert (swarm.workspace.path / "calc/__init__.py").read_text() == FIXED
+    assert [r.passed for r in log.of_kind("test_run")] == [2]
+
+
+def revise_with_a_new_implementer(turn: Turn) -> str:
+    return json.dumps(
+        {
+            "tasks": [
+                {
+                    "id": "t5",
+                    "role": "implementer",
+                    "title": "fix add, again",
+                    "prompt": "Fix calc.add as decided (the first implementer crashed).",
+                    "deps": [{"task": "t2", "kind": "requires_output"}],
+                },
+                {
+                    "id": "t6",
+                    "role": "tester",
+                    "title": "run the tests",
+                    "prompt": "Run the tests.",
+                    "deps": [{"task": "t5", "kind": "requires_output"}],
+                },
+            ]
+        }
+    )
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_implementer_crashing_past_its_restarts_fails_and_the_lead_revises_the_plan(project, provider):
+    team = {**TEAM, "t3": lambda turn: Fault.error(400)}  # every call of t3's agent is refused
+    with CrewServer(PLAN, team, revise=revise_with_a_new_implementer) as server:
+        result, swarm, log = await run_flow(provider, server, project)
+    max_restarts = swarm.book["implementer"].max_restarts
+    statuses = [(r.task.id, r.status, r.agent) for r in result.tasks]
+    assert statuses == [
+        ("t1", "done", "researcher-1"),
+        ("t2", "done", "architect-1"),
+        ("t3", "failed", "implementer-1"),
+        ("t4", "skipped", ""),
+        ("t5", "done", "implementer-2"),
+        ("t6", "done", "tester-1"),
+    ]
+    t3 = result.tasks[2]
+    assert t3.error.startswith(
+        f"implementer-1 crashed {max_restarts + 1} times (role implementer allows {max_restarts} restarts); last: "
+    )
+    starts = [e.restart for e in log.of_kind("agent_spawned") if e.agent == "implementer-1"]
+    assert starts == [False] + [True] * max_restarts
+    # the lead's revise turn named the failure; its revised plan ran
+    (revise,) = server.of("lead-revise")
+    asked = revise.last.text
+    assert asked.startswith("Task t3 (implementer, agent implementer-1) ended failed.")
+    assert f"crashed {max_restarts + 1} times" in asked and "- t4 [skipped] tester:" in asked
+    plans = log.of_kind("plan_made")
+    assert [(p.revision, p.reason) for p in plans] == [(0, ""), (1, "t3 failed")]
+    assert [t.id for t in plans[1].tasks] == ["t5", "t6"]
+    (commit,) = swarm.workspace.commits()
+    assert (commit.agent, commit.task) == ("implementer-2", "t5")
+    assert [(r.task, r.passed) for r in log.of_kind("test_run")] == [("t6", 2)]
+    assert result.status == "done", result.error
     every_request_recorded(server, log, project, result.session_id)
