@@ -364,3 +364,48 @@ async def test_an_implementer_crashing_past_its_restarts_fails_and_the_lead_revi
     assert [(r.task, r.passed) for r in log.of_kind("test_run")] == [("t6", 2)]
     assert result.status == "done", result.error
     every_request_recorded(server, log, project, result.session_id)
+
+
+# 5. the run's budget ------------------------------------------------------------------------------
+
+
+def reads_forever(turn: Turn) -> Any:
+    return call("file_read", path="calc/__init__.py")
+
+
+@pytest.mark.parametrize("provider, budget", [("anthropic", 0.2), ("litellm", 0.5)])
+async def test_a_budget_reached_mid_plan_sends_nothing_past_the_cap_and_warns_the_live_agents(
+    project, provider, budget
+):
+    team = {**TEAM, "implementer": reads_forever}  # it would go on to its iteration limit
+    with CrewServer(PLAN, team, output_tokens=2000) as server:
+        result, swarm, log = await run_flow(provider, server, project, budget_usd=budget)
+    assert result.status == "cancelled" and result.error.startswith("budget reached:"), result.error
+    assert [(r.task.id, r.status) for r in result.tasks] == [
+        ("t1", "done"),
+        ("t2", "done"),
+        ("t3", "cancelled"),
+        ("t4", "cancelled"),
+    ]
+    assert len(server.of("implementer")) > 2  # the cap came mid-task, not before it
+    # nothing sent past the cap: every request is a recorded, priced call, and they add up to at most it
+    calls = every_request_recorded(server, log, project, result.session_id)
+    assert len(calls) == len(server.requests) and all(c.error is None for c in calls)
+    assert result.cost_usd == pytest.approx(sum(c.cost_usd for c in calls)) and result.cost_usd <= budget
+    # the 80 % warning went to the live agents as one urgent broadcast
+    (warning,) = log.of_kind("budget_warning")
+    assert warning.share >= 0.8 and warning.limit_usd == budget
+    urgent = [m for m in log.of_kind("message_sent") if m.urgent]
+    assert [(m.agent, m.to) for m in urgent] == [("lead", "*")]
+    assert urgent[0].text.startswith(f"urgent: {warning.message}")
+    assert any(urgent[0].text in i.text for t in server.turns for i in t.items if i.kind == "user")
+    # the interrupt cut the implementer's tool call short; it did not end (and restart) the implementer
+    spawns = [(e.agent, e.restart) for e in log.of_kind("agent_spawned") if e.role == "implementer"]
+    assert spawns == [("implementer-1", False)]
+    # every agent that started ended with a status
+    last: dict[str, str] = {}
+    for e in log.of_kind("agent_status"):
+        last[e.agent] = e.status
+    spawned = {e.agent for e in log.of_kind("agent_spawned")}
+    assert spawned == {"lead", "researcher-1", "architect-1", "implementer-1"}
+    assert {a: last[a] in ENDED_STATUSES for a in spawned} == dict.fromkeys(spawned, True), last
