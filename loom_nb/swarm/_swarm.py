@@ -357,8 +357,8 @@ class Swarm:
                 for r in results
                 if r.task.role == "researcher" and r.status not in ("skipped", "pending")
             )
+            reverted = await self._settle_outcomes(results)  # first: the outcomes' answers are decisions too
             await self._log_findings(graph, goal_and_actions, tasks, results)
-            reverted = await self._settle_outcomes(results)
             text = await lead.answer(self.intent, results, workspace=self.workspace, reverted=reverted)
         except asyncio.CancelledError:
             status, error = "cancelled", self._stop_reason or "cancelled"

@@ -236,10 +236,14 @@ async def test_a_tester_sends_failures_back_twice_and_the_third_run_passes(proje
     letters = [t.last.text for t in server.of("implementer") if t.last.kind == "user" and len(t.items) > 1]
     assert len(letters) == 2 and all("waits for your answer" in x for x in letters)
     said = [r.text for r in server.replies if getattr(r, "text", None) and r.text.startswith("fixed again")]
-    assert [m.text for m in replies] == said == [
-        "fixed again (edit 2): run the tests once more",
-        "fixed again (edit 3): run the tests once more",
-    ]
+    assert (
+        [m.text for m in replies]
+        == said
+        == [
+            "fixed again (edit 2): run the tests once more",
+            "fixed again (edit 3): run the tests once more",
+        ]
+    )
     # three commits by the implementer, the worktree fixed
     assert [(c.agent, c.task) for c in swarm.workspace.commits()] == [("implementer-1", "t3")] * 3
     assert (swarm.workspace.path / "calc/__init__.py").read_text() == FIXED
@@ -392,6 +396,7 @@ async def test_a_budget_reached_mid_plan_sends_nothing_past_the_cap_and_warns_th
     calls = every_request_recorded(server, log, project, result.session_id)
     assert len(calls) == len(server.requests) and all(c.error is None for c in calls)
     assert result.cost_usd == pytest.approx(sum(c.cost_usd for c in calls)) and result.cost_usd <= budget
+    assert swarm.budget.spent_usd == pytest.approx(result.cost_usd)
     # the 80 % warning went to the live agents as one urgent broadcast
     (warning,) = log.of_kind("budget_warning")
     assert warning.share >= 0.8 and warning.limit_usd == budget
@@ -409,3 +414,88 @@ async def test_a_budget_reached_mid_plan_sends_nothing_past_the_cap_and_warns_th
     spawned = {e.agent for e in log.of_kind("agent_spawned")}
     assert spawned == {"lead", "researcher-1", "architect-1", "implementer-1"}
     assert {a: last[a] in ENDED_STATUSES for a in spawned} == dict.fromkeys(spawned, True), last
+
+
+# 6. approve-outcomes ------------------------------------------------------------------------------
+
+COMMENTED = ("def add(a, b):", "def add(a, b):  # adds two numbers")
+TWO_WRITERS = [
+    {"id": "t1", "role": "implementer", "title": "fix add", "prompt": "Fix calc.add."},
+    {"id": "t2", "role": "implementer", "title": "comment add", "prompt": "Comment calc.add.", "deps": ["t1"]},
+]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_outcomes_are_approved_once_per_writing_task_from_another_thread_and_a_denied_one_is_reverted(
+    project, provider
+):
+    team = {"t1": implementer([("a - b", "a + b")]), "t2": implementer([COMMENTED])}
+    asked: list[Any] = []
+    both_pending = threading.Event()
+    answered: list[Any] = []
+
+    with CrewServer(TWO_WRITERS, team) as server:
+        model = build(provider, server)
+        swarm = Swarm(
+            INTENT,
+            project=project,
+            model=model,
+            weak=model,
+            strong=model,
+            db=project.parent / "g.duckdb",
+            preset="strict",
+            approve_outcomes=True,
+        )
+        log = EventLog(swarm.bus)
+        queue = swarm.gate.queue
+
+        def on_request(request: Any, answer: Any) -> None:
+            if answer is None:
+                asked.append(request)
+                if len(queue.pending()) == 2:
+                    both_pending.set()
+
+        queue.subscribe(on_request)
+
+        def human() -> None:  # another thread, as a widget's callback or %loom approve would be
+            if not both_pending.wait(30):
+                return
+            for request in queue.pending():
+                action = "allow" if request.arguments["task"] == "t1" else "deny"
+                answered.append(queue.answer(request.id, action, message=f"{action} {request.arguments['task']}"))
+
+        thread = threading.Thread(target=human, name="the-human")
+        thread.start()
+        try:
+            result = await asyncio.wait_for(swarm.run(), 60)
+        finally:
+            both_pending.set()  # the thread ends whatever happened
+            thread.join(30)
+            await model.aclose()
+    assert result.status == "done", result.error
+    # the edits were not asked; one outcome approval per writing task, shown together, with its diff
+    assert [(r.tool, r.arguments["task"], r.agent) for r in asked] == [
+        ("task_outcome", "t1", "implementer-1"),
+        ("task_outcome", "t2", "implementer-2"),
+    ]
+    assert [a.action for a in answered] == ["allow", "deny"]
+    t1_ask, t2_ask = asked
+    assert "-    return a - b\n+    return a + b" in t1_ask.preview and "# adds" not in t1_ask.preview
+    assert "+def add(a, b):  # adds two numbers" in t2_ask.preview
+    assert t1_ask.arguments["files"] == ["calc/__init__.py"] and t1_ask.arguments["lines"] == "+1 -1"
+    # the denied task's commit is reverted; the allowed one stays
+    ws = swarm.workspace
+    edits = {c.task: c for c in ws.commits() if c.agent}
+    assert result.reverted == (edits["t2"].sha,)
+    assert [(r.task.id, r.outcome) for r in result.tasks] == [("t1", "allow"), ("t2", "deny")]
+    assert (ws.path / "calc/__init__.py").read_text() == FIXED
+    facts = server.of("lead-answer")[0].first
+    assert "an outcome was denied): 1 commit reverted" in facts and result.text.endswith(facts)
+    # the human's answers are decisions of the run, linked to the tasks they settled
+    nodes = open_graph(project.parent / "g.duckdb").nodes(session=result.session_id, node_type="decision")
+    outcomes = nodes[[m.get("tool") == "task_outcome" for m in nodes["metadata"]]]
+    assert sorted(zip(outcomes["agent_name"], [m["decision"] for m in outcomes["metadata"]], strict=True)) == [
+        ("implementer-1", "allow"),
+        ("implementer-2", "deny"),
+    ]
+    every_request_recorded(server, log, project, result.session_id)
