@@ -240,7 +240,7 @@ def implementer(edits: list[tuple[str, str]]) -> Behaviour:
     """Makes edits[0] for its task; each letter it is woken by gets the next edit, then a reply."""
 
     def act(turn: Turn) -> Step:
-        made = len(turn.calls("file_edit"))
+        made = len([r for r in turn.results("file_edit") if "was not run" not in r])  # edits that took
         woken = sum(1 for u in turn.users() if "waits for your answer" in u)
         if made == 0:
             old, new = edits[0]

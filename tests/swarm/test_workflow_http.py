@@ -21,7 +21,7 @@ from loom_nb.models._anthropic import AnthropicModel
 from loom_nb.models._litellm import LitellmModel
 from loom_nb.swarm import Swarm
 from loom_nb.swarm._estimate import DEFAULT_TOKENS, OUTPUT_SHARE
-from loom_nb.testing import Fault
+from loom_nb.testing import Fault, Reply
 from tests.gitrepo import git, git_project
 from tests.swarm.crewplay import CrewServer, Turn, architect, call, implementer, researcher, the_tester
 
@@ -200,6 +200,11 @@ async def test_the_happy_path_plans_decides_edits_tests_and_answers_from_the_fac
     (arch, *_) = server.of("architect")
     assert {"decision_log", "complete_task"} <= arch.tools and "file_edit" not in arch.tools
     assert "run_tests" in server.of("tester")[0].tools and "run_tests" not in server.of("implementer")[0].tools
+    # the key went to the server only (redacted in what it kept), never into the graph file or the commits
+    assert KEY.encode() not in (project.parent / "g.duckdb").read_bytes()
+    assert KEY not in git(ws.path, "log", "--format=%B%n%an%n%ae") and KEY not in json.dumps(
+        [r.headers for r in server.requests]
+    )
 
 
 # 2-3. fix rounds ---------------------------------------------------------------------------------
@@ -309,6 +314,28 @@ async def test_an_implementer_crashed_by_server_errors_is_restarted_and_complete
     every_request_recorded(server, log, project, result.session_id)
     assert (swarm.workspace.path / "calc/__init__.py").read_text() == FIXED
     assert [r.passed for r in log.of_kind("test_run")] == [2]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_malformed_tool_call_is_sent_back_as_an_error_not_a_crash(project, provider):
+    fix = implementer([("a - b", "a + b")])
+
+    def garbles_first(turn: Turn) -> Any:
+        if len(turn.items) == 1:  # its first request: a tool call whose JSON is cut off
+            return Reply(tool_calls=[("file_edit", {})], raw_arguments='{"path": "calc/__init__.py", "old": ')
+        return fix(turn)
+
+    with CrewServer(PLAN, {**TEAM, "implementer": garbles_first}) as server:
+        result, swarm, log = await run_flow(provider, server, project)
+    assert result.status == "done", result.error
+    assert [e.restart for e in log.of_kind("agent_spawned") if e.agent == "implementer-1"] == [False]
+    assert not [e for e in log.of_kind("agent_status") if e.status == "crashed"]
+    refused = [e for e in log.of_kind("tool_call") if e.agent == "implementer-1" and e.outcome == "error"]
+    assert len(refused) == 1 and refused[0].error.startswith("file_edit was not run: arguments are not")
+    told = server.of("implementer")[1].results("file_edit")
+    assert told == [refused[0].error]  # the model read why, and sent the edit again
+    assert (swarm.workspace.path / "calc/__init__.py").read_text() == FIXED
+    every_request_recorded(server, log, project, result.session_id)
 
 
 def revise_with_a_new_implementer(turn: Turn) -> str:
