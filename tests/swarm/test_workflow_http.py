@@ -112,6 +112,12 @@ def every_request_recorded(server: CrewServer, log: EventLog, project: Path, ses
     rows = llm_rows(project, session_id)
     assert len(rows) == len(calls)
     assert sorted(rows["agent"]) == sorted(c.agent for c in calls)
+    # with the usage the server billed for each answer
+    billed = sorted((r.input_tokens, r.output_tokens) for r in server.replies if isinstance(r, Reply))
+    assert sorted((c.input_tokens, c.output_tokens) for c in calls if c.error is None) == billed
+    assert sorted(zip(rows["input_tokens"], rows["output_tokens"], strict=True)) == sorted(
+        (c.input_tokens, c.output_tokens) for c in calls
+    )
     return calls
 
 
