@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import events as _events
 
-__all__ = ["TS", "Shape", "doc", "shape", "timestamp"]
+__all__ = ["TS", "Shape", "doc", "plain", "shape", "timestamp"]
 
 _HEADER = ("session_id", "agent", "kind", "ts")
 
@@ -90,10 +90,17 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def plain(value: Any) -> Any:
+    """json.dumps' default: a nested dataclass (a plan's PlannedTask) as its fields, anything else as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
 def doc(shape: Shape, events: list[Any]) -> str:
     """The events of one class as one JSON object of columns (C code all the way: attrgetter, zip, dumps)."""
     doc = dict(zip(shape.fields, zip(*map(shape.get, events), strict=True), strict=True))
     try:
-        return json.dumps(doc, default=str, allow_nan=False)
+        return json.dumps(doc, default=plain, allow_nan=False)
     except ValueError:  # NaN or infinity from a model or tool: not JSON, so NULL
-        return json.dumps({k: _finite(list(v)) for k, v in doc.items()}, default=str)
+        return json.dumps({k: _finite(list(v)) for k, v in doc.items()}, default=plain)

@@ -49,14 +49,19 @@ from ..events import (
     CommitMade,
     EventBus,
     LLMCall,
+    MessageSent,
+    PlanMade,
     SessionEnded,
     SessionStarted,
     ShellRun,
+    TaskStatus,
+    TestRun,
     ToolCallEvent,
 )
 from ._columns import TS, doc, shape, timestamp
 from ._spool import new_spool, spool_lines
 from ._store import GraphBusy, GraphStore, file_error, transaction_conflict
+from ._tasks import write_messages, write_tasks, write_tests
 
 __all__ = ["Recorder"]
 
@@ -452,6 +457,12 @@ class Recorder:
                     {"b": docs[ApprovalDecided]},
                 )
             self._write_agents(con, groups.get(AgentSpawned, []), groups.get(AgentStatus, []))
+            if PlanMade in docs or TaskStatus in docs:  # in emission order: a revision may drop a started task
+                write_tasks(con, [e for e in batch if type(e) is PlanMade or type(e) is TaskStatus])
+            if MessageSent in docs:
+                write_messages(con, docs[MessageSent])
+            if TestRun in docs:
+                write_tests(con, docs[TestRun])
             for e in groups.get(SessionEnded, []):
                 con.execute(
                     "UPDATE sessions SET status = ?, error = ?, ended_at = make_timestamp(?::BIGINT) WHERE id = ?",
@@ -516,16 +527,33 @@ class Recorder:
             for (sid, name), evs in by_agent.items():
                 restarts = sum(bool(e.restart) for e in evs) if flagged else len(evs) - 1  # type: ignore[attr-defined]
                 first = evs[0]
-                rows.append((f"{sid}/{name}", sid, name, first.role, first.model, first.parent, restarts, evs[-1].ts))
+                last = evs[-1]
+                rows.append(
+                    (
+                        f"{sid}/{name}",
+                        sid,
+                        name,
+                        first.role,
+                        first.model,
+                        first.parent,
+                        restarts,
+                        last.ts,
+                        getattr(last, "task", None) or None,
+                        getattr(last, "role_version", None),
+                    )
+                )
             cols = list(zip(*rows, strict=True))
             con.execute(
-                """INSERT INTO agents (id, session_id, name, role, model, parent, status, restarts, started_at)
-                SELECT id, sid, name, role, model, parent, 'running', restarts, make_timestamp(ts)
+                """INSERT INTO agents (id, session_id, name, role, model, parent, status, restarts, started_at, task,
+                    role_version)
+                SELECT id, sid, name, role, model, parent, 'running', restarts, make_timestamp(ts), task, role_version
                 FROM (SELECT unnest($1) id, unnest($2) sid, unnest($3) name, unnest($4) role, unnest($5) model,
-                             unnest($6) parent, unnest($7::INTEGER[]) restarts, unnest($8::BIGINT[]) ts)
+                             unnest($6) parent, unnest($7::INTEGER[]) restarts, unnest($8::BIGINT[]) ts,
+                             unnest($10::VARCHAR[]) task, unnest($11::INTEGER[]) role_version)
                 ON CONFLICT (id) DO UPDATE SET restarts = agents.restarts + excluded.restarts + $9,
-                    status = 'running', model = excluded.model, ended_at = NULL""",
-                [*cols[:7], [int(t * 1_000_000) for t in cols[7]], 0 if flagged else 1],
+                    status = 'running', model = excluded.model, ended_at = NULL,
+                    task = coalesce(excluded.task, agents.task), role_version = excluded.role_version""",
+                [*cols[:7], [int(t * 1_000_000) for t in cols[7]], 0 if flagged else 1, list(cols[8]), list(cols[9])],
             )
         if statuses:
             latest: dict[tuple[str, str], AgentStatus] = {}
