@@ -194,6 +194,19 @@ class DecisionGraph:
             raise GraphError(f"no node {node_id}")
         return _node(row)
 
+    def task_node(self, task: str, session_id: str | None = None) -> Node | None:
+        """The action node of a plan's task (a recorder with project_decisions writes it), or None."""
+        from ._project import task_id
+
+        sid = session_id or self.session_id
+        if not sid or not task:
+            return None
+        with self.store.connect() as con:
+            row = con.execute(
+                f"SELECT {_NODE_COLUMNS} FROM decision_nodes WHERE change_id = ?", [task_id(sid, task)]
+            ).fetchone()
+        return _node(row) if row is not None else None
+
     def update_node(
         self,
         node_id: int,

@@ -59,6 +59,7 @@ from ..events import (
     ToolCallEvent,
 )
 from ._columns import TS, doc, shape, timestamp
+from ._project import project
 from ._spool import new_spool, spool_lines
 from ._store import GraphBusy, GraphStore, file_error, transaction_conflict
 from ._tasks import write_messages, write_tasks, write_tests
@@ -96,6 +97,9 @@ _SHELL_COLUMNS = "session_id, agent, command, exit_code, output, duration_s, san
 _ASKED_COLUMNS = "session_id, request_id, agent, role, tool, arguments, rule, reason, call_id"
 
 
+_PROJECTED = frozenset({PlanMade, TaskStatus, CommitMade, TestRun, MessageSent, ApprovalDecided})
+"""The event classes project_decisions turns into decision nodes."""
+
 _closing: set[threading.Thread] = set()
 
 
@@ -124,12 +128,16 @@ class Recorder:
         max_attempts: int = 5,
         busy_timeout: float = 60.0,
         spool_dir: str | os.PathLike[str] | None = None,
+        project_decisions: bool = False,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be > 0; got {flush_interval}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1; got {max_attempts}")
         self.store = store
+        self.project_decisions = project_decisions
+        """Also write what the swarm did as decision nodes and edges (tasks, outcomes, commits, tests, messages,
+        approvals; see _project.py), in the same transaction as the events."""
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         """Wake the writer early once this many events wait (keeps latency flat under a flood)."""
@@ -463,6 +471,8 @@ class Recorder:
                 write_messages(con, docs[MessageSent])
             if TestRun in docs:
                 write_tests(con, docs[TestRun])
+            if self.project_decisions and not _PROJECTED.isdisjoint(groups):
+                project(con, groups, batch)
             for e in groups.get(SessionEnded, []):
                 con.execute(
                     "UPDATE sessions SET status = ?, error = ?, ended_at = make_timestamp(?::BIGINT) WHERE id = ?",
