@@ -213,8 +213,18 @@ class Graph(DecisionGraph):
 
         nodes = self.nodes(session=session)
         title = f"session {session}" if session else "decision graph"
-        page = render_graph(nodes, self.edges(session=session), title=title, height=height)
+        page = render_graph(
+            nodes, self.edges(session=session), title=title, height=height, tasks=self._task_labels(session)
+        )
         return GraphView(page, height=height, nodes=len(nodes))
+
+    def _task_labels(self, session: str | None) -> dict[str, str]:
+        """The plan's tasks, in order, as the drawing labels their bands: "title · role · status"."""
+        labels: dict[str, str] = {}
+        for row in self.tasks(session).to_dict("records"):
+            name = row["title"] or (str(row["prompt"] or "").strip().splitlines() or [""])[0] or row["task_id"]
+            labels.setdefault(row["task_id"], f"{name} · {row['role']} · {row['status']}")
+        return labels
 
     def save_html(self, path: str | os.PathLike[str], session: str | None = None) -> Path:
         """Write the drawing as a standalone HTML file (opens offline in any browser)."""
