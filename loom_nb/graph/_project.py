@@ -26,11 +26,11 @@ AgentSpawned.task, else from the task it last started (TaskStatus running).
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from ..events import ApprovalDecided, CommitMade, MessageSent, PlanMade, TaskStatus, TestRun
+from ._columns import rows_doc, table
 
 __all__ = ["DEPENDENCY_EDGES", "project"]
 
@@ -91,7 +91,7 @@ class _Batch:
             title,
             desc,
             confidence,
-            json.dumps(metadata),
+            metadata,
             session,
             agent or None,
             _us(ts),
@@ -99,7 +99,7 @@ class _Batch:
         return change_id
 
     def edge(self, start: str | None, end: str | None, edge_type: str, ts: float, rationale: str | None = None) -> None:
-        """start -> end; either end may be a list of candidates, the first that exists counts."""
+        """start -> end (change ids); written only if both nodes exist once this batch's nodes are in."""
         if start is None or end is None:
             return
         change_id = f"{start}>{end}:{edge_type}"
@@ -107,7 +107,6 @@ class _Batch:
 
     def write(self, con: Any, *, update: bool = False) -> None:
         if self.nodes:
-            cols = list(zip(*self.nodes.values(), strict=True))
             on_conflict = (
                 """DO UPDATE SET title = excluded.title, description = excluded.description,
                     metadata = excluded.metadata, updated_at = excluded.updated_at"""
@@ -117,25 +116,35 @@ class _Batch:
             con.execute(
                 f"""INSERT INTO decision_nodes (change_id, node_type, title, description, status, confidence, metadata,
                     session_id, agent_name, created_at, updated_at)
-                SELECT c, t, ti, d, 'active', conf, m::JSON, s, a, make_timestamp(ts), make_timestamp(ts)
-                FROM (SELECT unnest($c::VARCHAR[]) c, unnest($t::VARCHAR[]) t, unnest($ti::VARCHAR[]) ti,
-                    unnest($d::VARCHAR[]) d, unnest($conf::INTEGER[]) conf, unnest($m::VARCHAR[]) m,
-                    unnest($s::VARCHAR[]) s, unnest($a::VARCHAR[]) a, unnest($ts::BIGINT[]) ts)
+                SELECT c, t, ti, d, 'active', conf, m, s, a, make_timestamp(ts), make_timestamp(ts) FROM {_NODES}
                 ON CONFLICT (change_id) {on_conflict}""",
-                dict(zip(("c", "t", "ti", "d", "conf", "m", "s", "a", "ts"), map(list, cols), strict=True)),
+                {"b": rows_doc(tuple(_NODE_TYPES), self.nodes.values())},
             )
         if self.edges:
-            cols = list(zip(*self.edges.values(), strict=True))
             con.execute(
-                """INSERT INTO decision_edges (change_id, from_node_id, to_node_id, edge_type, weight, rationale,
+                f"""INSERT INTO decision_edges (change_id, from_node_id, to_node_id, edge_type, weight, rationale,
                     created_at)
-                SELECT e.c, f.id, t.id, e.type, 1.0, e.r, make_timestamp(e.ts)
-                FROM (SELECT unnest($c::VARCHAR[]) c, unnest($f::VARCHAR[]) f, unnest($t::VARCHAR[]) t,
-                    unnest($type::VARCHAR[]) type, unnest($r::VARCHAR[]) r, unnest($ts::BIGINT[]) ts) e
+                SELECT e.c, f.id, t.id, e.type, 1.0, e.r, make_timestamp(e.ts) FROM {_EDGES} e
                 JOIN decision_nodes f ON f.change_id = e.f JOIN decision_nodes t ON t.change_id = e.t
                 ON CONFLICT (change_id) DO NOTHING""",
-                dict(zip(("c", "f", "t", "type", "r", "ts"), map(list, cols), strict=True)),
+                {"b": rows_doc(tuple(_EDGE_TYPES), self.edges.values())},
             )
+
+
+_NODE_TYPES = {
+    "c": "VARCHAR",
+    "t": "VARCHAR",
+    "ti": "VARCHAR",
+    "d": "VARCHAR",
+    "conf": "INTEGER",
+    "m": "JSON",
+    "s": "VARCHAR",
+    "a": "VARCHAR",
+    "ts": "BIGINT",
+}
+_NODES = table(_NODE_TYPES)
+_EDGE_TYPES = {"c": "VARCHAR", "f": "VARCHAR", "t": "VARCHAR", "type": "VARCHAR", "r": "VARCHAR", "ts": "BIGINT"}
+_EDGES = table(_EDGE_TYPES)
 
 
 def _existing(con: Any, change_ids: set[str]) -> set[str]:

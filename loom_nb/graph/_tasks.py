@@ -10,12 +10,11 @@ few). Every value is a bound parameter.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from ..events import MessageSent, PlanMade, TaskStatus, TestRun
-from ._columns import TS, shape
+from ._columns import TS, rows_doc, shape, table
 
 __all__ = ["ENDED_TASK_STATUSES", "write_messages", "write_tasks", "write_tests"]
 
@@ -163,44 +162,43 @@ def _statuses(con: Any, events: list[TaskStatus]) -> None:
         row[6:] = [
             e.status,
             e.summary,
-            json.dumps(list(e.files_changed)),
-            json.dumps(list(e.decisions)),
+            e.files_changed,
+            e.decisions,
             e.tests,
-            json.dumps(list(e.open_questions)),
+            e.open_questions,
             _finite(e.cost_usd),
             e.error,
             ts if e.status in ENDED_TASK_STATUSES else None,
         ]
-    cols = list(zip(*rows.values(), strict=True))
     con.execute(
-        """INSERT INTO tasks (session_id, task_id, role, agent, created_at, started_at, status, summary, files_changed,
+        f"""INSERT INTO tasks (session_id, task_id, role, agent, created_at, started_at, status, summary, files_changed,
             decisions, tests, open_questions, cost_usd, error, ended_at)
-        SELECT unnest($sid::VARCHAR[]), unnest($task::VARCHAR[]), unnest($role::VARCHAR[]),
-            unnest($agent::VARCHAR[]), make_timestamp(unnest($created::BIGINT[])),
-            make_timestamp(unnest($started::BIGINT[])), unnest($status::VARCHAR[]), unnest($summary::VARCHAR[]),
-            unnest($files::VARCHAR[])::JSON, unnest($decisions::VARCHAR[])::JSON, unnest($tests::VARCHAR[]),
-            unnest($questions::VARCHAR[])::JSON, unnest($cost::DOUBLE[]), unnest($error::VARCHAR[]),
-            make_timestamp(unnest($ended::BIGINT[]))
+        SELECT sid, task, role, agent, make_timestamp(created), make_timestamp(started), status, summary, files,
+            decisions, tests, questions, cost, error, make_timestamp(ended) FROM {_STATUS_ROWS}
         ON CONFLICT (session_id, task_id) DO UPDATE SET role = coalesce(nullif(excluded.role, ''), tasks.role),
             agent = coalesce(excluded.agent, tasks.agent), started_at = coalesce(excluded.started_at, tasks.started_at),
             status = excluded.status, summary = excluded.summary, files_changed = excluded.files_changed,
             decisions = excluded.decisions, tests = excluded.tests, open_questions = excluded.open_questions,
             cost_usd = excluded.cost_usd, error = excluded.error, ended_at = excluded.ended_at""",
-        {
-            "sid": list(cols[0]),
-            "task": list(cols[1]),
-            "role": list(cols[2]),
-            "agent": list(cols[3]),
-            "created": list(cols[4]),
-            "started": list(cols[5]),
-            "status": list(cols[6]),
-            "summary": list(cols[7]),
-            "files": list(cols[8]),
-            "decisions": list(cols[9]),
-            "tests": list(cols[10]),
-            "questions": list(cols[11]),
-            "cost": list(cols[12]),
-            "error": list(cols[13]),
-            "ended": list(cols[14]),
-        },
+        {"b": rows_doc(tuple(_STATUS_TYPES), rows.values())},
     )
+
+
+_STATUS_TYPES = {
+    "sid": "VARCHAR",
+    "task": "VARCHAR",
+    "role": "VARCHAR",
+    "agent": "VARCHAR",
+    "created": "BIGINT",
+    "started": "BIGINT",
+    "status": "VARCHAR",
+    "summary": "VARCHAR",
+    "files": "JSON",
+    "decisions": "JSON",
+    "tests": "VARCHAR",
+    "questions": "JSON",
+    "cost": "DOUBLE",
+    "error": "VARCHAR",
+    "ended": "BIGINT",
+}
+_STATUS_ROWS = table(_STATUS_TYPES)

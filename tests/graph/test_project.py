@@ -238,3 +238,16 @@ async def test_decision_log_puts_the_agents_task_in_metadata_under_the_task_node
     outside = ToolContext(scope=ctx.scope, project=ctx.project, session_id="s1", agent="a", graph=ctx.graph)
     out = await decision_log({"node_type": "observation", "title": "no task"}, outside)
     assert "from #" not in out
+
+
+def test_a_cost_that_is_not_a_number_is_stored_as_unknown(tmp_path):
+    db = tmp_path / "g.duckdb"
+    bus = EventBus()
+    with Recorder(GraphStore(db), project_decisions=True).attach(bus) as rec:
+        bus.emit(s1(PlanMade, agent="lead", tasks=PLAN[:1]))
+        bus.emit(s1(TaskStatus, agent="r", task="research", role="researcher", status="done", cost_usd=float("nan")))
+        rec.flush()
+        assert rec.failure is None
+    g = open_graph(db)
+    assert g.tasks("s1")["cost_usd"].isna().all()
+    assert by_title(g)["done: research"]["metadata"]["cost_usd"] is None
