@@ -123,3 +123,47 @@ def test_a_drawing_without_tasks_has_no_bands(graph):
     graph.add_node("goal", "no plan here")
     page = graph.show().html
     assert "<g class=G>" not in page and "<svg id=g0 " not in page
+
+
+OUR_TAGS = """() => {
+  const ours = new Set(["svg", "g", "rect", "text", "path", "use", "title", "defs", "marker"]);
+  const bad = [];
+  for (const el of document.querySelectorAll("#content *")) {
+    if (!ours.has(el.tagName)) bad.push(el.outerHTML.slice(0, 120));
+    for (const a of el.attributes) if (a.name.startsWith("on")) bad.push(el.tagName + " @" + a.name);
+  }
+  return {bad, tasks: loomView.bands().map(b => [b[5], b[6]])};
+}"""
+
+
+def test_the_hostile_corpus_in_task_ids_titles_and_messages_stays_text(tmp_path, browser):
+    from tests.notebook.test_hostile_output import HOST, PAYLOADS
+
+    db = tmp_path / "g.duckdb"
+    plan = tuple(
+        PlannedTask(id=p if i % 2 else f"t{i}", role="implementer", prompt=p, title=p) for i, p in enumerate(PAYLOADS)
+    )
+    bus = EventBus()
+    with Recorder(GraphStore(db), project_decisions=True).attach(bus):
+        bus.emit(SessionStarted(session_id="s", agent="", intent=PAYLOADS[0]))
+        bus.emit(PlanMade(session_id="s", agent="lead", tasks=plan))
+        for i, t in enumerate(plan):
+            bus.emit(
+                MessageSent(session_id="s", agent=f"a{i}", message_id=f"m{i}", to="lead", text=t.prompt, task=t.id)
+            )
+            bus.emit(CommitMade(session_id="s", agent=f"a{i}", sha=f"{i:040x}", message=t.prompt, task=t.id))
+            bus.emit(TestRun(session_id="s", agent=f"a{i}", command=t.prompt, failing=(t.prompt,), task=t.id))
+    path = open_graph(db).save_html(tmp_path / "g.html", session="s")
+    page = browser.new_page(viewport={"width": 1200, "height": 700})
+    dialogs, requests = [], []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-drawn='1']", timeout=30_000)
+    got = page.evaluate(OUR_TAGS)
+    assert got["bad"] == [] and dialogs == [] and not any(HOST in url for url in requests)
+    assert [task for task, _ in got["tasks"]] == [t.id for t in plan]  # hostile ids too, read back exactly
+    for (_, label), t in zip(got["tasks"], plan, strict=True):  # titles as text (whitespace folded, long ones cut)
+        folded = " ".join(t.title.split())
+        assert label.startswith(folded[:30].rstrip()) or label.rstrip("…") in folded
+    page.close()
