@@ -13,7 +13,8 @@ What becomes what (every node has agent_name and metadata.task when it belongs t
 - CommitMade: an action "commit <sha7>: message" (metadata sha, files, insertions, deletions) under
   its task.
 - TestRun: an outcome "tests: 12 passed, 1 failed" (metadata counts, failing ids, command, round)
-  under its task; confidence is the passing share of passed + failed + errors.
+  under its task; confidence is the passing share of passed + failed + errors. A later round supersedes
+  the task's result of the round before (which turns superseded).
 - MessageSent: an observation "message tester-1 → impl-1: text" under the sender's task, with an edge
   on to the recipient's task (none for a broadcast) and from the ask a reply answers.
 - ApprovalDecided: a decision "allow shell {...}" (confidence 100) under the asking agent's task,
@@ -156,7 +157,7 @@ def _existing(con: Any, change_ids: set[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def project(con: Any, groups: dict[type, list[Any]], batch: list[Any]) -> None:
+def project(con: Any, groups: dict[type, list[Any]]) -> None:
     """Project this batch's swarm events into decision nodes and edges (inside the batch's transaction)."""
     plans: list[PlanMade] = groups.get(PlanMade, [])
     statuses: list[TaskStatus] = groups.get(TaskStatus, [])
@@ -196,6 +197,7 @@ def project(con: Any, groups: dict[type, list[Any]], batch: list[Any]) -> None:
     if statuses:
         _sync_task_status(con, {(e.session_id, e.task) for e in statuses})
     commits, tests, messages, approvals = others
+    rounds: dict[int, tuple[str, str]] = {}  # a test run -> (its node, its task)
     for e in commits:
         task, parent = home(e.session_id, e.agent, e.task)
         first = _first_line(e.message)
@@ -219,8 +221,9 @@ def project(con: Any, groups: dict[type, list[Any]], batch: list[Any]) -> None:
     for e in tests:
         task, parent = home(e.session_id, e.agent, e.task)
         counted = e.passed + e.failed + e.errors
+        error = "error" if e.errors == 1 else "errors"
         parts = [f"{e.passed} passed"] + [
-            f"{n} {word}" for n, word in ((e.failed, "failed"), (e.errors, "errors"), (e.skipped, "skipped")) if n
+            f"{n} {word}" for n, word in ((e.failed, "failed"), (e.errors, error), (e.skipped, "skipped")) if n
         ]
         title = "tests: " + ", ".join(parts) + (f" (round {e.round})" if e.round > 1 else "")
         failing = "\n".join(e.failing[:200])
@@ -246,6 +249,7 @@ def project(con: Any, groups: dict[type, list[Any]], batch: list[Any]) -> None:
             round(100 * e.passed / counted) if counted else None,
         )
         out.edge(parent, node, "leads_to", e.ts)
+        rounds[id(e)] = (node, task)
     for e in messages:
         task, parent = home(e.session_id, e.agent, e.task)
         node = out.node(
@@ -275,6 +279,29 @@ def project(con: Any, groups: dict[type, list[Any]], batch: list[Any]) -> None:
     if approvals:
         _approvals(con, out, approvals, home)
     out.write(con)
+    if any(e.round > 1 for e in tests):
+        _supersede_rounds(con, [(e, *rounds[id(e)]) for e in tests if e.round > 1])
+
+
+def _supersede_rounds(con: Any, runs: list[tuple[TestRun, str, str]]) -> None:
+    """A task's tests run again after a fix: the new result supersedes the last one of the round before."""
+    for e, node, task in runs:
+        row = con.execute(
+            """SELECT id FROM decision_nodes WHERE session_id = ? AND node_type = 'outcome'
+                AND starts_with(change_id, ?) AND change_id <> ? AND metadata->>'task' = ?
+                AND TRY_CAST(metadata->>'round' AS INTEGER) = ? ORDER BY id DESC LIMIT 1""",
+            [e.session_id, f"loom:{e.session_id}:test:", node, task, e.round - 1],
+        ).fetchone()
+        if row is None:
+            continue
+        con.execute(
+            """INSERT INTO decision_edges (change_id, from_node_id, to_node_id, edge_type, weight, rationale,
+                created_at)
+            SELECT ?, n.id, ?, 'supersedes', 1.0, ?, make_timestamp(?::BIGINT) FROM decision_nodes n
+            WHERE n.change_id = ? ON CONFLICT (change_id) DO NOTHING""",
+            [f"{node}>supersedes", row[0], f"round {e.round}", _us(e.ts), node],
+        )
+        con.execute("UPDATE decision_nodes SET status = 'superseded' WHERE id = ?", [row[0]])
 
 
 def _plans(con: Any, plans: list[PlanMade]) -> None:

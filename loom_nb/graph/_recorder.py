@@ -472,7 +472,7 @@ class Recorder:
             if TestRun in docs:
                 write_tests(con, docs[TestRun])
             if self.project_decisions and not _PROJECTED.isdisjoint(groups):
-                project(con, groups, batch)
+                project(con, groups)
             for e in groups.get(SessionEnded, []):
                 con.execute(
                     "UPDATE sessions SET status = ?, error = ?, ended_at = make_timestamp(?::BIGINT) WHERE id = ?",

@@ -158,7 +158,7 @@ def test_outcomes_commits_tests_messages_and_approvals_hang_under_their_task(run
         "insertions": 3,
         "deletions": 3,
     }
-    tests = nodes["tests: 12 passed, 1 failed, 1 errors"]
+    tests = nodes["tests: 12 passed, 1 failed, 1 error"]
     assert tests["node_type"] == "outcome" and tests["confidence"] == 86  # 12 of 14 counted
     assert tests["metadata"]["failing"] == ["tests/test_a.py::test_x", "tests/test_b.py::test_y"]
     assert tests["metadata"]["task"] == "test"
@@ -172,7 +172,7 @@ def test_outcomes_commits_tests_messages_and_approvals_hang_under_their_task(run
     assert ("researcher: Find usages", "leads_to", "done: 3 usages in 2 files") in edges
     assert ("implementer: Rename", "leads_to", "failed: tests fail") in edges
     assert ("implementer: Rename", "leads_to", "commit 0123456: Rename parse") in edges
-    assert ("tester: run the tests", "leads_to", "tests: 12 passed, 1 failed, 1 errors") in edges
+    assert ("tester: run the tests", "leads_to", "tests: 12 passed, 1 failed, 1 error") in edges
     assert ("tester: run the tests", "leads_to", ask["title"]) in edges
     assert (ask["title"], "leads_to", "implementer: Rename") in edges  # on to the recipient's task
     assert (ask["title"], "leads_to", "reply impl-1 → tester-1: fixed") in edges  # the reply answers it
@@ -251,3 +251,30 @@ def test_a_cost_that_is_not_a_number_is_stored_as_unknown(tmp_path):
     g = open_graph(db)
     assert g.tasks("s1")["cost_usd"].isna().all()
     assert by_title(g)["done: research"]["metadata"]["cost_usd"] is None
+
+
+def test_a_later_round_of_tests_supersedes_the_one_before(tmp_path):
+    db = tmp_path / "g.duckdb"
+    bus = EventBus()
+    run = dict(agent="tester-1", command="pytest", task="test")
+    with Recorder(GraphStore(db), project_decisions=True).attach(bus) as rec:
+        bus.emit(s1(PlanMade, agent="lead", tasks=PLAN))
+        bus.emit(s1(TestRun, passed=3, failed=2, failing=("a::x", "a::y"), **run))
+        rec.flush()  # round 2 in a later batch, round 3 in the same one
+        bus.emit(s1(TestRun, passed=4, failed=1, failing=("a::y",), round=2, **run))
+        bus.emit(s1(TestRun, passed=5, round=3, **run))
+        bus.emit(s1(TestRun, passed=1, round=2, agent="t", command="pytest", task="edit"))  # another task's round
+    g = open_graph(db)
+    nodes = by_title(g)
+    first, second, third = (
+        nodes[f"tests: {t}"] for t in ("3 passed, 2 failed", "4 passed, 1 failed (round 2)", "5 passed (round 3)")
+    )
+    assert (first["status"], second["status"], third["status"]) == ("superseded", "superseded", "active")
+    assert (first["confidence"], second["confidence"], third["confidence"]) == (60, 80, 100)
+    edges = edge_set(g)
+    assert (second["title"], "supersedes", first["title"]) in edges and (
+        third["title"],
+        "supersedes",
+        second["title"],
+    ) in edges
+    assert nodes["tests: 1 passed (round 2)"]["status"] == "active"  # no round 1 of its task to supersede
