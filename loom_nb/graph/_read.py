@@ -218,12 +218,16 @@ class Graph(DecisionGraph):
         )
         return GraphView(page, height=height, nodes=len(nodes))
 
-    def _task_labels(self, session: str | None) -> dict[str, str]:
-        """The plan's tasks, in order, as the drawing labels their bands: "title · role · status"."""
-        labels: dict[str, str] = {}
-        for row in self.tasks(session).to_dict("records"):
+    def _task_labels(self, session: str | None) -> dict[tuple[str, str], str]:
+        """The plans' tasks, in order, as the drawing labels their bands: "title · role · status" (and the
+        session, when several are drawn)."""
+        rows = self.tasks(session).to_dict("records")
+        several = len({r["session_id"] for r in rows}) > 1
+        labels: dict[tuple[str, str], str] = {}
+        for row in rows:
             name = row["title"] or (str(row["prompt"] or "").strip().splitlines() or [""])[0] or row["task_id"]
-            labels.setdefault(row["task_id"], f"{name} · {row['role']} · {row['status']}")
+            label = f"{name} · {row['role']} · {row['status']}" + (f" · {row['session_id']}" if several else "")
+            labels[(row["session_id"], row["task_id"])] = label
         return labels
 
     def save_html(self, path: str | os.PathLike[str], session: str | None = None) -> Path:

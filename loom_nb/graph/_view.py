@@ -209,24 +209,30 @@ GROUP_HEAD, GROUP_PAD = 24, 10
 """A task's band: the height of its title line, and room around its boxes."""
 
 
+TaskKey = tuple[str, str]
+"""(session id, task id): task ids are unique within a session only."""
+
+
 def _group(
-    boxes: list[Box], links: list[tuple[str, str]], tasks: Mapping[str, str], task_of: dict[str, str]
-) -> tuple[Layout, list[tuple[str, str, Box]]]:
+    boxes: list[Box], links: list[tuple[str, str]], tasks: Mapping[TaskKey, str], task_of: dict[str, TaskKey]
+) -> tuple[Layout, list[tuple[TaskKey, str, Box]]]:
     """Nodes of a plan's tasks in a band per task (its title on top, its nodes in layers inside), the bands
     packed in rows under the nodes that belong to no task; returns the layout and (task, label, band)."""
     order = {t: i for i, t in enumerate(tasks)}
-    members: dict[str, list[Box]] = defaultdict(list)
+    members: dict[TaskKey, list[Box]] = defaultdict(list)
     free = []
     for b in boxes:
         (members[task_of[b.key]] if b.key in task_of else free).append(b)
+    sessions = len({session for session, _ in members}) > 1
     keys = {b.key for b in free}
     top = place(free, [(a, b) for a, b in links if a in keys and b in keys], LAYER_NAMES)
     bands, inner = [], []
-    for i, task in enumerate(sorted(members, key=lambda t: (order.get(t, len(order)), _natural(t)))):
+    ranked = sorted(members, key=lambda t: (order.get(t, len(order)), _natural(t[0]), _natural(t[1])))
+    for i, task in enumerate(ranked):
         group = members[task]
         keys = {b.key for b in group}
         sub = place(group, [(a, b) for a, b in links if a in keys and b in keys], [])
-        label = _short(tasks.get(task) or task, 80)
+        label = _short(tasks.get(task) or (f"{task[1]} · {task[0]}" if sessions else task[1]), 80)
         x, y, w, h = sub.bounds
         w = max(w, min(text_width(label, 11) + 2 * GROUP_PAD, MAX_W + 2 * GROUP_PAD))
         while text_width(label, 11) + 2 * GROUP_PAD > w and len(label) > 2:
@@ -253,18 +259,22 @@ def _group(
     return layout, [(task, label, band) for task, label, band, _, _ in inner]
 
 
-def _bands(bands: list[tuple[str, str, Box]]) -> str:
+def _bands(bands: list[tuple[TaskKey, str, Box]]) -> str:
     """Each task's band: a tinted frame with the task's title (escaped text) on top, under everything else."""
     return "".join(
         f"<svg id={band.key} x={_n(band.x)} y={_n(band.y)} width={round(band.w)} height={round(band.h)} "
-        f"data-task='{_e(task)}'><rect width={round(band.w)} height={round(band.h)} rx=6 />"
+        f"data-session='{_e(task[0])}' data-task='{_e(task[1])}'>"
+        f"<rect width={round(band.w)} height={round(band.h)} rx=6 />"
         f"<text x={GROUP_PAD} y=16>{_e(label)}</text></svg>"
         for task, label, band in bands
     )
 
 
 def _drawing(
-    nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _Styles, tasks: Mapping[str, str] | None = None
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    styles: _Styles,
+    tasks: Mapping[TaskKey, str] | None = None,
 ) -> tuple[str, Layout]:
     """SVG markup (task bands, edges, nodes, layer names) and its layout, for these nodes."""
     boxes, labels = [], {}
@@ -292,7 +302,7 @@ def _drawing(
         if f"n{int(e['from_node_id'])}" in ids and f"n{int(e['to_node_id'])}" in ids
     ]
     links = [(a, b) for a, b, _ in drawn]
-    task_of = {f"n{int(row['id'])}": t for row in nodes if (t := _task_of(row))}
+    task_of = {f"n{int(row['id'])}": (str(row.get("session_id") or ""), t) for row in nodes if (t := _task_of(row))}
     parts = []
     if task_of:
         layout, bands = _group(boxes, links, tasks or {}, task_of)
@@ -352,7 +362,10 @@ def _clusters(nodes: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str
 
 
 def _overview(
-    nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _Styles, tasks: Mapping[str, str] | None = None
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    styles: _Styles,
+    tasks: Mapping[TaskKey, str] | None = None,
 ) -> tuple[str, Layout, list[str]]:
     """One box per cluster, edges between clusters counted; each cluster's own drawing in a
     <template> that the page's script opens on a click."""
@@ -434,10 +447,11 @@ def render_graph(
     *,
     title: str = "decision graph",
     height: int = 620,
-    tasks: Mapping[str, str] | None = None,
+    tasks: Mapping[TaskKey, str] | None = None,
 ) -> str:
     """A standalone HTML page (no network access needed) drawing these nodes and edges. Nodes whose
-    metadata names a task are drawn in a band per task, labelled `tasks[task]` (plan order), else the id."""
+    metadata names a task are drawn in a band per task and session, labelled `tasks[(session, task)]` (in
+    the mapping's order), else the task's id."""
     rows = nodes.to_dict("records")
     edge_rows = edges.to_dict("records")
     agents = sorted({str(a) for a in nodes["agent_name"].tolist() if _is_set(a)}, key=_natural)

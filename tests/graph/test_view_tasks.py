@@ -167,3 +167,17 @@ def test_the_hostile_corpus_in_task_ids_titles_and_messages_stays_text(tmp_path,
         folded = " ".join(t.title.split())
         assert label.startswith(folded[:30].rstrip()) or label.rstrip("…") in folded
     page.close()
+
+
+def test_the_same_task_id_in_two_sessions_is_two_bands(tmp_path):
+    db = tmp_path / "g.duckdb"
+    bus = EventBus()
+    with Recorder(GraphStore(db), project_decisions=True).attach(bus):
+        for session, title in (("s1", "first run"), ("s2", "second run")):
+            task = PlannedTask(id="t1", role="tester", prompt="p", title=title)
+            bus.emit(PlanMade(session_id=session, agent="lead", tasks=(task,)))
+    g = open_graph(db)
+    page = g.show().html
+    assert page.count("data-task='t1'") == 2
+    assert "first run · tester · pending · s1" in page and "second run · tester · pending · s2" in page
+    assert "second run · tester · pending<" in g.show(session="s2").html  # one session: no session in the label
