@@ -17,6 +17,10 @@ raises GraphFileError there), keeps the connection while events keep coming (ope
 another process asks for the file (see _store.py). `close()` commits what is pending and returns at
 once; the checkpoint of letting go happens after it has returned.
 
+A specialist swarm's plans, task statuses, messages and test runs land in their tables (_tasks.py) in the
+same transaction; with `project_decisions=True` the batch also draws them, with commits and approvals,
+into the decision graph (_project.py: ~15-25 us more per such event).
+
 A write that keeps failing (a read-only `.loom/`, a full disk) is retried `max_attempts` times, then
 the recorder gives up: every event not written, and every later one, goes to a JSONL spool file in a
 writable cache directory (_spool.py), `failure` says where, and `load_spool()` puts it into a graph
