@@ -284,24 +284,42 @@ def project(con: Any, groups: dict[type, list[Any]]) -> None:
 
 
 def _supersede_rounds(con: Any, runs: list[tuple[TestRun, str, str]]) -> None:
-    """A task's tests run again after a fix: the new result supersedes the last one of the round before."""
-    for e, node, task in runs:
-        row = con.execute(
-            """SELECT id FROM decision_nodes WHERE session_id = ? AND node_type = 'outcome'
-                AND starts_with(change_id, ?) AND change_id <> ? AND metadata->>'task' = ?
-                AND TRY_CAST(metadata->>'round' AS INTEGER) = ? ORDER BY id DESC LIMIT 1""",
-            [e.session_id, f"loom:{e.session_id}:test:", node, task, e.round - 1],
-        ).fetchone()
-        if row is None:
-            continue
-        con.execute(
-            """INSERT INTO decision_edges (change_id, from_node_id, to_node_id, edge_type, weight, rationale,
-                created_at)
-            SELECT ?, n.id, ?, 'supersedes', 1.0, ?, make_timestamp(?::BIGINT) FROM decision_nodes n
-            WHERE n.change_id = ? ON CONFLICT (change_id) DO NOTHING""",
-            [f"{node}>supersedes", row[0], f"round {e.round}", _us(e.ts), node],
-        )
-        con.execute("UPDATE decision_nodes SET status = 'superseded' WHERE id = ?", [row[0]])
+    """A task's tests run again after a fix: the new result supersedes the last one of the round before
+    (one scan of the sessions' test outcomes per batch, whatever the number of runs)."""
+    found = con.execute(
+        """SELECT w.i, max(n.id) FROM (SELECT unnest(?::VARCHAR[]) s, unnest(?::VARCHAR[]) task,
+                unnest(?::INTEGER[]) r, unnest(?::INTEGER[]) i) w
+            JOIN decision_nodes n ON n.session_id = w.s AND n.node_type = 'outcome'
+                AND starts_with(n.change_id, 'loom:' || w.s || ':test:')
+                AND n.metadata->>'task' = w.task AND TRY_CAST(n.metadata->>'round' AS INTEGER) = w.r - 1
+            GROUP BY w.i""",
+        [
+            [e.session_id for e, _, _ in runs],
+            [t for _, _, t in runs],
+            [e.round for e, _, _ in runs],
+            list(range(len(runs))),
+        ],
+    ).fetchall()
+    if not found:
+        return
+    older = {i: old for i, old in found}
+    pairs = [(runs[i], old) for i, old in older.items()]
+    con.execute(
+        """INSERT INTO decision_edges (change_id, from_node_id, to_node_id, edge_type, weight, rationale, created_at)
+        SELECT w.c || '>supersedes', n.id, w.old, 'supersedes', 1.0, 'round ' || w.r, make_timestamp(w.ts)
+        FROM (SELECT unnest(?::VARCHAR[]) c, unnest(?::BIGINT[]) old, unnest(?::INTEGER[]) r,
+            unnest(?::BIGINT[]) ts) w JOIN decision_nodes n ON n.change_id = w.c
+        ON CONFLICT (change_id) DO NOTHING""",
+        [
+            [node for (_, node, _), _ in pairs],
+            [old for _, old in pairs],
+            [e.round for (e, _, _), _ in pairs],
+            [_us(e.ts) for (e, _, _), _ in pairs],
+        ],
+    )
+    con.execute(
+        "UPDATE decision_nodes SET status = 'superseded' WHERE list_contains(?::BIGINT[], id)", [[o for _, o in pairs]]
+    )
 
 
 def _plans(con: Any, plans: list[PlanMade]) -> None:
