@@ -470,8 +470,9 @@ class Crew:
         if role.name == "researcher":
             findings = await research(agent, prompt, agent.context.scope)
             result.findings = findings
-            if desk.completion is None:
-                desk.completion = Completion(summary=findings.text)
+            if desk.completion is None:  # its findings are its report (a banner line says who, not what)
+                said = [line for line in findings.text.splitlines() if not line.startswith("[")]
+                desk.completion = Completion(summary="\n".join(said).strip() or findings.text)
             result.completion = desk.completion
             return
         reply = await agent.run(prompt)
