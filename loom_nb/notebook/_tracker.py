@@ -1,4 +1,4 @@
-"""Live state of a session's agents, folded from its events (for `%loom agents` and the live view).
+"""Live state of a session's agents and plan, folded from its events (for `%loom agents` and the live view).
 
 Events arrive on the swarm thread; readers (cells, the widget timer) take copies under a lock.
 """
@@ -17,11 +17,16 @@ from ..events import (
     Event,
     EventBus,
     LLMCall,
+    MessageSent,
+    PlanMade,
     SessionEnded,
+    TaskStatus,
+    TestRun,
     ToolCallEvent,
     ToolStarted,
     Warning,
 )
+from ._board import Board, BoardFold
 
 __all__ = ["AgentRow", "SessionTracker"]
 
@@ -51,10 +56,11 @@ class _State:
     feed: list[str] = field(default_factory=list)
     version: int = 0
     ended: str | None = None
+    board: BoardFold = field(default_factory=BoardFold)
 
 
 class SessionTracker:
-    """Subscribe with `SessionTracker(bus)`; read with rows(), feed(), totals()."""
+    """Subscribe with `SessionTracker(bus)`; read with rows(), feed(), board(), totals()."""
 
     FEED_LENGTH = 8
 
@@ -74,6 +80,11 @@ class SessionTracker:
 
     def _apply(self, e: Event) -> None:
         st = self._state
+        if isinstance(e, (PlanMade, TaskStatus, MessageSent, TestRun)):  # the board's alone
+            note = st.board.apply(e)
+            if note:
+                self._note(note)
+            return
         if isinstance(e, SessionEnded):
             st.ended = e.status
             self._note(f"session {e.status}" + (f": {e.error}" if e.error else ""))
@@ -86,6 +97,7 @@ class SessionTracker:
         if isinstance(e, AgentSpawned):
             restarts = row.restarts + e.restart  # a new turn or a re-announced agent is no restart
             row = replace(row, role=e.role, model=e.model, status="idle", restarts=restarts)
+            st.board.spawned(e.agent, e.task)
             self._note(f"{e.agent} ({e.role}) started" + (f" — restart {restarts}" if e.restart else ""))
         elif isinstance(e, AgentStatus):
             row = replace(
@@ -104,6 +116,7 @@ class SessionTracker:
                 cost_usd=row.cost_usd + (e.cost_usd or 0.0),
                 unpriced_calls=row.unpriced_calls + (e.cost_usd is None and e.error is None),
             )
+            st.board.apply(e)  # the cost of the agent's task
         elif isinstance(e, ToolStarted):
             row = replace(row, tool=f"{e.tool}({e.args_summary})"[:80])
         elif isinstance(e, ToolCallEvent):
@@ -138,6 +151,11 @@ class SessionTracker:
     def feed(self) -> list[str]:
         with self._lock:
             return list(self._state.feed)
+
+    def board(self) -> Board:
+        """The plan's tasks (status, agent, cost, result) and the newest messages and test runs."""
+        with self._lock:
+            return self._state.board.snapshot()
 
     def totals(self) -> dict[str, Any]:
         rows = self.rows()

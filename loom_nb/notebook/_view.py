@@ -1,18 +1,26 @@
 """The live view of a session: ipywidgets, updated at most 10 times a second, with a stop button.
 
+It shows the header (status, tokens, cost, budget), the plan as a task board with its estimate, the
+agents, the messages and test runs between them, the activity notes and the approval cards.
 Updates come from a refresher task on the swarm thread that redraws only when the session changed
 (the notebook server pauses output above 1000 messages a second; a flood of events here still means
-at most 10 redraws a second). Nothing is printed from that thread. While the run lasts, the display
-carries a static HTML/text summary beside the widget; when it ends, the display is replaced by that
-summary, so nbconvert, nbval and terminals (no widget front end) show the outcome as well.
+at most 10 redraws a second, each one message per widget that changed). `poll()` is the coalescer;
+its clock is a constructor argument, so a test drives it through simulated seconds. Nothing is
+printed from that thread. While the run lasts, the display carries a static HTML/text summary beside
+the widget; when it ends, the display is replaced by that summary, so nbconvert, nbval and terminals
+(no widget front end) show the outcome, the board included, as well.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._safe import CONTAINER_CLASS, escape, pre, terminal
+from ._board import board_html, board_lines, feed_html
 
 if TYPE_CHECKING:
     from ._runner import SwarmHandle
@@ -43,12 +51,16 @@ def _money(x: float) -> str:
 class LiveView:
     """Shows one SwarmHandle; `display(view)` in a cell (the magic does it)."""
 
-    def __init__(self, handle: SwarmHandle) -> None:
+    def __init__(self, handle: SwarmHandle, *, clock: Callable[[], float] = time.monotonic) -> None:
         import ipywidgets as w
 
         self.handle = handle
+        self.clock = clock
+        """Seconds, monotonic: when the coalescer last drew and whether a redraw is due (tests inject one)."""
         self.redraws = 0
         """How many times the widgets were redrawn (the benchmark reads it)."""
+        self._seen = -1
+        self._drawn = -math.inf
         self.budget = w.FloatProgress(min=0.0, max=1.0, value=0.0, description="budget", layout=w.Layout(width="260px"))
         self.budget.layout.visibility = "visible" if handle.swarm.budget is not None else "hidden"
         self.stop_button = w.Button(
@@ -61,8 +73,8 @@ class LiveView:
         self.stop_button.on_click(self._on_stop)
         _let_clicks_through(self.stop_button)
         self.body = w.HTML()
-        """The header, the agents table, the activity feed and, at the end, the answer: one widget, so
-        one redraw sends one message."""
+        """The header, the task board, the agents table, the messages, the activity feed and, at the
+        end, the answer: one widget, so one redraw sends one message for all of them."""
         from ._cards import ApprovalCards
 
         self.cards = ApprovalCards(handle)
@@ -79,16 +91,30 @@ class LiveView:
 
     # drawing -------------------------------------------------------------------------------
 
+    def poll(self, period: float = 1.0 / MAX_RATE_HZ, tick: float = TICK_S) -> bool:
+        """The coalescer: redraw when the session changed and the last redraw is `period` old, or
+        when `tick` passed (the elapsed time must move, or a quiet run looks hung). Returns whether it
+        drew. However many events came meanwhile, that is at most 1/period redraws a second."""
+        since = self.clock() - self._drawn
+        if since >= tick or (since >= period and self.handle.tracker.version != self._seen):
+            self.redraw()
+            return True
+        return False
+
     def redraw(self) -> None:
+        self._seen = self.handle.tracker.version  # read first: an event during the drawing draws again
+        self._drawn = self.clock()
         if self.handle.swarm.budget is not None:  # USD or tokens, whichever cap is closer
-            share = min(self.handle.swarm.budget.share, 1.0)
-            self.budget.value = share
-            self.budget.bar_style = "danger" if share >= 1.0 else ("warning" if share >= 0.8 else "success")
+            share = round(min(self.handle.swarm.budget.share, 1.0), 2)  # a 1 % step is 2.6 px of the bar
+            with self.budget.hold_sync():  # value and colour in one message
+                self.budget.value = share
+                self.budget.bar_style = "danger" if share >= 1.0 else ("warning" if share >= 0.8 else "success")
         answer = ""
         if self.handle.done and self.handle.text:
             answer = pre(self.handle.text, self.handle.links())
         self.cards.sync()
-        body = self._header_html() + self._table_html() + self._feed_html() + answer
+        body = self._header_html() + self._board_html() + self._table_html() + self._messages_html()
+        body += self._feed_html() + answer
         self.body.value = f'<div class="{CONTAINER_CLASS}">{body}</div>'  # ipywidgets typesets math
         done = self.handle.done or self.handle.tracker.ended is not None
         if done:
@@ -168,6 +194,13 @@ class LiveView:
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
 
+    def _board_html(self) -> str:
+        t = self.handle.tracker.totals()
+        return board_html(self.handle.tracker.board(), spent_usd=t["cost_usd"], unpriced=bool(t["unpriced_calls"]))
+
+    def _messages_html(self) -> str:
+        return feed_html(self.handle.tracker.board())
+
     def _feed_html(self) -> str:
         lines = self.handle.tracker.feed()
         if not lines:
@@ -180,7 +213,9 @@ class LiveView:
         """The same information without widgets (for nbconvert, nbval, terminals)."""
         answer = self.handle.text if self.handle.done else ""
         return (
-            f'<div class="loom-summary {CONTAINER_CLASS}">{self._header_html()}<br>{self._table_html()}'
+            f'<div class="loom-summary {CONTAINER_CLASS}">{self._header_html()}<br>{self._board_html()}'
+            + self._table_html()
+            + self._messages_html()
             + (pre(answer, self.handle.links(), style="") if answer else "")
             + "</div>"
         )
@@ -195,6 +230,7 @@ class LiveView:
             f"  {r.name:<14} {r.role:<11} {r.status:<10} iter {r.iterations:<3} {_money(r.cost_usd)}"
             for r in self.handle.tracker.rows()
         ]
+        lines += board_lines(self.handle.tracker.board(), spent_usd=t["cost_usd"], unpriced=bool(t["unpriced_calls"]))
         if self.handle.done and self.handle.text:
             lines += ["", self.handle.text]
         return terminal("\n".join(lines))  # text/plain reaches terminals (jupyter console): no escapes obeyed
@@ -220,17 +256,10 @@ class LiveView:
     async def refresh(self, period: float = 1.0 / MAX_RATE_HZ, tick: float = TICK_S) -> None:
         """Run on the swarm thread until the session ends: redraw when something changed, and at
         least every `tick` seconds (the elapsed time must move, or a quiet run looks hung)."""
-        seen = -1
-        drawn = 0.0
-        loop = asyncio.get_running_loop()
         try:
             while not self.handle.done:
-                version = self.handle.tracker.version
-                if version != seen or loop.time() - drawn >= tick:
-                    seen = version
-                    drawn = loop.time()
-                    self.redraw()
-                await asyncio.sleep(period)  # the coalescing period: at most 10 redraws a second
+                self.poll(period, tick)
+                await asyncio.sleep(period)  # look again a period later: what came meanwhile is one redraw
         finally:
             self.finish()
 

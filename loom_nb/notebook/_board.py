@@ -1,0 +1,453 @@
+"""The plan as a task board and the agents' messages as a feed: folded from events, drawn as HTML and text.
+
+`BoardFold` runs on the swarm thread inside the SessionTracker (under its lock): it keeps the plan's
+tasks with their status, agent, cost and result, and the newest messages and test runs. `Board` is
+the frozen snapshot a reader gets; `board_html`, `feed_html` and `board_lines` draw it. Task titles,
+summaries, file names, message texts and failing test ids were written by models, tools or the
+project's files: every one goes through `_safe.escape`, shortened on screen with the full text in
+the element's title.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from .._safe import escape
+from ..events import LLMCall, MessageSent, PlanMade, TaskStatus, TestRun
+
+__all__ = ["Board", "BoardFold", "FeedItem", "TaskRow", "TestOutcome", "board_html", "board_lines", "feed_html"]
+
+TASK_COLORS = {
+    "pending": "#9e9e9e",
+    "running": "#5b8def",
+    "done": "#2e7d32",
+    "failed": "#d32f2f",
+    "cancelled": "#795548",
+    "skipped": "#bdbdbd",
+}
+FEED_LENGTH = 12
+"""Messages and test runs the feed shows (the newest); older ones are counted in an "N earlier" note."""
+MAX_ROWS = 60
+"""Task rows drawn at most: a 1,000-task plan would make every redraw a large message. Running and
+failed tasks are always drawn; the rest fill up in plan order and the others are counted."""
+SHORT = 100
+"""Characters of a message, summary or title shown on the line; the full text is in its title."""
+TITLE_CHARS = 4000
+CELL = "padding:2px 8px"
+HEAD = "padding:2px 8px;text-align:left"
+NUMBER = "padding:2px 8px;text-align:right;white-space:nowrap"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestOutcome:
+    """One run of the project's tests, as the board and the feed show it."""
+
+    __test__ = False  # not a pytest test class
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    failing: tuple[str, ...] = ()
+    exit_code: int | None = None
+    round: int = 1
+    summary: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.errors and self.exit_code in (0, None)
+
+    def line(self) -> str:
+        """ "round 2: 3 passed, 1 failed" (the event's own summary when it has one)."""
+        counts = self.summary or ", ".join(
+            f"{n} {word}"
+            for n, word in (
+                (self.passed, "passed"),
+                (self.failed, "failed"),
+                (self.errors, "errors"),
+                (self.skipped, "skipped"),
+            )
+            if n or word == "passed"
+        )
+        return (f"round {self.round}: " if self.round > 1 else "") + counts
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskRow:
+    """One task of the plan as the board shows it."""
+
+    id: str
+    title: str = ""
+    role: str = ""
+    status: str = "pending"
+    agent: str = ""
+    deps: tuple[tuple[str, str], ...] = ()
+    """(task id, kind): blocks, informs, requires_output."""
+    reported_cost_usd: float | None = 0.0
+    """The cost its last TaskStatus reported (None: a price is unknown)."""
+    live_cost_usd: float = 0.0
+    """What its agents' model calls cost, added up as they arrive."""
+    unpriced: bool = False
+    summary: str = ""
+    files: tuple[str, ...] = ()
+    tests: str = ""
+    """The test line its completion reported."""
+    test: TestOutcome | None = None
+    """The newest test run of this task (the tester's)."""
+    error: str = ""
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Both sums are lower bounds of what the task cost: the larger; None when a price is unknown."""
+        if self.unpriced or self.reported_cost_usd is None:
+            return None
+        return max(self.reported_cost_usd, self.live_cost_usd)
+
+    def after(self) -> str:
+        """ "after t1, t2 (output) · informed by t3"."""
+        waits = [f"{d} (output)" if k == "requires_output" else d for d, k in self.deps if k != "informs"]
+        informs = [d for d, k in self.deps if k == "informs"]
+        parts = ([f"after {', '.join(waits)}"] if waits else []) + (
+            [f"informed by {', '.join(informs)}"] if informs else []
+        )
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedItem:
+    """A message between agents, or a test run, in the feed."""
+
+    ts: float
+    kind: Literal["message", "test"]
+    sender: str
+    to: str = ""
+    message_kind: str = "message"
+    urgent: bool = False
+    text: str = ""
+    task: str = ""
+    test: TestOutcome | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Board:
+    """A snapshot of the plan and the feed (readers get this; the fold keeps changing)."""
+
+    revision: int = -1
+    """-1 while no plan was made."""
+    reason: str = ""
+    """Why the plan was last revised."""
+    estimate_usd: float | None = None
+    estimate_tokens: int = 0
+    estimate_basis: str = ""
+    tasks: tuple[TaskRow, ...] = ()
+    feed: tuple[FeedItem, ...] = ()
+    earlier: int = 0
+    """Feed items older than the shown ones."""
+    dropped: int = 0
+    """Pending tasks that plan revisions removed."""
+
+    @property
+    def planned(self) -> bool:
+        return self.revision >= 0
+
+
+class BoardFold:
+    """Folds plan, task, message and test events (and model calls, for task costs) into a board."""
+
+    def __init__(self, feed_length: int = FEED_LENGTH) -> None:
+        self._plan: PlanMade | None = None
+        self._tasks: dict[str, TaskRow] = {}
+        self._agent_task: dict[str, str] = {}
+        self._feed: deque[FeedItem] = deque(maxlen=feed_length)
+        self._fed = 0
+        self._dropped = 0
+
+    def spawned(self, agent: str, task: str) -> None:
+        """An agent started on `task` (AgentSpawned.task): its model calls count for the task."""
+        if task:
+            self._agent_task[agent] = task
+
+    def apply(self, e: Any) -> str | None:
+        """Fold one event; returns a line for the activity feed, if it deserves one."""
+        if isinstance(e, LLMCall):
+            task = self._agent_task.get(e.agent)
+            row = self._tasks.get(task) if task else None
+            if row is not None:
+                self._tasks[row.id] = replace(
+                    row,
+                    live_cost_usd=row.live_cost_usd + (e.cost_usd or 0.0),
+                    unpriced=row.unpriced or (e.cost_usd is None and e.error is None),
+                )
+            return None
+        if isinstance(e, PlanMade):
+            return self._plan_made(e)
+        if isinstance(e, TaskStatus):
+            return self._task_status(e)
+        if isinstance(e, MessageSent):
+            self._push(
+                FeedItem(
+                    ts=e.ts,
+                    kind="message",
+                    sender=e.agent,
+                    to=e.to,
+                    message_kind=e.message_kind,
+                    urgent=e.urgent,
+                    text=e.text,
+                    task=e.task,
+                )
+            )
+            return None
+        if isinstance(e, TestRun):
+            outcome = TestOutcome(
+                passed=e.passed,
+                failed=e.failed,
+                errors=e.errors,
+                skipped=e.skipped,
+                failing=e.failing,
+                exit_code=e.exit_code,
+                round=e.round,
+                summary=e.summary,
+            )
+            task = e.task or self._agent_task.get(e.agent, "")
+            row = self._tasks.get(task)
+            if row is not None:
+                self._tasks[task] = replace(row, test=outcome)
+            self._push(FeedItem(ts=e.ts, kind="test", sender=e.agent, task=task, text=e.command, test=outcome))
+        return None
+
+    def _plan_made(self, e: PlanMade) -> str:
+        old = self._tasks
+        new: dict[str, TaskRow] = {}
+        listed = {t.id for t in e.tasks}
+        for row in old.values():  # what already ran stays on the board; a revision replaces what waits
+            if row.id not in listed and row.status != "pending":
+                new[row.id] = row
+        self._dropped += sum(1 for r in old.values() if r.id not in listed and r.status == "pending")
+        for t in e.tasks:
+            base = old.get(t.id) or TaskRow(id=t.id)
+            new[t.id] = replace(base, title=t.title or t.prompt, role=t.role, deps=tuple(t.deps))
+        self._tasks = new
+        self._plan = e
+        if e.revision > 0:
+            return f"plan revised (revision {e.revision}): {e.reason or 'no reason given'}"
+        return f"plan made: {len(e.tasks)} tasks"
+
+    def _task_status(self, e: TaskStatus) -> str | None:
+        row = self._tasks.get(e.task) or TaskRow(id=e.task, role=e.role)  # a task outside the plan is shown too
+        if e.agent:
+            self._agent_task.setdefault(e.agent, e.task)
+        self._tasks[e.task] = replace(
+            row,
+            status=e.status,
+            agent=e.agent or row.agent,
+            reported_cost_usd=e.cost_usd if e.cost_usd is None else max(e.cost_usd, row.reported_cost_usd or 0.0),
+            summary=e.summary or row.summary,
+            files=e.files_changed or row.files,
+            tests=e.tests or row.tests,
+            error=e.error or "",
+        )
+        if e.status == "failed":
+            return f"task {e.task} failed" + (f": {(e.error or e.summary)[:80]}" if e.error or e.summary else "")
+        return None
+
+    def _push(self, item: FeedItem) -> None:
+        self._feed.append(item)
+        self._fed += 1
+
+    def snapshot(self) -> Board:
+        p = self._plan
+        return Board(
+            revision=p.revision if p is not None else -1,
+            reason=p.reason if p is not None else "",
+            estimate_usd=p.estimate_usd if p is not None else None,
+            estimate_tokens=p.estimate_tokens if p is not None else 0,
+            estimate_basis=p.estimate_basis if p is not None else "",
+            tasks=tuple(self._tasks.values()),
+            feed=tuple(self._feed),
+            earlier=self._fed - len(self._feed),
+            dropped=self._dropped,
+        )
+
+
+# drawing ------------------------------------------------------------------------------------
+
+
+def _money(x: float | None) -> str:
+    return "?" if x is None else f"${x:.4f}"
+
+
+def _cut(text: str, n: int = SHORT) -> str:
+    """One line of at most `n` characters ("…" says it was cut)."""
+    one = " ".join(text.split())
+    return one if len(one) <= n else one[: n - 1] + "…"
+
+
+def _short(text: str, n: int = SHORT) -> str:
+    """Escaped text on one line, cut at `n` characters; the whole (up to TITLE_CHARS) in the title."""
+    cut = _cut(text, n)
+    if cut == text:
+        return escape(cut)
+    return f'<span title="{escape(text[:TITLE_CHARS])}">{escape(cut)}</span>'
+
+
+def _list(items: tuple[str, ...], n: int = 3) -> str:
+    shown = ", ".join(items[:n]) + (f", +{len(items) - n}" if len(items) > n else "")
+    return f'<span title="{escape(chr(10).join(items)[:TITLE_CHARS])}">{escape(shown)}</span>'
+
+
+def _test_html(t: TestOutcome) -> str:
+    color = "#2e7d32" if t.ok else "#c62828"
+    mark = "✓" if t.ok else "✗"
+    failing = f" — {_list(t.failing)}" if t.failing else ""
+    return f'<span style="color:{color}">{mark} tests {escape(t.line())}</span>{failing}'
+
+
+def estimate_text(b: Board, spent_usd: float, unpriced: bool) -> str:
+    """ "estimated $0.0400, 12,000 tokens (priors from 12 tasks of 3 earlier runs) · spent $0.0123"."""
+    if b.estimate_usd is None:
+        est = "estimated cost unknown (a model's price is unknown)"
+        if b.estimate_tokens:
+            est = f"estimated {b.estimate_tokens:,} tokens, cost unknown (a model's price is unknown)"
+    else:
+        est = f"estimated {_money(b.estimate_usd)}" + (f", {b.estimate_tokens:,} tokens" if b.estimate_tokens else "")
+    if b.estimate_basis:
+        est += f" (priors from {b.estimate_basis})"
+    return f"{est} · spent {_money(spent_usd)}" + (" + unpriced calls" if unpriced else "")
+
+
+def _task_cost(t: TaskRow) -> str:
+    return "" if t.status == "pending" and t.cost_usd == 0 else _money(t.cost_usd)
+
+
+def _rows_shown(tasks: tuple[TaskRow, ...], limit: int) -> list[TaskRow]:
+    if len(tasks) <= limit:
+        return list(tasks)
+    keep = {t.id for t in tasks if t.status in ("running", "failed")}
+    for t in tasks:
+        if len(keep) >= limit:
+            break
+        keep.add(t.id)
+    return [t for t in tasks if t.id in keep]
+
+
+def board_html(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False, limit: int = MAX_ROWS) -> str:
+    """The plan's tasks as a table, with the estimate and the running cost above it ("" before a plan)."""
+    if not b.planned and not b.tasks:
+        return ""
+    head = f"<b>plan</b> · {len(b.tasks)} tasks"
+    counts = {s: sum(1 for t in b.tasks if t.status == s) for s in TASK_COLORS}
+    head += "".join(f" · {n} {s}" for s, n in counts.items() if n and s != "pending")
+    if b.revision > 0:
+        reason = _short(b.reason or "no reason given")
+        head += (
+            f' · <span class="loom-plan-revised" style="color:#b26a00">plan revised: {reason}</span>'
+            f" (revision {b.revision}"
+            + (f", {b.dropped} pending task{'s' * (b.dropped != 1)} dropped" if b.dropped else "")
+            + ")"
+        )
+    estimate = f'<div class="loom-estimate">{escape(estimate_text(b, spent_usd, unpriced))}</div>' if b.planned else ""
+    rows = []
+    shown = _rows_shown(b.tasks, limit)
+    for t in shown:
+        color = TASK_COLORS.get(t.status, "#9e9e9e")
+        result = []
+        if t.status in ("done", "failed", "cancelled", "skipped") and (t.summary or t.error):
+            text = t.error if t.status == "failed" and t.error else t.summary
+            style = ' style="color:#c62828"' if t.status == "failed" else ""
+            result.append(f"<span{style}>{_short(text)}</span>")
+        if t.files:
+            result.append(f"{len(t.files)} file{'s' * (len(t.files) != 1)}: {_list(t.files)}")
+        if t.test is not None:
+            result.append(_test_html(t.test))
+        elif t.tests:
+            result.append(f"tests {_short(t.tests)}")
+        cells = (
+            escape(t.id),
+            _short(t.title, 80),
+            escape(t.role),
+            f'<span style="color:{color}">●</span> {escape(t.status)}',
+            escape(t.agent),
+            escape(t.after()),
+        )
+        tds = "".join(f'<td style="{CELL}">{c}</td>' for c in cells)
+        rows.append(
+            f'<tr class="loom-task">{tds}<td style="{NUMBER}">{_task_cost(t)}</td>'
+            f'<td style="{CELL}">{"<br>".join(result)}</td></tr>'
+        )
+    more = len(b.tasks) - len(shown)
+    if more:
+        rows.append(
+            f'<tr><td colspan="8" style="{CELL};color:#777">{more} more tasks not shown '
+            "(handle.tracker.board() has them all)</td></tr>"
+        )
+    names = ("task", "title", "role", "status", "agent", "depends on")
+    th = "".join(f'<th style="{HEAD}">{c}</th>' for c in names)
+    th += f'<th style="{NUMBER}">cost</th><th style="{HEAD}">result</th>'
+    return (
+        f'<div class="loom-board" style="margin-top:6px">{head}{estimate}'
+        '<table class="loom-tasks" style="border-collapse:collapse;font-size:12px">'
+        f'<thead><tr>{th}</tr></thead><tbody style="vertical-align:top">{"".join(rows)}</tbody></table></div>'
+    )
+
+
+def _clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def feed_html(b: Board) -> str:
+    """Messages and test runs, newest last, with a note of how many earlier ones are not shown."""
+    if not b.feed:
+        return ""
+    lines = []
+    if b.earlier:
+        lines.append(f'<span style="color:#999">{b.earlier} earlier not shown</span>')
+    for m in b.feed:
+        who = escape(m.sender or "loom")
+        if m.kind == "test" and m.test is not None:
+            task = f" ({escape(m.task)})" if m.task else ""
+            lines.append(f"{_clock(m.ts)} {who}{task} {_test_html(m.test)}")
+            continue
+        to = "everyone" if m.to == "*" else m.to
+        kind = f" [{escape(m.message_kind)}]" if m.message_kind != "message" else ""
+        urgent = ' <b style="color:#c62828">⚑ urgent</b>' if m.urgent else ""
+        lines.append(f"{_clock(m.ts)} {who} → {escape(to)}{kind}{urgent}: {_short(m.text)}")
+    return (
+        '<div class="loom-messages" style="font:11px monospace;color:#333;margin-top:6px">'
+        "<b>messages</b><br>" + "<br>".join(lines) + "</div>"
+    )
+
+
+def board_lines(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False) -> list[str]:
+    """The board and the feed as plain lines (the text summary; terminal() makes them safe)."""
+    if not b.planned and not b.tasks and not b.feed:
+        return []
+    lines: list[str] = []
+    if b.planned or b.tasks:
+        lines.append(f"plan: {len(b.tasks)} tasks · {estimate_text(b, spent_usd, unpriced)}")
+        if b.revision > 0:
+            lines.append(f"  plan revised: {b.reason or 'no reason given'} (revision {b.revision})")
+        for t in b.tasks:
+            after = f" ({t.after()})" if t.deps else ""
+            result = t.error if t.status == "failed" and t.error else t.summary
+            test = f" · tests {t.tests}" if t.tests else ""
+            if t.test is not None:
+                test = f" · tests {t.test.line()}" + (f" ({', '.join(t.test.failing)})" if t.test.failing else "")
+            lines.append(
+                f"  {t.id:<6} {t.status:<9} {t.role:<11} {t.agent:<14} {_task_cost(t):>8}  "
+                f"{_cut(t.title)}{after}" + (f" — {_cut(result)}" if result else "") + test
+            )
+    if b.feed:
+        lines.append("messages" + (f" ({b.earlier} earlier not shown)" if b.earlier else "") + ":")
+        for m in b.feed:
+            if m.kind == "test" and m.test is not None:
+                failing = f" ({', '.join(m.test.failing)})" if m.test.failing else ""
+                lines.append(f"  {_clock(m.ts)} {m.sender} tests {m.test.line()}{failing}")
+            else:
+                to = "everyone" if m.to == "*" else m.to
+                kind = f" [{m.message_kind}]" if m.message_kind != "message" else ""
+                urgent = " URGENT" if m.urgent else ""
+                text = _cut(m.text)
+                lines.append(f"  {_clock(m.ts)} {m.sender} -> {to}{kind}{urgent}: {text}")
+    return lines
