@@ -128,6 +128,40 @@ def hostile_card() -> str:
     return _card_html(hostile_request())
 
 
+def hostile_board_events(session_id: str) -> list:
+    """A plan, its revision, task results, messages and test runs whose every model-written text is a payload."""
+    from loom_nb.events import AgentSpawned, LLMCall, MessageSent, PlanMade, PlannedTask, TaskStatus, TestRun
+
+    ids = [f"{i}{p[:12]}" for i, p in enumerate(PAYLOADS)]
+    kinds = ("blocks", "informs", "requires_output")
+    tasks = tuple(
+        PlannedTask(id=t, role=p[:20], prompt=p, title=p, deps=((ids[i - 1], kinds[i % 3]),) if i else ())
+        for i, (t, p) in enumerate(zip(ids, PAYLOADS, strict=True))
+    )
+    agent = CORPUS[:40]
+    sid = {"session_id": session_id}
+    events = [
+        PlanMade(**sid, agent="lead", tasks=tasks, estimate_usd=0.5, estimate_basis=CORPUS),
+        PlanMade(**sid, agent="lead", tasks=tasks, revision=1, reason=CORPUS, estimate_usd=None),
+        AgentSpawned(**sid, agent=agent, role=CORPUS[:20], model=CORPUS[:30], task=ids[0]),
+        LLMCall(**sid, agent=agent, model=CORPUS[:30], cost_usd=0.01),
+        TaskStatus(**sid, agent=agent, task=ids[0], role=CORPUS[:20], status="done", summary=CORPUS,
+                   files_changed=tuple(PAYLOADS), tests=CORPUS),
+        TaskStatus(**sid, agent=agent, task=ids[1], role=CORPUS[:20], status="failed", summary=CORPUS, error=CORPUS),
+        TaskStatus(**sid, agent=agent, task=ids[2], role=CORPUS[:20], status="done", tests=CORPUS),
+        TestRun(**sid, agent=agent, command=CORPUS, failed=len(PAYLOADS), failing=tuple(PAYLOADS), task=ids[1],
+                summary=CORPUS, exit_code=1),
+        TestRun(**sid, agent=agent, command=CORPUS, failed=1, failing=tuple(PAYLOADS), task=ids[3], round=2),
+    ]  # fmt: skip
+    events += [
+        MessageSent(**sid, agent=p[:30], message_id=f"m{i}", to=PAYLOADS[-1 - i][:30], text=p, task=ids[i],
+                    urgent=i % 2 == 0, message_kind=("message", "ask", "reply", "broadcast")[i % 4])
+        for i, p in enumerate(PAYLOADS)
+    ]  # fmt: skip
+    events.append(MessageSent(**sid, agent=agent, message_id="all", to="*", text=CORPUS))
+    return events
+
+
 def hostile_diff() -> str:
     lines = "".join(f"+{line}\n" for line in CORPUS.splitlines())
     return f"diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -0,0 +1,{len(CORPUS.splitlines())} @@\n{lines}"
@@ -188,8 +222,11 @@ def outputs_in_process(project: Path, db: Path) -> list[tuple[str, str, str]]:
         )
         assert done.status == "done" and failed.status == "failed", (done.status, failed.status)
         assert done.links(), "the answer's checked citations should be links"
+        for event in hostile_board_events(done.session_id):  # the task board and the message feed
+            done.swarm.bus.emit(event)
         view = LiveView(done)
         view.finish()
+        assert 'class="loom-tasks"' in view.summary_html() and 'class="loom-messages"' in view.body.value
         objects = {
             "handle": _HandleOutput(done),  # what the handle displays (it shows itself through a display id)
             "failed handle": _HandleOutput(failed),
