@@ -36,9 +36,12 @@ failed tasks are always drawn; the rest fill up in plan order and the others are
 SHORT = 100
 """Characters of a message, summary or title shown on the line; the full text is in its title."""
 TITLE_CHARS = 4000
-CELL = "padding:2px 8px"
-HEAD = "padding:2px 8px;text-align:left"
-NUMBER = "padding:2px 8px;text-align:right;white-space:nowrap"
+TABLE = "border-collapse:separate;border-spacing:12px 1px;margin-left:-12px;font-size:12px;white-space:nowrap"
+"""The board's and the agents table's style: the spacing between cells set once on the table, not on each
+cell (with 100 agents, per-cell padding made the redraw 3 times larger)."""
+HEAD = "text-align:left"
+NUMBER = "text-align:right"
+WRAP = "white-space:normal;min-width:12em"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -371,24 +374,24 @@ def board_html(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False, limi
             escape(t.agent),
             escape(t.after()),
         )
-        tds = "".join(f'<td style="{CELL}">{c}</td>' for c in cells)
+        tds = "".join(f'<td style="{WRAP}">{c}</td>' if i == 1 else f"<td>{c}</td>" for i, c in enumerate(cells))
         rows.append(
             f'<tr class="loom-task">{tds}<td style="{NUMBER}">{_task_cost(t)}</td>'
-            f'<td style="{CELL}">{"<br>".join(result)}</td></tr>'
+            f'<td style="{WRAP}">{"<br>".join(result)}</td></tr>'
         )
     more = len(b.tasks) - len(shown)
-    if more:
-        rows.append(
-            f'<tr><td colspan="8" style="{CELL};color:#777">{more} more tasks not shown '
-            "(handle.tracker.board() has them all)</td></tr>"
-        )
+    note = (
+        f'<div style="color:#777">{more} more tasks not shown (handle.tracker.board() has them all)</div>'
+        if more
+        else ""
+    )
     names = ("task", "title", "role", "status", "agent", "depends on")
     th = "".join(f'<th style="{HEAD}">{c}</th>' for c in names)
     th += f'<th style="{NUMBER}">cost</th><th style="{HEAD}">result</th>'
     return (
         f'<div class="loom-board" style="margin-top:6px">{head}{estimate}'
-        '<table class="loom-tasks" style="border-collapse:collapse;font-size:12px">'
-        f'<thead><tr>{th}</tr></thead><tbody style="vertical-align:top">{"".join(rows)}</tbody></table></div>'
+        f'<table class="loom-tasks" style="{TABLE}">'
+        f'<thead><tr>{th}</tr></thead><tbody style="vertical-align:top">{"".join(rows)}</tbody></table>{note}</div>'
     )
 
 

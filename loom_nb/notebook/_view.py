@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._safe import CONTAINER_CLASS, escape, pre, terminal
-from ._board import board_html, board_lines, feed_html
+from ._board import HEAD, NUMBER, TABLE, board_html, board_lines, feed_html
 
 if TYPE_CHECKING:
     from ._runner import SwarmHandle
@@ -40,8 +40,6 @@ STATUS_COLORS = {
 MAX_RATE_HZ = 10.0
 TICK_S = 1.0
 """Redraw at least this often while the run lasts, so the elapsed time moves when no event comes."""
-CELL = "padding:2px 10px;text-align:left;white-space:nowrap"
-NUMBER = "padding:2px 10px;text-align:right;white-space:nowrap"
 
 
 def _money(x: float) -> str:
@@ -166,7 +164,7 @@ class LiveView:
             rows.append(
                 "<tr>"
                 + "".join(
-                    f'<td style="{CELL}">{c}</td>'
+                    f"<td>{c}</td>"
                     for c in (
                         escape(r.name),
                         escape(r.role),
@@ -186,11 +184,11 @@ class LiveView:
                 )
                 + "</tr>"
             )
-        head = "".join(f'<th style="{CELL}">{c}</th>' for c in ("agent", "role", "model", "status", "tool")) + "".join(
+        head = "".join(f'<th style="{HEAD}">{c}</th>' for c in ("agent", "role", "model", "status", "tool")) + "".join(
             f'<th style="{NUMBER}">{c}</th>' for c in ("iter", "in", "out", "cost")
         )
         return (
-            f'<table class="loom-agents" style="border-collapse:collapse;font-size:12px">'
+            f'<table class="loom-agents" style="{TABLE}">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
 
