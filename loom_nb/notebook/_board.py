@@ -88,11 +88,12 @@ class TaskRow:
     agent: str = ""
     deps: tuple[tuple[str, str], ...] = ()
     """(task id, kind): blocks, informs, requires_output."""
-    reported_cost_usd: float | None = 0.0
-    """The cost its last TaskStatus reported (None: a price is unknown)."""
+    reported_cost_usd: float = 0.0
+    """The highest cost its TaskStatus events reported."""
     live_cost_usd: float = 0.0
     """What its agents' model calls cost, added up as they arrive."""
     unpriced: bool = False
+    """A call of its agents (or its reported cost) had no known price: the cost is a lower bound."""
     summary: str = ""
     files: tuple[str, ...] = ()
     tests: str = ""
@@ -102,10 +103,8 @@ class TaskRow:
     error: str = ""
 
     @property
-    def cost_usd(self) -> float | None:
-        """Both sums are lower bounds of what the task cost: the larger; None when a price is unknown."""
-        if self.unpriced or self.reported_cost_usd is None:
-            return None
+    def cost_usd(self) -> float:
+        """Both sums are lower bounds of what the priced calls cost: the larger (see `unpriced`)."""
         return max(self.reported_cost_usd, self.live_cost_usd)
 
     def after(self) -> str:
@@ -245,7 +244,8 @@ class BoardFold:
             row,
             status=e.status,
             agent=e.agent or row.agent,
-            reported_cost_usd=e.cost_usd if e.cost_usd is None else max(e.cost_usd, row.reported_cost_usd or 0.0),
+            reported_cost_usd=max(e.cost_usd or 0.0, row.reported_cost_usd),
+            unpriced=row.unpriced or e.cost_usd is None,
             summary=e.summary or row.summary,
             files=e.files_changed or row.files,
             tests=e.tests or row.tests,
@@ -277,8 +277,8 @@ class BoardFold:
 # drawing ------------------------------------------------------------------------------------
 
 
-def _money(x: float | None) -> str:
-    return "?" if x is None else f"${x:.4f}"
+def _money(x: float) -> str:
+    return f"${x:.4f}"
 
 
 def _cut(text: str, n: int = SHORT) -> str:
@@ -321,7 +321,9 @@ def estimate_text(b: Board, spent_usd: float, unpriced: bool) -> str:
 
 
 def _task_cost(t: TaskRow) -> str:
-    return "" if t.status == "pending" and t.cost_usd == 0 else _money(t.cost_usd)
+    if t.status == "pending" and not t.cost_usd and not t.unpriced:
+        return ""
+    return _money(t.cost_usd) + (" +?" if t.unpriced else "")
 
 
 def _rows_shown(tasks: tuple[TaskRow, ...], limit: int) -> list[TaskRow]:

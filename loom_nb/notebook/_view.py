@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._safe import CONTAINER_CLASS, escape, pre, terminal
-from ._board import HEAD, NUMBER, TABLE, board_html, board_lines, feed_html
+from ._board import HEAD, NUMBER, TABLE, Board, board_html, board_lines, feed_html
 
 if TYPE_CHECKING:
     from ._runner import SwarmHandle
@@ -59,6 +60,8 @@ class LiveView:
         """How many times the widgets were redrawn (the benchmark reads it)."""
         self._seen = -1
         self._drawn = -math.inf
+        self._lock = threading.RLock()
+        """One drawing at a time: the refresher (swarm thread) and a cell (main thread) both end it."""
         self.budget = w.FloatProgress(min=0.0, max=1.0, value=0.0, description="budget", layout=w.Layout(width="260px"))
         self.budget.layout.visibility = "visible" if handle.swarm.budget is not None else "hidden"
         self.stop_button = w.Button(
@@ -100,6 +103,10 @@ class LiveView:
         return False
 
     def redraw(self) -> None:
+        with self._lock:
+            self._redraw()
+
+    def _redraw(self) -> None:
         self._seen = self.handle.tracker.version  # read first: an event during the drawing draws again
         self._drawn = self.clock()
         if self.handle.swarm.budget is not None:  # USD or tokens, whichever cap is closer
@@ -111,7 +118,8 @@ class LiveView:
         if self.handle.done and self.handle.text:
             answer = pre(self.handle.text, self.handle.links())
         self.cards.sync()
-        body = self._header_html() + self._board_html() + self._table_html() + self._messages_html()
+        board = self.handle.tracker.board()
+        body = self._header_html() + self._board_html(board) + self._table_html() + feed_html(board)
         body += self._feed_html() + answer
         self.body.value = f'<div class="{CONTAINER_CLASS}">{body}</div>'  # ipywidgets typesets math
         done = self.handle.done or self.handle.tracker.ended is not None
@@ -192,12 +200,9 @@ class LiveView:
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
 
-    def _board_html(self) -> str:
+    def _board_html(self, board: Board) -> str:
         t = self.handle.tracker.totals()
-        return board_html(self.handle.tracker.board(), spent_usd=t["cost_usd"], unpriced=bool(t["unpriced_calls"]))
-
-    def _messages_html(self) -> str:
-        return feed_html(self.handle.tracker.board())
+        return board_html(board, spent_usd=t["cost_usd"], unpriced=bool(t["unpriced_calls"]))
 
     def _feed_html(self) -> str:
         lines = self.handle.tracker.feed()
@@ -210,10 +215,11 @@ class LiveView:
     def summary_html(self) -> str:
         """The same information without widgets (for nbconvert, nbval, terminals)."""
         answer = self.handle.text if self.handle.done else ""
+        board = self.handle.tracker.board()
         return (
-            f'<div class="loom-summary {CONTAINER_CLASS}">{self._header_html()}<br>{self._board_html()}'
+            f'<div class="loom-summary {CONTAINER_CLASS}">{self._header_html()}<br>{self._board_html(board)}'
             + self._table_html()
-            + self._messages_html()
+            + feed_html(board)
             + (pre(answer, self.handle.links(), style="") if answer else "")
             + "</div>"
         )
@@ -247,9 +253,10 @@ class LiveView:
     def finish(self) -> None:
         """Last redraw; then the display becomes the static summary (a finished session needs no Stop
         button, and every front end, with widgets or without, can show static HTML)."""
-        self.redraw()
-        if self._display is not None:
-            self._display.update(_Static(self.summary_html(), self.summary_text()))
+        with self._lock:  # the refresher's end and the cell's: the later one draws the later state
+            self.redraw()
+            if self._display is not None:
+                self._display.update(_Static(self.summary_html(), self.summary_text()))
 
     async def refresh(self, period: float = 1.0 / MAX_RATE_HZ, tick: float = TICK_S) -> None:
         """Run on the swarm thread until the session ends: redraw when something changed, and at

@@ -123,7 +123,7 @@ def test_the_board_shows_each_task_with_its_status_agent_cost_dependencies_and_r
     # task, title, role, status, agent, depends on, cost, result
     assert rows["t1"][:7] == ["t1", "Decide the name", "architect", "● done", "architect-1", "", "$0.0150"]
     assert rows["t1"][7] == "Chose read: load is taken by the cache module"
-    assert rows["t2"][3:7] == ["● done", "implementer-1", "after t1 (output)", "?"]  # an unpriced call: unknown
+    assert rows["t2"][3:7] == ["● done", "implementer-1", "after t1 (output)", "$0.0000 +?"]  # an unpriced call
     assert rows["t2"][7] == "Renamed load to read in 4 files\n4 files: pkg/a.py, pkg/b.py, pkg/c.py, +1"
     assert rows["t3"][1] == "run the tests"  # no title: the prompt
     assert rows["t3"][3:6] == ["● running", "tester-1", "after t2 · informed by t1"]
@@ -140,7 +140,7 @@ def test_the_board_shows_each_task_with_its_status_agent_cost_dependencies_and_r
     text = view.summary_text()  # the same for terminals and nbconvert's text
     assert "plan: 4 tasks · estimated $0.0400" in text
     lines = {line.split()[0]: " ".join(line.split()) for line in text.splitlines() if line.startswith("  t")}
-    t2 = "t2 done implementer implementer-1 ? Rename load to read (after t1 (output))"
+    t2 = "t2 done implementer implementer-1 $0.0000 +? Rename load to read (after t1 (output))"
     assert lines["t2"] == t2 + " — Renamed load to read in 4 files"
     assert lines["t4"] == "t4 pending reviewer Review (after t2)"
     assert "tester-1 tests 11 passed, 1 failed (tests/test_a.py::test_read)" in text
@@ -268,3 +268,54 @@ def test_a_flood_from_100_agents_makes_at_most_ten_widget_updates_a_second(runne
     assert view.poll() and not view.poll()
     handle.stop("enough")
     handle.wait(timeout=10)
+
+
+KERNEL_CELL = """
+from loom_nb.events import MessageSent, PlanMade, PlannedTask, TaskStatus, TestRun
+from loom_nb.notebook import default_runner
+from loom_nb.notebook._view import start_live_view
+from loom_nb.swarm import Swarm
+
+views = []
+
+def shown(h):  # the events first: the offline run may end (and its refresher draw the end) at once
+    sid = h.session_id
+    tasks = (PlannedTask(id="t1", role="implementer", prompt="rename", title="Rename load to read"),
+             PlannedTask(id="t2", role="tester", prompt="test", title="Run the tests", deps=(("t1", "blocks"),)))
+    for e in (
+        PlanMade(session_id=sid, agent="lead", tasks=tasks, estimate_usd=0.02, estimate_basis="defaults"),
+        TaskStatus(session_id=sid, agent="implementer-1", task="t1", role="implementer", status="done",
+                   summary="renamed in 3 files", files_changed=("a.py", "b.py", "c.py")),
+        MessageSent(session_id=sid, agent="implementer-1", message_id="m1", to="tester-1", text="ready for tests"),
+        TestRun(session_id=sid, agent="tester-1", command="pytest", passed=5, exit_code=0, task="t2"),
+    ):
+        h.swarm.bus.emit(e)
+    views.append(start_live_view(h))
+
+h = default_runner().run_foreground(Swarm("research x", project=".", model="offline", record=False), on_submit=shown)
+views[0].finish()
+"""
+
+
+def test_the_static_summary_a_kernel_leaves_after_the_run_shows_the_board(tmp_path):
+    """The display the live view ends with (what nbconvert, nbval and a saved notebook keep)."""
+    from tests.notebook.test_kernel import Kernel
+
+    kernel = Kernel(tmp_path)
+    try:
+        result = kernel.execute(KERNEL_CELL, timeout=120)
+    finally:
+        kernel.close()
+    assert result["status"] == "ok", result
+    shown = [o for o in result["outputs"] if o["msg_type"] == "display_data"]
+    updates = [o for o in result["outputs"] if o["msg_type"] == "update_display_data"]
+    assert len(shown) == 1 and updates, result["outputs"]
+    assert updates[-1]["content"]["transient"]["display_id"] == shown[0]["content"]["transient"]["display_id"]
+    final = updates[-1]["content"]["data"]
+    assert "application/vnd.jupyter.widget-view+json" not in final  # static: no widget left behind
+    html, text = final["text/html"], final["text/plain"]
+    assert 'class="loom-tasks"' in html and "Rename load to read" in html and "renamed in 3 files" in html
+    assert "estimated $0.0200 (priors from defaults)" in html and "ready for tests" in html
+    assert "✓ tests 5 passed" in html
+    assert "plan: 2 tasks · estimated $0.0200" in text and "implementer-1 -> tester-1: ready for tests" in text
+    assert "t2     pending   tester" in text and "tests 5 passed" in text
