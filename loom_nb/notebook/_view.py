@@ -196,7 +196,7 @@ class LiveView:
             f'<th style="{NUMBER}">{c}</th>' for c in ("iter", "in", "out", "cost")
         )
         return (
-            f'<table class="loom-agents" style="{TABLE}">'
+            f'<table class="loom-agents" style="{TABLE};margin-top:6px">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
 
@@ -208,7 +208,11 @@ class LiveView:
         lines = self.handle.tracker.feed()
         if not lines:
             return ""
-        return '<div style="font:11px monospace;color:#555">' + "<br>".join(escape(x) for x in lines) + "</div>"
+        return (
+            '<div style="font:11px monospace;color:#555;margin-top:6px">'
+            + "<br>".join(escape(x) for x in lines)
+            + "</div>"
+        )
 
     # display -------------------------------------------------------------------------------
 
