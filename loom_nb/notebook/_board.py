@@ -238,8 +238,8 @@ class BoardFold:
 
     def _task_status(self, e: TaskStatus) -> str | None:
         row = self._tasks.get(e.task) or TaskRow(id=e.task, role=e.role)  # a task outside the plan is shown too
-        if e.agent:
-            self._agent_task.setdefault(e.agent, e.task)
+        if e.agent and (e.status == "running" or e.agent not in self._agent_task):
+            self._agent_task[e.agent] = e.task  # an agent given a new task: its calls count there
         self._tasks[e.task] = replace(
             row,
             status=e.status,

@@ -190,6 +190,25 @@ def test_the_feed_keeps_the_newest_messages_and_counts_the_earlier_ones(ended):
     assert "tester-1 → implementer-1 [ask]: " in body and long_text not in body.replace(f'title="{long_text}"', "")
 
 
+def test_task_costs_follow_the_agents_calls_and_other_sessions_are_ignored(ended):
+    emit = emitter(ended)
+    emit(PlanMade, tasks=PLAN[:2])
+    emit(AgentSpawned, agent="worker", role="implementer", model="m", task="t1")
+    emit(LLMCall, agent="worker", model="m", cost_usd=0.01)
+    emit(TaskStatus, agent="worker", task="t1", role="architect", status="done", cost_usd=0.005)  # reported less
+    emit(TaskStatus, agent="worker", task="t2", role="implementer", status="running")  # the same agent, next task
+    emit(LLMCall, agent="worker", model="m", cost_usd=0.02)
+    emit(LLMCall, agent="lead", model="m", cost_usd=0.5)  # no task: the lead's own
+    ended.swarm.bus.emit(TaskStatus(session_id="another", agent="x", task="t1", role="architect", status="failed"))
+    ended.swarm.bus.emit(MessageSent(session_id="another", agent="x", message_id="m", to="y", text="elsewhere"))
+    board = ended.tracker.board()
+    assert [(t.id, t.status, round(t.cost_usd, 4)) for t in board.tasks] == [
+        ("t1", "done", 0.01),
+        ("t2", "running", 0.02),
+    ]
+    assert board.feed == () and "elsewhere" not in LiveView(ended).body.value
+
+
 def test_a_big_plan_draws_running_and_failed_tasks_and_counts_the_rest(ended):
     emit = emitter(ended)
     tasks = tuple(PlannedTask(id=f"t{i}", role="implementer", prompt=f"task {i}") for i in range(1000))
