@@ -107,6 +107,37 @@ MODELS = textwrap.dedent("""
                 return [tool_call(corpus.splitlines()[0], x=corpus), tool_call("file_read", path=corpus)]
             return "load_settings is at inject.py:1; see inject.py:3\\n" + corpus
         return ScriptedModel(fn, name="scripted:weak")
+
+    def board_events(session_id, corpus):  # a plan, its revision, results, messages, test runs: all payloads
+        from loom_nb.events import AgentSpawned, LLMCall, MessageSent, PlanMade, PlannedTask, TaskStatus, TestRun
+
+        payloads = corpus.splitlines()
+        ids = [f"{i}{p[:12]}" for i, p in enumerate(payloads)]
+        kinds = ("blocks", "informs", "requires_output")
+        tasks = tuple(
+            PlannedTask(id=t, role=p[:20], prompt=p, title=p, deps=((ids[i - 1], kinds[i % 3]),) if i else ())
+            for i, (t, p) in enumerate(zip(ids, payloads))
+        )
+        agent, role, sid = corpus[:40], corpus[:20], {"session_id": session_id}
+        events = [
+            PlanMade(**sid, agent="lead", tasks=tasks, estimate_usd=0.5, estimate_basis=corpus),
+            PlanMade(**sid, agent="lead", tasks=tasks, revision=1, reason=corpus, estimate_usd=None),
+            AgentSpawned(**sid, agent=agent, role=role, model=corpus[:30], task=ids[0]),
+            LLMCall(**sid, agent=agent, model=corpus[:30], cost_usd=0.01),
+            TaskStatus(**sid, agent=agent, task=ids[0], role=role, status="done", summary=corpus,
+                       files_changed=tuple(payloads), tests=corpus),
+            TaskStatus(**sid, agent=agent, task=ids[1], role=role, status="failed", summary=corpus, error=corpus),
+            TaskStatus(**sid, agent=agent, task=ids[2], role=role, status="done", tests=corpus),
+            TestRun(**sid, agent=agent, command=corpus, failed=len(payloads), failing=tuple(payloads), task=ids[1],
+                    summary=corpus, exit_code=1),
+            TestRun(**sid, agent=agent, command=corpus, failed=1, failing=tuple(payloads), task=ids[3], round=2),
+        ]
+        events += [
+            MessageSent(**sid, agent=p[:30], message_id=f"m{i}", to=payloads[-1 - i][:30], text=p, task=ids[i],
+                        urgent=i % 2 == 0, message_kind=("message", "ask", "reply", "broadcast")[i % 4])
+            for i, p in enumerate(payloads)
+        ]
+        return events + [MessageSent(**sid, agent=agent, message_id="all", to="*", text=corpus)]
 """)
 
 
@@ -126,40 +157,6 @@ def hostile_card() -> str:
     from loom_nb.notebook._cards import _card_html
 
     return _card_html(hostile_request())
-
-
-def hostile_board_events(session_id: str) -> list:
-    """A plan, its revision, task results, messages and test runs whose every model-written text is a payload."""
-    from loom_nb.events import AgentSpawned, LLMCall, MessageSent, PlanMade, PlannedTask, TaskStatus, TestRun
-
-    ids = [f"{i}{p[:12]}" for i, p in enumerate(PAYLOADS)]
-    kinds = ("blocks", "informs", "requires_output")
-    tasks = tuple(
-        PlannedTask(id=t, role=p[:20], prompt=p, title=p, deps=((ids[i - 1], kinds[i % 3]),) if i else ())
-        for i, (t, p) in enumerate(zip(ids, PAYLOADS, strict=True))
-    )
-    agent = CORPUS[:40]
-    sid = {"session_id": session_id}
-    events = [
-        PlanMade(**sid, agent="lead", tasks=tasks, estimate_usd=0.5, estimate_basis=CORPUS),
-        PlanMade(**sid, agent="lead", tasks=tasks, revision=1, reason=CORPUS, estimate_usd=None),
-        AgentSpawned(**sid, agent=agent, role=CORPUS[:20], model=CORPUS[:30], task=ids[0]),
-        LLMCall(**sid, agent=agent, model=CORPUS[:30], cost_usd=0.01),
-        TaskStatus(**sid, agent=agent, task=ids[0], role=CORPUS[:20], status="done", summary=CORPUS,
-                   files_changed=tuple(PAYLOADS), tests=CORPUS),
-        TaskStatus(**sid, agent=agent, task=ids[1], role=CORPUS[:20], status="failed", summary=CORPUS, error=CORPUS),
-        TaskStatus(**sid, agent=agent, task=ids[2], role=CORPUS[:20], status="done", tests=CORPUS),
-        TestRun(**sid, agent=agent, command=CORPUS, failed=len(PAYLOADS), failing=tuple(PAYLOADS), task=ids[1],
-                summary=CORPUS, exit_code=1),
-        TestRun(**sid, agent=agent, command=CORPUS, failed=1, failing=tuple(PAYLOADS), task=ids[3], round=2),
-    ]  # fmt: skip
-    events += [
-        MessageSent(**sid, agent=p[:30], message_id=f"m{i}", to=PAYLOADS[-1 - i][:30], text=p, task=ids[i],
-                    urgent=i % 2 == 0, message_kind=("message", "ask", "reply", "broadcast")[i % 4])
-        for i, p in enumerate(PAYLOADS)
-    ]  # fmt: skip
-    events.append(MessageSent(**sid, agent=agent, message_id="all", to="*", text=CORPUS))
-    return events
 
 
 def hostile_diff() -> str:
@@ -222,7 +219,7 @@ def outputs_in_process(project: Path, db: Path) -> list[tuple[str, str, str]]:
         )
         assert done.status == "done" and failed.status == "failed", (done.status, failed.status)
         assert done.links(), "the answer's checked citations should be links"
-        for event in hostile_board_events(done.session_id):  # the task board and the message feed
+        for event in ns["board_events"](done.session_id, CORPUS):  # the task board and the message feed
             done.swarm.bus.emit(event)
         view = LiveView(done)
         view.finish()
@@ -374,10 +371,14 @@ def test_the_nbconvert_export_of_an_executed_notebook_is_inert(tmp_path):
             from loom_nb.swarm import Swarm
             CORPUS = {CORPUS!r}
             views = []
+            def shown(h):  # with the task board and the message feed
+                for e in board_events(h.session_id, CORPUS):
+                    h.swarm.bus.emit(e)
+                views.append(start_live_view(h))
             h = default_runner().run_foreground(
                 Swarm(CORPUS, project="proj", scope="src", model=hostile_lead(CORPUS),
                       weak=hostile_researcher(CORPUS)),
-                on_submit=lambda h: views.append(start_live_view(h)))
+                on_submit=shown)
             views[0].finish()
             h
         """),
@@ -407,6 +408,7 @@ def test_the_nbconvert_export_of_an_executed_notebook_is_inert(tmp_path):
     assert browser.dialogs == []
     assert set(browser.requests) - template_requests - {(here / "export.html").as_uri()} == set()
     assert PAYLOADS[0] in text and PAYLOADS[2] in text  # shown, as text
+    assert "plan revised: " in text  # the board is in the export
     assert "src/inject.py:" in text  # the offline run's evidence: the injected lines, cited from the project root
 
 
@@ -449,8 +451,12 @@ def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):
         MODELS
         + "from loom_nb.notebook import default_runner\nfrom loom_nb.notebook._view import start_live_view\n"
         + f"from loom_nb.swarm import Swarm\nCORPUS = {CORPUS!r}\n"
-        + "views = []\nh = "
-        + run.format(fail="", view=", on_submit=lambda h: views.append(start_live_view(h))")
+        + "views = []\n"
+        + "def shown(h):  # the task board and the message feed, from a plan written by the corpus\n"
+        + "    for e in board_events(h.session_id, CORPUS):\n        h.swarm.bus.emit(e)\n"
+        + "    views.append(start_live_view(h))\n"
+        + "h = "
+        + run.format(fail="", view=", on_submit=shown")
         + "\nviews[0].finish()",
         "h2 = " + run.format(fail="", view="") + "\nh2",
         "h2.result.findings[1]",  # the researcher that failed with the corpus as its error
@@ -477,6 +483,7 @@ def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):
             scan = page.evaluate(LAB_SCAN, DENY)
             assert scan["bad"] == [], scan["bad"]
             assert PAYLOADS[0] in scan["text"] and PAYLOADS[19] in scan["text"]  # shown, as text
+            assert page.locator(".jp-OutputArea-output table.loom-tasks").count() >= 1  # the board was scanned too
             link = page.locator(".jp-OutputArea-output a:has-text('inventory/sessions.py:')").first
             cited = link.inner_text()
             line = int(cited.rsplit(":", 1)[1])
