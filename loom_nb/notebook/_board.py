@@ -234,7 +234,8 @@ class BoardFold:
         self._plan = e
         if e.revision > 0:
             return f"plan revised (revision {e.revision}): {e.reason or 'no reason given'}"
-        return f"plan made: {len(e.tasks)} tasks"
+        cost = f", estimated {_money(e.estimate_usd)}" if e.estimate_usd is not None else ""
+        return f"plan made: {len(e.tasks)} tasks{cost}"
 
     def _task_status(self, e: TaskStatus) -> str | None:
         row = self._tasks.get(e.task) or TaskRow(id=e.task, role=e.role)  # a task outside the plan is shown too
@@ -307,8 +308,9 @@ def _test_html(t: TestOutcome) -> str:
     return f'<span style="color:{color}">{mark} tests {escape(t.line())}</span>{failing}'
 
 
-def estimate_text(b: Board, spent_usd: float, unpriced: bool) -> str:
-    """ "estimated $0.0400, 12,000 tokens (priors from 12 tasks of 3 earlier runs) · spent $0.0123"."""
+def estimate_text(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False, budget_usd: float | None = None) -> str:
+    """ "estimated $0.0400, 12,000 tokens (priors from 12 tasks of 3 earlier runs) · spent $0.0123"; an
+    estimate above the session's budget says so (the run would stop before the plan is done)."""
     if b.estimate_usd is None:
         est = "estimated cost unknown (a model's price is unknown)"
         if b.estimate_tokens:
@@ -317,6 +319,8 @@ def estimate_text(b: Board, spent_usd: float, unpriced: bool) -> str:
         est = f"estimated {_money(b.estimate_usd)}" + (f", {b.estimate_tokens:,} tokens" if b.estimate_tokens else "")
     if b.estimate_basis:
         est += f" (priors from {b.estimate_basis})"
+    if b.estimate_usd is not None and budget_usd and b.estimate_usd > budget_usd:
+        est += f", more than the budget of {_money(budget_usd)}"
     return f"{est} · spent {_money(spent_usd)}" + (" + unpriced calls" if unpriced else "")
 
 
@@ -337,7 +341,14 @@ def _rows_shown(tasks: tuple[TaskRow, ...], limit: int) -> list[TaskRow]:
     return [t for t in tasks if t.id in keep]
 
 
-def board_html(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False, limit: int = MAX_ROWS) -> str:
+def board_html(
+    b: Board,
+    *,
+    spent_usd: float = 0.0,
+    unpriced: bool = False,
+    budget_usd: float | None = None,
+    limit: int = MAX_ROWS,
+) -> str:
     """The plan's tasks as a table, with the estimate and the running cost above it ("" before a plan)."""
     if not b.planned and not b.tasks:
         return ""
@@ -352,7 +363,11 @@ def board_html(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False, limi
             + (f", {b.dropped} pending task{'s' * (b.dropped != 1)} dropped" if b.dropped else "")
             + ")"
         )
-    estimate = f'<div class="loom-estimate">{escape(estimate_text(b, spent_usd, unpriced))}</div>' if b.planned else ""
+    estimate = ""
+    if b.planned:
+        text = estimate_text(b, spent_usd=spent_usd, unpriced=unpriced, budget_usd=budget_usd)
+        over = ' style="color:#b26a00"' if "more than the budget" in text else ""
+        estimate = f'<div class="loom-estimate"{over}>{escape(text)}</div>'
     rows = []
     shown = _rows_shown(b.tasks, limit)
     for t in shown:
@@ -424,13 +439,16 @@ def feed_html(b: Board) -> str:
     )
 
 
-def board_lines(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False) -> list[str]:
+def board_lines(
+    b: Board, *, spent_usd: float = 0.0, unpriced: bool = False, budget_usd: float | None = None
+) -> list[str]:
     """The board and the feed as plain lines (the text summary; terminal() makes them safe)."""
     if not b.planned and not b.tasks and not b.feed:
         return []
     lines: list[str] = []
     if b.planned or b.tasks:
-        lines.append(f"plan: {len(b.tasks)} tasks · {estimate_text(b, spent_usd, unpriced)}")
+        money = estimate_text(b, spent_usd=spent_usd, unpriced=unpriced, budget_usd=budget_usd)
+        lines.append(f"plan: {len(b.tasks)} tasks · {money}")
         if b.revision > 0:
             lines.append(f"  plan revised: {b.reason or 'no reason given'} (revision {b.revision})")
         for t in b.tasks:

@@ -202,7 +202,15 @@ class LiveView:
 
     def _board_html(self, board: Board) -> str:
         t = self.handle.tracker.totals()
-        return board_html(board, spent_usd=t["cost_usd"], unpriced=bool(t["unpriced_calls"]))
+        return board_html(board, **self._money(t))
+
+    def _money(self, totals: dict[str, Any]) -> dict[str, Any]:
+        """What the board's estimate line compares: spent so far, unknown prices, the session's budget."""
+        return {
+            "spent_usd": totals["cost_usd"],
+            "unpriced": bool(totals["unpriced_calls"]),
+            "budget_usd": self.handle.swarm.budget_usd,
+        }
 
     def _feed_html(self) -> str:
         lines = self.handle.tracker.feed()
@@ -238,7 +246,7 @@ class LiveView:
             f"  {r.name:<14} {r.role:<11} {r.status:<10} iter {r.iterations:<3} {_money(r.cost_usd)}"
             for r in self.handle.tracker.rows()
         ]
-        lines += board_lines(self.handle.tracker.board(), spent_usd=t["cost_usd"], unpriced=bool(t["unpriced_calls"]))
+        lines += board_lines(self.handle.tracker.board(), **self._money(t))
         if self.handle.done and self.handle.text:
             lines += ["", self.handle.text]
         return terminal("\n".join(lines))  # text/plain reaches terminals (jupyter console): no escapes obeyed

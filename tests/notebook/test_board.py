@@ -209,6 +209,21 @@ def test_task_costs_follow_the_agents_calls_and_other_sessions_are_ignored(ended
     assert board.feed == () and "elsewhere" not in LiveView(ended).body.value
 
 
+def test_an_estimate_above_the_budget_says_so(runner, tmp_path):
+    started = threading.Event()
+    handle = runner.submit(hanging_swarm(tmp_path, started, budget_usd=0.01))
+    assert started.wait(10)
+    emitter(handle)(PlanMade, tasks=PLAN, estimate_usd=0.04, estimate_basis="defaults")
+    view = LiveView(handle)
+    assert (
+        "estimated $0.0400 (priors from defaults), more than the budget of $0.0100 · spent $0.0000" in view.body.value
+    )
+    assert "plan made: 4 tasks, estimated $0.0400" in " ".join(handle.tracker.feed())
+    assert "more than the budget of $0.0100" in view.summary_text()
+    handle.stop("enough")
+    handle.wait(timeout=10)
+
+
 def test_a_big_plan_draws_running_and_failed_tasks_and_counts_the_rest(ended):
     emit = emitter(ended)
     tasks = tuple(PlannedTask(id=f"t{i}", role="implementer", prompt=f"task {i}") for i in range(1000))
