@@ -319,9 +319,13 @@ def estimate_text(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False, b
         est = f"estimated {_money(b.estimate_usd)}" + (f", {b.estimate_tokens:,} tokens" if b.estimate_tokens else "")
     if b.estimate_basis:
         est += f" (priors from {b.estimate_basis})"
-    if b.estimate_usd is not None and budget_usd and b.estimate_usd > budget_usd:
-        est += f", more than the budget of {_money(budget_usd)}"
+    if _over_budget(b, budget_usd):
+        est += f", more than the budget of {_money(budget_usd or 0.0)}"
     return f"{est} · spent {_money(spent_usd)}" + (" + unpriced calls" if unpriced else "")
+
+
+def _over_budget(b: Board, budget_usd: float | None) -> bool:
+    return b.estimate_usd is not None and budget_usd is not None and b.estimate_usd > budget_usd
 
 
 def _task_cost(t: TaskRow) -> str:
@@ -366,7 +370,7 @@ def board_html(
     estimate = ""
     if b.planned:
         text = estimate_text(b, spent_usd=spent_usd, unpriced=unpriced, budget_usd=budget_usd)
-        over = ' style="color:#b26a00"' if "more than the budget" in text else ""
+        over = ' style="color:#b26a00"' if _over_budget(b, budget_usd) else ""
         estimate = f'<div class="loom-estimate"{over}>{escape(text)}</div>'
     rows = []
     shown = _rows_shown(b.tasks, limit)
@@ -451,21 +455,24 @@ def board_lines(
         lines.append(f"plan: {len(b.tasks)} tasks · {money}")
         if b.revision > 0:
             lines.append(f"  plan revised: {b.reason or 'no reason given'} (revision {b.revision})")
-        for t in b.tasks:
+        shown = _rows_shown(b.tasks, MAX_ROWS)
+        for t in shown:
             after = f" ({t.after()})" if t.deps else ""
             result = t.error if t.status == "failed" and t.error else t.summary
-            test = f" · tests {t.tests}" if t.tests else ""
+            test = f" · tests {_cut(t.tests)}" if t.tests else ""
             if t.test is not None:
-                test = f" · tests {t.test.line()}" + (f" ({', '.join(t.test.failing)})" if t.test.failing else "")
+                test = f" · tests {t.test.line()}" + (f" ({_cut(', '.join(t.test.failing))})" if t.test.failing else "")
             lines.append(
                 f"  {t.id:<6} {t.status:<9} {t.role:<11} {t.agent:<14} {_task_cost(t):>8}  "
                 f"{_cut(t.title)}{after}" + (f" — {_cut(result)}" if result else "") + test
             )
+        if len(shown) < len(b.tasks):
+            lines.append(f"  {len(b.tasks) - len(shown)} more tasks not shown (handle.tracker.board() has them all)")
     if b.feed:
         lines.append("messages" + (f" ({b.earlier} earlier not shown)" if b.earlier else "") + ":")
         for m in b.feed:
             if m.kind == "test" and m.test is not None:
-                failing = f" ({', '.join(m.test.failing)})" if m.test.failing else ""
+                failing = f" ({_cut(', '.join(m.test.failing))})" if m.test.failing else ""
                 lines.append(f"  {_clock(m.ts)} {m.sender} tests {m.test.line()}{failing}")
             else:
                 to = "everyone" if m.to == "*" else m.to

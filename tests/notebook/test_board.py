@@ -234,6 +234,8 @@ def test_a_big_plan_draws_running_and_failed_tasks_and_counts_the_rest(ended):
     assert body.count('<tr class="loom-task">') == 60 and "940 more tasks not shown" in body
     assert ">t999<" in body and ">t500<" in body and ">t0<" in body and ">t58<" not in body
     assert "crashed twice" in body and "task t500 failed: crashed twice" in " ".join(ended.tracker.feed())
+    text = LiveView(ended).summary_text()  # the text summary is bounded the same way
+    assert sum(line.startswith("  t") for line in text.splitlines()) == 60 and "940 more tasks not shown" in text
 
 
 class FakeClock:
