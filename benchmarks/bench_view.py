@@ -6,8 +6,9 @@ time until a headless Chromium shows it (medians), at 10 to 5,000 nodes.
 live: the live view under a flood: 100 agents on a 100-task plan emit model calls, status changes,
 messages, task changes and test runs as fast as the swarm's loop can, while the view's refresher
 runs there too (as in a notebook). Reported: events a second the tracker absorbed, with the view and
-without it; widget updates a second the view sent (comm messages of its real widgets, counted; the
-target is <= 10 redraws a second, one message per changed widget); and a redraw's time (median, p99).
+without it; what the tracker adds to emitting one event (µs); widget updates a second the view sent
+(comm messages of its real widgets, counted; the target is <= 10 redraws a second, one message per
+changed widget); and a redraw's time (median, p99).
 
 Usage: python benchmarks/bench_view.py [--part all|graph|live] [--sizes 10,100,1000,5000] [--repeats 3]
        [--seconds 3] [--json PATH]
@@ -216,6 +217,38 @@ def _live_run(runner: Any, project: Path, seconds: float, with_view: bool) -> di
     return out
 
 
+def tracker_fold_us(repeats: int, n: int = 100_000) -> float:
+    """Microseconds the tracker (always subscribed in a kernel) adds to emitting one event, median of
+    `repeats`: the four events of every turn (status, model call, tool started, tool ended), 100 agents."""
+    from loom_nb.events import AgentSpawned, AgentStatus, EventBus, LLMCall, ToolCallEvent, ToolStarted
+    from loom_nb.notebook._tracker import SessionTracker
+
+    s = "s"
+    kinds = (
+        lambda a, i: AgentStatus(session_id=s, agent=a, status="thinking", iteration=i),
+        lambda a, i: LLMCall(session_id=s, agent=a, model="m", input_tokens=10, cost_usd=1e-6),
+        lambda a, i: ToolStarted(session_id=s, agent=a, tool="t", call_id="c", args_summary="x"),
+        lambda a, i: ToolCallEvent(
+            session_id=s, agent=a, tool="t", call_id="c", args_summary="x", duration_s=0.1, outcome="ok"
+        ),
+    )
+    events = [kinds[i % 4](f"agent-{i % AGENTS}", i) for i in range(n)]
+    times = []
+    for _ in range(repeats):
+        bare, tracked = EventBus(), EventBus()
+        SessionTracker(tracked, s)
+        for i in range(AGENTS):
+            tracked.emit(AgentSpawned(session_id=s, agent=f"agent-{i}", role="implementer", model="m", task=f"t{i}"))
+        spent = []
+        for bus in (bare, tracked):
+            t = time.perf_counter()
+            for e in events:
+                bus.emit(e)
+            spent.append(time.perf_counter() - t)
+        times.append((spent[1] - spent[0]) / n * 1e6)
+    return statistics.median(times)
+
+
 def live_view(seconds: float, repeats: int) -> dict[str, Any]:
     """Events a second absorbed with and without the view; widget updates a second; redraw times
     (medians of `repeats` runs of each, alternating: the machine is shared)."""
@@ -241,6 +274,7 @@ def live_view(seconds: float, repeats: int) -> dict[str, Any]:
     out["body_bytes"] = viewed[-1]["body_bytes"]
     out["events_per_s_tracker_only"] = statistics.median(r["events_per_s"] for r in bare)
     out["runs"] = {"tracker_only": bare, "with_view": viewed}
+    out["tracker_us_per_event"] = tracker_fold_us(max(repeats, 5))
     print(
         f"live view, {AGENTS} agents, {seconds:.0f} s floods (medians of {repeats}): "
         f"absorbed {out['events_per_s']:,.0f} events/s "
@@ -248,7 +282,7 @@ def live_view(seconds: float, repeats: int) -> dict[str, Any]:
         f"{out['widget_messages_per_s']:.1f} widget messages/s "
         f"({', '.join(f'{k} {v:.1f}' for k, v in out['widget_messages_per_s_by_widget'].items())}); "
         f"a redraw {out['redraw_median_ms']:.2f} ms median, {out['redraw_p99_ms']:.2f} ms p99, "
-        f"body {out['body_bytes'] / 1024:.1f} KiB",
+        f"body {out['body_bytes'] / 1024:.1f} KiB; the tracker folds an event in {out['tracker_us_per_event']:.2f} µs",
         flush=True,
     )
     return out

@@ -10,6 +10,7 @@ the element's title.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -77,9 +78,9 @@ class TestOutcome:
         return (f"round {self.round}: " if self.round > 1 else "") + counts
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class TaskRow:
-    """One task of the plan as the board shows it."""
+    """One task of the plan as the board shows it (a snapshot's copy: changing it changes nothing)."""
 
     id: str
     title: str = ""
@@ -173,15 +174,12 @@ class BoardFold:
 
     def apply(self, e: Any) -> str | None:
         """Fold one event; returns a line for the activity feed, if it deserves one."""
-        if isinstance(e, LLMCall):
+        if isinstance(e, LLMCall):  # thousands a second: the row changes in place
             task = self._agent_task.get(e.agent)
             row = self._tasks.get(task) if task else None
             if row is not None:
-                self._tasks[row.id] = replace(
-                    row,
-                    live_cost_usd=row.live_cost_usd + (e.cost_usd or 0.0),
-                    unpriced=row.unpriced or (e.cost_usd is None and e.error is None),
-                )
+                row.live_cost_usd += e.cost_usd or 0.0
+                row.unpriced = row.unpriced or (e.cost_usd is None and e.error is None)
             return None
         if isinstance(e, PlanMade):
             return self._plan_made(e)
@@ -215,7 +213,7 @@ class BoardFold:
             task = e.task or self._agent_task.get(e.agent, "")
             row = self._tasks.get(task)
             if row is not None:
-                self._tasks[task] = replace(row, test=outcome)
+                row.test = outcome
             self._push(FeedItem(ts=e.ts, kind="test", sender=e.agent, task=task, text=e.command, test=outcome))
         return None
 
@@ -268,7 +266,7 @@ class BoardFold:
             estimate_usd=p.estimate_usd if p is not None else None,
             estimate_tokens=p.estimate_tokens if p is not None else 0,
             estimate_basis=p.estimate_basis if p is not None else "",
-            tasks=tuple(self._tasks.values()),
+            tasks=tuple(copy.copy(t) for t in self._tasks.values()),
             feed=tuple(self._feed),
             earlier=self._fed - len(self._feed),
             dropped=self._dropped,
