@@ -315,8 +315,9 @@ def estimate_text(b: Board, *, spent_usd: float = 0.0, unpriced: bool = False, b
             est = f"estimated {b.estimate_tokens:,} tokens, cost unknown (a model's price is unknown)"
     else:
         est = f"estimated {_money(b.estimate_usd)}" + (f", {b.estimate_tokens:,} tokens" if b.estimate_tokens else "")
-    if b.estimate_basis:
-        est += f" (priors from {b.estimate_basis})"
+    if b.estimate_basis:  # "12 tasks of 3 earlier runs", or a phrase of its own ("default priors (...)")
+        basis = b.estimate_basis
+        est += f" ({basis})" if "prior" in basis.lower() else f" (priors from {basis})"
     if _over_budget(b, budget_usd):
         est += f", more than the budget of {_money(budget_usd or 0.0)}"
     return f"{est} · spent {_money(spent_usd)}" + (" + unpriced calls" if unpriced else "")

@@ -213,11 +213,10 @@ def test_an_estimate_above_the_budget_says_so(runner, tmp_path):
     started = threading.Event()
     handle = runner.submit(hanging_swarm(tmp_path, started, budget_usd=0.01))
     assert started.wait(10)
-    emitter(handle)(PlanMade, tasks=PLAN, estimate_usd=0.04, estimate_basis="defaults")
+    basis = "default priors (no earlier runs of these roles recorded)"  # a phrase of its own: kept as it is
+    emitter(handle)(PlanMade, tasks=PLAN, estimate_usd=0.04, estimate_basis=basis)
     view = LiveView(handle)
-    assert (
-        "estimated $0.0400 (priors from defaults), more than the budget of $0.0100 · spent $0.0000" in view.body.value
-    )
+    assert f"estimated $0.0400 ({basis}), more than the budget of $0.0100 · spent $0.0000" in view.body.value
     assert "plan made: 4 tasks, estimated $0.0400" in " ".join(handle.tracker.feed())
     assert "more than the budget of $0.0100" in view.summary_text()
     handle.stop("enough")
@@ -313,22 +312,22 @@ from loom_nb.notebook._view import start_live_view
 from loom_nb.swarm import Swarm
 
 views = []
-
-def shown(h):  # the events first: the offline run may end (and its refresher draw the end) at once
-    sid = h.session_id
-    tasks = (PlannedTask(id="t1", role="implementer", prompt="rename", title="Rename load to read"),
-             PlannedTask(id="t2", role="tester", prompt="test", title="Run the tests", deps=(("t1", "blocks"),)))
-    for e in (
-        PlanMade(session_id=sid, agent="lead", tasks=tasks, estimate_usd=0.02, estimate_basis="defaults"),
-        TaskStatus(session_id=sid, agent="implementer-1", task="t1", role="implementer", status="done",
-                   summary="renamed in 3 files", files_changed=("a.py", "b.py", "c.py")),
-        MessageSent(session_id=sid, agent="implementer-1", message_id="m1", to="tester-1", text="ready for tests"),
-        TestRun(session_id=sid, agent="tester-1", command="pytest", passed=5, exit_code=0, task="t2"),
-    ):
-        h.swarm.bus.emit(e)
-    views.append(start_live_view(h))
-
-h = default_runner().run_foreground(Swarm("research x", project=".", model="offline", record=False), on_submit=shown)
+h = default_runner().run_foreground(
+    Swarm("research x", project=".", model="offline", record=False),
+    on_submit=lambda h: views.append(start_live_view(h)),
+)
+sid = h.session_id  # a revised plan after the run's own (if it made one): the board's last word
+tasks = (PlannedTask(id="r1", role="implementer", prompt="rename", title="Rename load to read"),
+         PlannedTask(id="r2", role="tester", prompt="test", title="Run the tests", deps=(("r1", "blocks"),)))
+for e in (
+    PlanMade(session_id=sid, agent="lead", tasks=tasks, revision=1, reason="rename first",
+             estimate_usd=0.02, estimate_basis="12 tasks of 3 earlier runs"),
+    TaskStatus(session_id=sid, agent="implementer-1", task="r1", role="implementer", status="done",
+               summary="renamed in 3 files", files_changed=("a.py", "b.py", "c.py")),
+    MessageSent(session_id=sid, agent="implementer-1", message_id="m1", to="tester-1", text="ready for tests"),
+    TestRun(session_id=sid, agent="tester-1", command="pytest", passed=5, exit_code=0, task="r2"),
+):
+    h.swarm.bus.emit(e)
 views[0].finish()
 """
 
@@ -351,7 +350,9 @@ def test_the_static_summary_a_kernel_leaves_after_the_run_shows_the_board(tmp_pa
     assert "application/vnd.jupyter.widget-view+json" not in final  # static: no widget left behind
     html, text = final["text/html"], final["text/plain"]
     assert 'class="loom-tasks"' in html and "Rename load to read" in html and "renamed in 3 files" in html
-    assert "estimated $0.0200 (priors from defaults)" in html and "ready for tests" in html
+    assert "estimated $0.0200 (priors from 12 tasks of 3 earlier runs)" in html and "ready for tests" in html
+    assert "plan revised: rename first" in html
     assert "✓ tests 5 passed" in html
-    assert "plan: 2 tasks · estimated $0.0200" in text and "implementer-1 -> tester-1: ready for tests" in text
-    assert "t2     pending   tester" in text and "tests 5 passed" in text
+    assert "tasks · estimated $0.0200 (priors from 12 tasks of 3 earlier runs)" in text
+    assert "implementer-1 -> tester-1: ready for tests" in text
+    assert "r2     pending   tester" in text and "tests 5 passed" in text

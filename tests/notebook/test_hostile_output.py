@@ -371,14 +371,12 @@ def test_the_nbconvert_export_of_an_executed_notebook_is_inert(tmp_path):
             from loom_nb.swarm import Swarm
             CORPUS = {CORPUS!r}
             views = []
-            def shown(h):  # with the task board and the message feed
-                for e in board_events(h.session_id, CORPUS):
-                    h.swarm.bus.emit(e)
-                views.append(start_live_view(h))
             h = default_runner().run_foreground(
                 Swarm(CORPUS, project="proj", scope="src", model=hostile_lead(CORPUS),
                       weak=hostile_researcher(CORPUS)),
-                on_submit=shown)
+                on_submit=lambda h: views.append(start_live_view(h)))
+            for e in board_events(h.session_id, CORPUS):  # a plan after the run's own: the last word
+                h.swarm.bus.emit(e)
             views[0].finish()
             h
         """),
@@ -451,13 +449,11 @@ def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):
         MODELS
         + "from loom_nb.notebook import default_runner\nfrom loom_nb.notebook._view import start_live_view\n"
         + f"from loom_nb.swarm import Swarm\nCORPUS = {CORPUS!r}\n"
-        + "views = []\n"
-        + "def shown(h):  # the task board and the message feed, from a plan written by the corpus\n"
-        + "    for e in board_events(h.session_id, CORPUS):\n        h.swarm.bus.emit(e)\n"
-        + "    views.append(start_live_view(h))\n"
-        + "h = "
-        + run.format(fail="", view=", on_submit=shown")
-        + "\nviews[0].finish()",
+        + "views = []\nh = "
+        + run.format(fail="", view=", on_submit=lambda h: views.append(start_live_view(h))")
+        + "\nfor e in board_events(h.session_id, CORPUS):  # the board and the feed, written by the corpus\n"
+        + "    h.swarm.bus.emit(e)\n"
+        + "views[0].finish()",
         "h2 = " + run.format(fail="", view="") + "\nh2",
         "h2.result.findings[1]",  # the researcher that failed with the corpus as its error
         "h3 = " + run.format(fail=", fail=True", view="") + "\nh3",
