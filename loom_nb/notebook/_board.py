@@ -233,7 +233,7 @@ class BoardFold:
         if e.revision > 0:
             return f"plan revised (revision {e.revision}): {e.reason or 'no reason given'}"
         cost = f", estimated {_money(e.estimate_usd)}" if e.estimate_usd is not None else ""
-        return f"plan made: {len(e.tasks)} tasks{cost}"
+        return f"plan made: {_count(len(e.tasks), 'task')}{cost}"
 
     def _task_status(self, e: TaskStatus) -> str | None:
         row = self._tasks.get(e.task) or TaskRow(id=e.task, role=e.role)  # a task outside the plan is shown too
@@ -274,6 +274,13 @@ class BoardFold:
 
 
 # drawing ------------------------------------------------------------------------------------
+
+
+ALL_TASKS = "handle.tracker.board() has them all"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def _money(x: float) -> str:
@@ -355,16 +362,14 @@ def board_html(
     """The plan's tasks as a table, with the estimate and the running cost above it ("" before a plan)."""
     if not b.planned and not b.tasks:
         return ""
-    head = f"<b>plan</b> · {len(b.tasks)} tasks"
+    head = f"<b>plan</b> · {_count(len(b.tasks), 'task')}"
     counts = {s: sum(1 for t in b.tasks if t.status == s) for s in TASK_COLORS}
     head += "".join(f" · {n} {s}" for s, n in counts.items() if n and s != "pending")
     if b.revision > 0:
         reason = _short(b.reason or "no reason given")
         head += (
             f' · <span class="loom-plan-revised" style="color:#b26a00">plan revised: {reason}</span>'
-            f" (revision {b.revision}"
-            + (f", {b.dropped} pending task{'s' * (b.dropped != 1)} dropped" if b.dropped else "")
-            + ")"
+            f" (revision {b.revision}" + (f", {_count(b.dropped, 'pending task')} dropped" if b.dropped else "") + ")"
         )
     estimate = ""
     if b.planned:
@@ -381,7 +386,7 @@ def board_html(
             style = ' style="color:#c62828"' if t.status == "failed" else ""
             result.append(f"<span{style}>{_short(text)}</span>")
         if t.files:
-            result.append(f"{len(t.files)} file{'s' * (len(t.files) != 1)}: {_list(t.files)}")
+            result.append(f"{_count(len(t.files), 'file')}: {_list(t.files)}")
         if t.test is not None:
             result.append(_test_html(t.test))
         elif t.tests:
@@ -400,11 +405,7 @@ def board_html(
             f'<td style="{WRAP}">{"<br>".join(result)}</td></tr>'
         )
     more = len(b.tasks) - len(shown)
-    note = (
-        f'<div style="color:#777">{more} more tasks not shown (handle.tracker.board() has them all)</div>'
-        if more
-        else ""
-    )
+    note = f'<div style="color:#777">{_count(more, "more task")} not shown ({ALL_TASKS})</div>' if more else ""
     names = ("task", "title", "role", "status", "agent", "depends on")
     th = "".join(f'<th style="{HEAD}">{c}</th>' for c in names)
     th += f'<th style="{NUMBER}">cost</th><th style="{HEAD}">result</th>'
@@ -451,7 +452,7 @@ def board_lines(
     lines: list[str] = []
     if b.planned or b.tasks:
         money = estimate_text(b, spent_usd=spent_usd, unpriced=unpriced, budget_usd=budget_usd)
-        lines.append(f"plan: {len(b.tasks)} tasks · {money}")
+        lines.append(f"plan: {_count(len(b.tasks), 'task')} · {money}")
         if b.revision > 0:
             lines.append(f"  plan revised: {b.reason or 'no reason given'} (revision {b.revision})")
         shown = _rows_shown(b.tasks, MAX_ROWS)
@@ -466,7 +467,7 @@ def board_lines(
                 f"{_cut(t.title)}{after}" + (f" — {_cut(result)}" if result else "") + test
             )
         if len(shown) < len(b.tasks):
-            lines.append(f"  {len(b.tasks) - len(shown)} more tasks not shown (handle.tracker.board() has them all)")
+            lines.append(f"  {_count(len(b.tasks) - len(shown), 'more task')} not shown ({ALL_TASKS})")
     if b.feed:
         lines.append("messages" + (f" ({b.earlier} earlier not shown)" if b.earlier else "") + ":")
         for m in b.feed:
