@@ -134,9 +134,10 @@ def main() -> None:
             "cpu_ms_per_turn_median": statistics.median(cpu),
             "runs": len(per_turn),
         }
+        row = summary[mode]
         print(
             f"{mode:>10}: N={args.n} K={K} L={args.latency * 1000:.0f} ms  framework/turn median "
-            f"{summary[mode]['framework_ms_per_turn_median']:.4f} ms (min {summary[mode]['framework_ms_per_turn_min']:.4f})"
+            f"{row['framework_ms_per_turn_median']:.4f} ms (min {row['framework_ms_per_turn_min']:.4f})"
             f"  process CPU/turn {summary[mode]['cpu_ms_per_turn_median']:.3f} ms  ({len(per_turn)} runs)",
             flush=True,
         )
