@@ -57,6 +57,10 @@ def _code_like(symbol: str) -> re.Pattern[str]:
     return re.compile(rf"(?<=`){s}(?=[`(])|(?<![\w.]){s}(?=\()|(?<=\.){s}\b(?![\w])|(?<![\w`.]){s}(?=`)")
 
 
+def _named_string(symbol: str) -> re.Pattern[str]:
+    return re.compile(rf"^[rRuU]?([\"']){re.escape(symbol)}\1$")
+
+
 def _word(symbol: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w]){re.escape(symbol)}(?![\w])")
 
@@ -76,6 +80,10 @@ def _python_spans(text: str, intent: Intent) -> dict[int, list[tuple[int, int]]]
             if owned is not None and not _owned(tokens, i, owned, intent):
                 continue
             spans.setdefault(row, []).append((col, col + len(tok.string)))
+        elif tok.type == tokenize.STRING and owned is None and _named_string(intent.symbol).match(tok.string):
+            # "add" as a whole string names it (__all__, getattr, mock.patch targets)
+            at = tok.string.index(intent.symbol)
+            spans.setdefault(row, []).append((col + at, col + at + len(intent.symbol)))
         elif tok.type in (tokenize.COMMENT, tokenize.STRING) and erow == row and owned is None:
             # a docstring or comment line that shows the name as code (`add`, add(, .add)
             for m in prose.finditer(tok.string):

@@ -163,24 +163,26 @@ def play(messages: Sequence[Message], tools: set[str], *, forced: bool) -> tuple
 
 # letters ---------------------------------------------------------------------------------------
 
-_ASK = re.compile(
-    r"send_message\(\s*to\s*=\s*['\"]?(?P<to>[\w.@:-]+)['\"]?.*?reply_to\s*=\s*['\"]?(?P<id>[\w.:-]+)", re.DOTALL
-)
-_REPLY_TO = re.compile(r"reply_to\W{0,3}(?P<id>[\w.:-]+)")
-_SENDER = re.compile(r"\bfrom\W{0,3}(?P<to>[\w.@:-]+)", re.IGNORECASE)
+_ASK = re.compile(r"""send_message\(to=["']([^"'\n]+)["'],.*reply_to=["']([^"'\n]+)["']\)""")
+_BAR = "│"
 
 
 def letters_asking(conv: Conversation) -> list[tuple[str, str, str]]:
-    """(ask id, sender, text) of each letter that asks for an answer, in order, each id once."""
+    """(ask id, sender, text) of each letter that asks for an answer, in order, each id once. Letters
+    come as the post office's render() shows them: our own lines start with "--- ", what a sender wrote
+    is behind the bar (│), so a sender's text can never pose as another ask."""
     out: dict[str, tuple[str, str, str]] = {}
     for text in conv.letters:
-        m = _ASK.search(text)
-        if m:
-            out.setdefault(m.group("id"), (m.group("id"), m.group("to"), text))
-            continue
-        r, s = _REPLY_TO.search(text), _SENDER.search(text)
-        if r and s:
-            out.setdefault(r.group("id"), (r.group("id"), s.group("to"), text))
+        body: list[str] = []
+        for line in text.splitlines():
+            if line.startswith(_BAR):
+                body.append(line[1:].strip())
+                continue
+            m = _ASK.search(line) if line.startswith("--- ") else None
+            if m:
+                out.setdefault(m.group(2), (m.group(2), m.group(1), "\n".join(body)))
+            if line.startswith("--- ") and not m:
+                body = []  # the header of the next letter
     return list(out.values())
 
 
@@ -324,6 +326,19 @@ def _implement(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | D
 _TEST_NAME = re.compile(r"(?:^|/)(test_[^/]*\.py|[^/]*_test\.py)$")
 
 
+def _imported_from(imports: str, name: str, candidates: list[str]) -> str:
+    """The module the project's tests import the name (or its module) from, when one of them does: a
+    package that re-exports it (from inventory import Stock) counts."""
+    for m in re.finditer(r"^\s*from\s+([\w.]+)\s+import\s+\(?([^)\n]*)", imports, re.M):
+        source, names = m.group(1), re.findall(r"\w+", m.group(2))
+        if name in names and any(c == source or c.startswith(source + ".") for c in candidates):
+            return source
+    for c in candidates:
+        if re.search(rf"^\s*(?:from|import)\s+{re.escape(c)}\b", imports, re.M):
+            return c
+    return ""
+
+
 def _write_test(conv: Conversation, intent: Intent) -> Calls | Done:
     if not conv.done(_cid("t_def")):
         pattern = rf"^\s*(async\s+)?def\s+{re.escape(intent.symbol)}\b"
@@ -356,8 +371,7 @@ def _write_test(conv: Conversation, intent: Intent) -> Calls | Done:
     packages = {str(PurePosixPath(p).parent) for p in _file_rows(conv.ok(_cid("t_pkgs")))}
     candidates = module_candidates(sig.path, packages)
     imports = "\n".join(read[style[0]].values()) if style else ""
-    module = next((m for m in candidates if re.search(rf"^\s*(?:from|import)\s+{re.escape(m)}\b", imports, re.M)), "")
-    module = module or candidates[0]
+    module = _imported_from(imports, sig.owner or sig.name, candidates) or candidates[0]
     folder = Counter(str(PurePosixPath(t).parent) for t in tests).most_common(1)[0][0] if tests else "tests"
     suffix_style = bool(tests) and all(t.endswith("_test.py") for t in tests)
     stem = f"{intent.owner.lower()}_{intent.symbol}" if intent.owner else intent.symbol
@@ -614,7 +628,7 @@ def _review(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done
                 findings.append(
                     f"{path}: an added line still has `{intent.symbol}`: `{' '.join(left[0].split())[:100]}`"
                 )
-            unrelated = [a for a in added if not new_word.search(a)]
+            unrelated = [a for a in added if a.strip() and not new_word.search(a)]
             if unrelated:
                 findings.append(
                     f"{path}: {len(unrelated)} added line(s) do not name `{intent.new}` (unrelated change?)"
