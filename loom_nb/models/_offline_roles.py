@@ -239,9 +239,8 @@ def _content_rows(result: str | None) -> list[tuple[str, int, str]]:
 
 
 def _file_rows(result: str | None) -> list[str]:
-    return [
-        r.strip() for r in (result or "").splitlines() if r.strip() and not r.startswith(("[", "No matches", "No "))
-    ]
+    rows = (r.strip() for r in (result or "").splitlines())
+    return [r for r in rows if r and not r.startswith(("[truncated", "No matches for /", "No files match "))]
 
 
 def _read_whole(conv: Conversation, prefix: str, paths: Sequence[str]) -> Calls | dict[str, dict[int, str]]:

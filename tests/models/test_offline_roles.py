@@ -282,6 +282,21 @@ async def test_rename_on_the_sample_project_class_and_method(tmp_path: Path) -> 
     assert pytest_in(ws2.path).returncode == 0, pytest_in(ws2.path).stdout
 
 
+async def test_rename_in_a_crlf_file_and_a_long_file_falls_back_to_line_edits(tmp_path: Path) -> None:
+    long = "".join(f"v{i} = {i}\n" for i in range(2500)) + "w = add(1)\nz = add(2)\n"
+    files = {"m.py": "def add(x):\r\n    return x\r\n\r\nadd(1)\r\n", "big.py": long, "README.md": "see add\n"}
+    ws = project(tmp_path, files)
+    rec = Recorder()
+    _, result = await play(ws, tmp_path, "implementer", "rename add to plus", implementer_tools(rec))
+    assert (ws.path / "m.py").read_bytes() == b"def plus(x):\r\n    return x\r\n\r\nplus(1)\r\n"
+    assert (ws.path / "big.py").read_text().endswith("w = plus(1)\nz = plus(2)\n")  # read in two parts
+    assert (ws.path / "README.md").read_text() == "see add\n"
+    (done,) = rec.of("complete_task")
+    assert set(done["files_changed"]) == {"m.py", "big.py"} and "Second pass, line by line" in done["summary"]
+    reads = [a for n, a in calls_of(result) if n == "file_read" and a["path"] == "big.py"]
+    assert [a["offset"] for a in reads] == [1, 2001]
+
+
 async def test_two_runs_make_the_same_calls(tmp_path: Path) -> None:
     runs = []
     for k in range(2):
