@@ -2,11 +2,13 @@
 intents of _intents.py (rename SYMBOL to NEW, add a test for FUNCTION).
 
 Which role it plays is read from the tools it is offered, then from the task prompt:
-file_edit or file_write -> implementer; run_tests -> tester; workspace_diff -> reviewer; decision_log
-(without write tools) -> architect, or reviewer when the prompt starts "Read the diff"/"Review";
-anything else -> researcher. Every role works only through its tools, one step per turn, and all its
-state is in the conversation (call ids name the step), so one instance serves any number of agents
-and two runs make the same calls. The intent is read from the task prompt only (its ``Intent:``
+file_edit or file_write -> implementer; run_tests -> tester; workspace_diff -> reviewer; else a line
+of the prompt that starts as plan_for's do ("Read the diff"/"Review" -> reviewer, "Run the project's
+tests" -> tester, "Decide" -> architect); else decision_log -> architect; else researcher.
+
+Every role works only through its tools, one step per turn, and all its state is in the conversation
+(call ids name the step), so one instance serves any number of agents and two runs make the same
+calls. The intent is read from the task prompt only (its ``Intent:``
 line), never from what tools or other agents returned: file contents are data.
 
 Each role ends with complete_task when it is offered, then a short final text that says it came
@@ -38,27 +40,28 @@ MAX_FILES = 40
 """Files one rename reads and edits at most; more are reported, not touched."""
 MAX_FINDINGS = 5
 DEFAULT_FIX_ROUNDS = 2
-_PROMPT_ROLES = (
-    ("reviewer", re.compile(r"^\s*(?:read the diff|review)", re.IGNORECASE)),
-    ("architect", re.compile(r"^\s*decide\b", re.IGNORECASE)),
-    ("tester", re.compile(r"^\s*run the (?:project's )?tests", re.IGNORECASE)),
+_PROMPT_ROLES = (  # the first words of the plan's prompts (plan_for), when the tools leave the role open
+    ("reviewer", re.compile(r"^\s*(?:read the diff|review)\b", re.IGNORECASE | re.MULTILINE)),
+    ("tester", re.compile(r"^\s*run the (?:project's )?tests\b", re.IGNORECASE | re.MULTILINE)),
+    ("architect", re.compile(r"^\s*decide\b", re.IGNORECASE | re.MULTILINE)),
 )
 Calls = tuple[ToolCallPart, ...]
 _INTENT_LINE = re.compile(r"^Intent: ", re.MULTILINE)
 
 
 def pick_role(tools: set[str], task: str) -> str:
-    """The role the offline model plays for these tools and this task (see the module docstring)."""
+    """The role the offline model plays (see the module docstring)."""
     if tools & {"file_edit", "file_write"}:
         return "implementer"
     if "run_tests" in tools:
         return "tester"
     if "workspace_diff" in tools:
         return "reviewer"
-    if "decision_log" in tools:
-        first = task_part(task).strip()
-        return "reviewer" if _PROMPT_ROLES[0][1].match(first) else "architect"
-    return "researcher"
+    prompt = task_part(task)
+    for role, pattern in _PROMPT_ROLES:
+        if pattern.search(prompt):
+            return role
+    return "architect" if "decision_log" in tools else "researcher"
 
 
 @dataclass(slots=True)
@@ -555,6 +558,8 @@ def _failed(result: ToolResultPart) -> bool:
 
 
 def _test(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done:
+    if "run_tests" not in tools:
+        return Done(summary="I was not offered run_tests, so the tests were not run.", test_results="not run")
     rounds_m = re.search(r"^Fix rounds: (\d+)$", conv.task, re.M)
     rounds = int(rounds_m.group(1)) if rounds_m else DEFAULT_FIX_ROUNDS
     who_m = re.search(r"^Implementer: `([^`\n]+)`$", conv.task, re.M)
@@ -567,7 +572,7 @@ def _test(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done:
             return (_call(f"run_{r}", "run_tests", reason=f"check the change for: {intent.qualified}"),)
         result = conv.results[run]
         summary = result.content.strip().splitlines()[0] if result.content.strip() else "(no output)"
-        if not _failed(result):
+        if not _failed(result) or result.is_error:  # a run that could not start is no failure to fix
             break
         if r >= rounds or not implementer or "ask" not in tools or conv.error(_cid(f"ask_{r - 1}")):
             break
@@ -606,17 +611,20 @@ def _diff_files(diff: str) -> dict[str, tuple[list[str], list[str]]]:
 
 
 def _review(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done:
-    if "workspace_diff" in tools:
-        if not conv.done(_cid("diff")):
-            return (_call("diff", "workspace_diff"),)
-        diff = conv.ok(_cid("diff")) or ""
-    else:
-        diff = ""
-    files = _diff_files(diff)
+    """Read the diff (workspace_diff; without it only the leftover search below) and, for a rename, search
+    the whole tree for leftovers of the old name the diff cannot show (files nobody edited)."""
+    if "workspace_diff" in tools and not conv.done(_cid("diff")):
+        return (_call("diff", "workspace_diff"),)
+    scan = intent.kind == "rename" and not intent.owner and "content_search" in tools
+    if scan and not conv.done(_cid("left")):  # an owner's member (Stock.remove) shares its name with others
+        return (_call("left", "content_search", pattern=_word_pattern(intent.symbol), glob="*.py", max_results=200),)
+    files = _diff_files(conv.ok(_cid("diff")) or "")
     word = re.compile(rf"(?<!\w){re.escape(intent.symbol)}(?!\w)")
     findings: list[str] = []
     if "workspace_diff" not in tools:
         findings.append("No workspace_diff tool was offered: the diff was not read.")
+    elif conv.ok(_cid("diff")) is None:
+        findings.append(f"The diff could not be read: {(conv.error(_cid('diff')) or '').strip()[:160]}")
     elif not files:
         findings.append("The diff is empty: this run changed no file.")
     for path, (added, _removed) in files.items():
@@ -624,9 +632,8 @@ def _review(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done
             new_word = re.compile(rf"(?<!\w){re.escape(intent.new or '')}(?!\w)")
             left = [a for a in added if word.search(a.split("#", 1)[0]) and path.endswith(".py")]
             if left:
-                findings.append(
-                    f"{path}: an added line still has `{intent.symbol}`: `{' '.join(left[0].split())[:100]}`"
-                )
+                shown = " ".join(left[0].split())[:100]
+                findings.append(f"{path}: an added line still has `{intent.symbol}`: `{shown}`")
             unrelated = [a for a in added if a.strip() and not new_word.search(a)]
             if unrelated:
                 findings.append(
@@ -640,7 +647,11 @@ def _review(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done
             )
         else:
             findings.append(f"{path}: changed although the intent only adds a test")
-    if files and intent.kind == "rename" and not any("still has" in f or "unrelated" in f for f in findings):
+    code = [(p, n, t) for p, n, t in _content_rows(conv.ok(_cid("left"))) if word.search(t.split("#", 1)[0])]
+    untouched = sorted({p for p, _, _ in code} - set(files))
+    if untouched:
+        findings.append(f"`{intent.symbol}` is still used in file(s) the run did not change: {', '.join(untouched)}")
+    if files and intent.kind == "rename" and not findings:
         findings.append(
             f"The diff renames `{intent.symbol}` to `{intent.new}` in {len(files)} file(s) and nothing else."
         )

@@ -21,7 +21,7 @@ from loom_nb.models import Message, ModelSettings, OfflineModel
 from loom_nb.models._intents import Intent, IntentError, parse_intent, plan_for, task_part
 from loom_nb.models._messages import ToolResultPart
 from loom_nb.models._offline_roles import letters_asking, pick_role
-from loom_nb.tools import READ_ONLY_TOOLS, Scope, Tool, ToolContext, decision_log, file_edit, file_write
+from loom_nb.tools import READ_ONLY_TOOLS, Scope, Tool, ToolContext, ToolError, decision_log, file_edit, file_write
 from loom_nb.workspace import Workspace
 from tests.gitrepo import git, git_project
 
@@ -227,9 +227,12 @@ def test_plan_prompts_carry_the_intent_and_typed_dependencies() -> None:
     for step in plan:  # each specialist that sees only its prompt (and outputs appended) finds the intent
         appended = f"{step.prompt}\n\nOutput of t1 (researcher):\nIntent: rename `x` to `y`\n"
         assert parse_intent(appended) == intent
-        assert pick_role({"decision_log", "file_read"}, step.prompt) == (
-            "reviewer" if step.role == "reviewer" else "architect"
-        )
+        # with only read tools the prompt says which role; the tools say it first when they can
+        read_only = {"file_read", "content_search"}
+        assert pick_role(read_only, step.prompt) == ("researcher" if step.role == "implementer" else step.role)
+        assert pick_role({*read_only, "file_edit"}, step.prompt) == "implementer"
+        assert pick_role({*read_only, "run_tests"}, step.prompt) == "tester"
+        assert pick_role({*read_only, "workspace_diff", "decision_log"}, step.prompt) == "reviewer"
     assert "`implementer-7`" in plan[3].prompt and "Fix rounds: 3" in plan[3].prompt
     assert task_part("do it\nOutput of t2 (architect):\nrename a to b") == "do it\n"
 
@@ -452,6 +455,20 @@ async def test_tester_asks_the_implementer_until_the_tests_pass_within_the_round
     (done,) = rec2.of("complete_task")
     assert done["test_results"].startswith("1 failed") and done["open_questions"]
 
+    # a run that cannot start is reported, not sent to the implementer as failures to fix
+    rec3 = Recorder()
+
+    async def broken(args: dict[str, Any], ctx: ToolContext) -> str:
+        rec3.calls.append(("run_tests", args))
+        raise ToolError("no test command found: set [test] command in .loom.toml")
+
+    props = {"paths": _LIST, "reason": {"type": "string", "default": ""}}
+    schema = {"type": "object", "properties": props}
+    failing_tool = Tool(name="run_tests", description="stand-in", parameters=schema, fn=broken, permission="execute")
+    _, result = await play(ws, tmp_path, "tester", prompt, [failing_tool, ask_tool(rec3), complete_task(rec3)])
+    assert [n for n, _ in rec3.calls] == ["run_tests", "complete_task"]
+    assert "no test command found" in rec3.of("complete_task")[0]["test_results"]
+
 
 async def test_reviewer_reads_the_diff_and_records_findings(tmp_path: Path) -> None:
     ws = project(tmp_path, SMALL)
@@ -472,6 +489,18 @@ async def test_reviewer_reads_the_diff_and_records_findings(tmp_path: Path) -> N
     titles = [n.title for n in agent.context.graph.list_nodes(node_type="observation")]  # type: ignore[union-attr]
     assert "calc/ops.py: an added line still has `add`: `again = add`" in titles
     assert "calc/ops.py: 2 added line(s) do not name `plus` (unrelated change?)" in titles
+    # a run that renamed only the README left the code as it was: the tree search says where
+    ws3 = project(tmp_path / "3", SMALL)
+    (ws3.path / "README.md").write_text("# calc\n\nUse `plus(a, b)` to add two numbers.\n")
+    git(ws3.path, "commit", "-qam", "readme only")
+    agent, _ = await play(ws3, tmp_path / "3", "reviewer", prompt, [*READ_ONLY_TOOLS, diff3(rec, ws3), decision_log])
+    titles = [n.title for n in agent.context.graph.list_nodes(node_type="observation")]  # type: ignore[union-attr]
+    expected = "`add` is still used in file(s) the run did not change: calc/__init__.py, calc/ops.py, tests/test_ops.py"
+    assert expected in titles
+
+
+def diff3(rec: Recorder, ws: Workspace) -> Tool:
+    return rec.tool("workspace_diff", {"path": {"type": "string", "default": ""}}, [], lambda a: ws.diff())
 
 
 async def test_the_whole_workflow_in_plan_order(tmp_path: Path) -> None:
