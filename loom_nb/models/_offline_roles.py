@@ -131,14 +131,16 @@ def play(messages: Sequence[Message], tools: set[str], *, forced: bool) -> tuple
     if role == "researcher" and not _INTENT_LINE.search(conv.task):
         return None
     head = BANNER.format(role=role)
+    intent: Intent | None = None
+    step: Calls | Done
     try:
         intent = parse_intent(conv.task)
     except IntentError as exc:
-        return (TextPart(text=f"{head}\nI cannot carry out this task: {exc}."),)
-    if intent is None:
-        return None
-    work = _ROLE_WORK[role]
-    step = work(conv, intent, tools)
+        step = Done(summary=f"I cannot carry out this task: {exc}.", open_questions=(str(exc),))
+    else:
+        if intent is None:
+            return None
+        step = _ROLE_WORK[role](conv, intent, tools)
     if isinstance(step, tuple):
         if forced:
             return (TextPart(text=f"{head}\nStopped at the iteration limit before finishing the {role}'s work."),)
@@ -157,7 +159,7 @@ def play(messages: Sequence[Message], tools: set[str], *, forced: bool) -> tuple
                 open_questions=list(step.open_questions),
             ),
         )
-    if not forced:
+    if not forced and intent is not None:
         reply = _answer_letters(conv, intent, tools, role)
         if reply:
             return reply
@@ -276,6 +278,8 @@ def _rename_round(conv: Conversation, intent: Intent, prefix: str, *, per_line: 
         pattern = _word_pattern(intent.symbol)
         return (_call(find, "content_search", pattern=pattern, output_mode="files_with_matches", max_results=2000),)
     files = _file_rows(conv.ok(_cid(find)))
+    if not files:
+        return Done(summary=f"No whole-word use of `{intent.symbol}` was found: nothing was renamed.")
     skipped = files[MAX_FILES:]
     read = _read_whole(conv, prefix, files[:MAX_FILES])
     if isinstance(read, tuple):

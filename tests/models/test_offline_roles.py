@@ -560,6 +560,14 @@ async def test_a_refused_intent_and_a_last_turn_are_said_plainly(tmp_path: Path)
     model = OfflineModel()
     r = await model.request([Message.user("rename add to class")], tools=tools)
     assert not r.tool_calls and "'class' is a Python keyword" in r.text and r.text.startswith("[offline model")
+    rec = Recorder()
+    ws = project(tmp_path, SMALL)
+    _, result = await play(ws, tmp_path, "implementer", "rename `add` to `a-b`", implementer_tools(rec))
+    (done,) = rec.of("complete_task")
+    assert done["open_questions"] == [
+        "the new name 'a-b' is not a Python identifier; write it as letters, digits and _"
+    ]
+    assert [n for n, _ in calls_of(result)] == ["complete_task"] and not ws.commits()
     r = await model.request(
         [Message.user("rename add to plus")], tools=tools, settings=ModelSettings(tool_choice="none")
     )
