@@ -553,7 +553,8 @@ def _architect(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | D
 
 # tester ----------------------------------------------------------------------------------------
 
-_FAILED = re.compile(r"\b([1-9]\d*) (?:failed|errors?)\b")
+_FAILED = re.compile(r"\b[1-9]\d* (?:failed|errors?)\b|\bfailed \(exit code|\bkilled after\b")
+"""A run's first line that says it did not pass: pytest's counts, another command's exit code, a timeout."""
 
 
 def _failed(result: ToolResultPart) -> bool:
@@ -599,13 +600,25 @@ def _test(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done:
 
 
 def _diff_files(diff: str) -> dict[str, tuple[list[str], list[str]]]:
+    """(added lines, removed lines) per file of a unified git diff; headers are read only between a
+    "diff --git" line and the first hunk, so a changed line that starts "++" is never taken for one."""
     files: dict[str, tuple[list[str], list[str]]] = {}
     current: tuple[list[str], list[str]] | None = None
+    header = False
     for line in diff.splitlines():
-        if line.startswith("+++ "):
+        if line.startswith("diff --git "):
+            header, current = True, None
+        elif header and line.startswith("+++ "):
             name = line[4:].strip()
-            current = files.setdefault(name[2:] if name.startswith("b/") else name, ([], []))
-        elif line.startswith("--- ") or current is None:
+            if name != "/dev/null":
+                current = files.setdefault(name[2:] if name.startswith("b/") else name, ([], []))
+        elif header and line.startswith("--- "):
+            name = line[4:].strip()  # a deleted file names itself only here
+            if name != "/dev/null":
+                current = files.setdefault(name[2:] if name.startswith("a/") else name, ([], []))
+        elif line.startswith("@@"):
+            header = False
+        elif current is None or header:
             continue
         elif line.startswith("+"):
             current[0].append(line[1:])

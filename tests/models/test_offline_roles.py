@@ -573,3 +573,33 @@ async def test_a_refused_intent_and_a_last_turn_are_said_plainly(tmp_path: Path)
     )
     assert not r.tool_calls and "Stopped at the iteration limit" in r.text
     assert shutil.which("git")
+
+
+@pytest.mark.parametrize(
+    ("first_line", "failed"),
+    [
+        ("tests (round 1, `python -m pytest -q`): 3 passed, 0 failed, 0 errors in 0.4 s", False),
+        ("tests (round 2, `python -m pytest -q`): 2 passed, 1 failed, 0 errors in 0.4 s (tests/t.py::test_a)", True),
+        ("tests (round 1, `python -m pytest -q`): 0 passed, 0 failed, 1 errors in 0.2 s", True),
+        ("tests (round 1, `make check`): failed (exit code 2 in 0.1 s; `make check` is not pytest)", True),
+        ("tests (round 1, `make check`): passed (exit code 0 in 0.1 s; `make check` is not pytest)", False),
+        ("tests (round 1, `python -m pytest -q`): killed after 300 s (timeout)", True),
+        ("3 passed in 0.12s", False),
+    ],
+)
+def test_the_tester_reads_run_tests_summary_lines(first_line: str, failed: bool) -> None:
+    from loom_nb.models._offline_roles import _failed
+
+    assert _failed(ToolResultPart(tool_call_id="c", name="run_tests", content=f"{first_line}\nmore")) is failed
+
+
+def test_diff_files_reads_headers_only_before_a_hunk() -> None:
+    from loom_nb.models._offline_roles import _diff_files
+
+    diff = (
+        "2 files changed by the run's commits: a.py, gone.py\n"
+        "diff --git a/a.py b/a.py\nindex 1..2 100644\n--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n"
+        "--- old comment\n+++ new comment\n x\n"
+        "diff --git a/gone.py b/gone.py\ndeleted file mode 100644\n--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n"
+    )
+    assert _diff_files(diff) == {"a.py": (["++ new comment"], ["-- old comment"]), "gone.py": ([], ["bye"])}
