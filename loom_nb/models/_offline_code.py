@@ -22,6 +22,8 @@ __all__ = ["Edit", "Signature", "find_signature", "module_candidates", "read_lin
 
 CLUSTER_GAP = 2
 """Changed lines at most this many lines apart go into one edit (one commit), with the lines between."""
+MAX_CONTEXT = 4
+"""Lines of context an edit's old text may take on each side to be unique in its file."""
 _READ_LINE = re.compile(r"^\s*(\d+)\t(.*)$")
 _READ_HEADER = re.compile(r"^(.+) \(lines (\d+)-(\d+) of (\d+)\)$")
 _UNREADABLE = ("\ufffd", " …[line truncated]")
@@ -194,15 +196,47 @@ def rename_edits(path: str, lines: dict[int, str], intent: Intent, *, per_line: 
             groups[-1].append(n)
         else:
             groups.append([n])
+    return _edits_for(path, lines, changed, groups, widen=not per_line)
+
+
+def _edits_for(
+    path: str, lines: dict[int, str], changed: dict[int, str], groups: list[list[int]], *, widen: bool
+) -> list[Edit]:
+    """One edit per group, each applied in order to a copy of the file, so that every old text is
+    checked against the file as the earlier edits leave it: unique (widened by up to MAX_CONTEXT
+    lines of context when `widen`), else replace_all; a group an earlier replace_all already renamed
+    is left out. Renaming keeps the line count, so line numbers stay valid throughout."""
+    current = dict(lines)
     edits = []
     for group in groups:
-        span = range(group[0], group[-1] + 1)
-        if any(k not in lines for k in span):
+        if all(current.get(k) == changed[k] for k in group):
+            continue  # an earlier replace_all did it
+        lo, hi = group[0], group[-1]
+        if any(k not in current for k in range(lo, hi + 1)):
             continue
-        old = "\n".join(lines[k] for k in span)
-        new = "\n".join(changed.get(k, lines[k]) for k in span)
-        edits.append(Edit(path, old, new, replace_all=text.count(old) > 1, line=group[0]))
+        whole = "\n".join(current[k] for k in sorted(current))
+        spans = [(lo, hi)]
+        if widen:
+            spans += [s for extra in range(1, MAX_CONTEXT + 1) for s in ((lo - extra, hi), (lo, hi + extra))]
+        chosen, replace_all = (lo, hi), True
+        for a, b in spans:
+            if all(k in current for k in range(a, b + 1)) and whole.count(_join(current, a, b)) == 1:
+                chosen, replace_all = (a, b), False
+                break
+        a, b = chosen
+        old = _join(current, a, b)
+        new = "\n".join(changed.get(k, current[k]) for k in range(a, b + 1))
+        updated = whole.replace(old, new) if replace_all else whole.replace(old, new, 1)
+        after = dict(zip(sorted(current), updated.split("\n"), strict=True))
+        if any(after[k] not in (current[k], changed.get(k, current[k])) for k in after):
+            continue  # replace_all would change text that is not this name (inside a longer line): left alone
+        edits.append(Edit(path, old, new, replace_all=replace_all, line=a))
+        current = after
     return edits
+
+
+def _join(current: dict[int, str], a: int, b: int) -> str:
+    return "\n".join(current[k] for k in range(a, b + 1))
 
 
 def _regex_spans(text: str, intent: Intent) -> dict[int, list[tuple[int, int]]]:

@@ -300,6 +300,28 @@ async def test_rename_in_a_crlf_file_and_a_long_file_falls_back_to_line_edits(tm
     assert [a["offset"] for a in reads] == [1, 2001]
 
 
+async def test_repeated_lines_get_context_or_one_replace_all_and_no_edit_fails(tmp_path: Path) -> None:
+    repeated = "".join(f"def test_{i}():\n    s = add(1, 2)\n    assert s == 3\n\n\n" for i in range(4))
+    periodic = ("add(1)\n" + "pass\n" * 9) * 3
+    files = {"calc.py": "def add(a, b=0):\n    return a + b\n", "test_calc.py": repeated, "periodic.py": periodic}
+    ws = project(tmp_path, files)
+    _, result = await play(ws, tmp_path, "implementer", "rename add to plus", implementer_tools(Recorder()))
+    outcomes = [p for m in result.messages for p in m.tool_results if p.name == "file_edit"]
+    assert outcomes and not [p.content for p in outcomes if p.is_error]
+    edits = {(a["path"], a["replace_all"]) for n, a in calls_of(result) if n == "file_edit"}
+    assert ("test_calc.py", True) not in edits  # each repeated line made unique by the def above it
+    assert [a for n, a in calls_of(result) if n == "file_edit" and a["path"] == "periodic.py"] == [
+        {
+            "path": "periodic.py",
+            "old": "add(1)",
+            "new": "plus(1)",
+            "replace_all": True,
+        }
+    ]
+    assert (ws.path / "periodic.py").read_text() == periodic.replace("add", "plus")
+    assert (ws.path / "test_calc.py").read_text() == repeated.replace("add", "plus")
+
+
 async def test_two_runs_make_the_same_calls(tmp_path: Path) -> None:
     runs = []
     for k in range(2):
