@@ -18,7 +18,16 @@ from pathlib import PurePosixPath
 
 from ._intents import Intent
 
-__all__ = ["Edit", "Signature", "find_signature", "module_candidates", "read_lines", "rename_edits", "test_source"]
+__all__ = [
+    "Edit",
+    "Signature",
+    "find_signature",
+    "module_candidates",
+    "read_lines",
+    "rename_edits",
+    "test_checks",
+    "test_source",
+]
 
 CLUSTER_GAP = 2
 """Changed lines at most this many lines apart go into one edit (one commit), with the lines between."""
@@ -108,24 +117,43 @@ class _Owned:
 
 
 def _owner_lines(text: str, intent: Intent) -> _Owned:
+    """Where the owner's members are reached in one file. Instances are names bound to `Owner(...)`,
+    annotated `Owner`, or bound to a call of a function that returns one; a pytest fixture that returns
+    one gives its name to the tests' parameters, so such a function's name counts as an instance too."""
     owner = intent.owner.split(".")[-1]
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return _Owned((), frozenset())
-    classes, variables = [], set()
+    classes = [
+        (n.lineno, n.end_lineno or n.lineno) for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == owner
+    ]
+    makers = {
+        f.name
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (
+            (f.returns is not None and _names(f.returns, owner))
+            or any(isinstance(r, ast.Return) and r.value is not None and _calls(r.value, owner) for r in ast.walk(f))
+        )
+    }
+    variables = set(makers)
+
+    def makes(value: ast.expr | None) -> bool:
+        return value is not None and (
+            _calls(value, owner) or (isinstance(value, ast.Call) and any(_names(value.func, m) for m in makers))
+        )
+
     for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == owner:
-            classes.append((node.lineno, node.end_lineno or node.lineno))
-        elif isinstance(node, ast.Assign) and _calls(node.value, owner):
+        if isinstance(node, ast.Assign) and makes(node.value):
             variables.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign | ast.arg):
-            target = node.target if isinstance(node, ast.AnnAssign) else node
-            name = target.id if isinstance(target, ast.Name) else getattr(target, "arg", None)
-            if name and node.annotation is not None and _names(node.annotation, owner):
-                variables.add(name)
-            if isinstance(node, ast.AnnAssign) and node.value is not None and name and _calls(node.value, owner):
-                variables.add(name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if _names(node.annotation, owner) or makes(node.value):
+                variables.add(node.target.id)
+        elif isinstance(node, ast.arg) and node.annotation is not None and _names(node.annotation, owner):
+            variables.add(node.arg)
+        elif isinstance(node, ast.withitem) and makes(node.context_expr) and isinstance(node.optional_vars, ast.Name):
+            variables.add(node.optional_vars.id)
     return _Owned(tuple(classes), frozenset(variables))
 
 
@@ -361,6 +389,24 @@ def test_source(sig: Signature, module: str, *, banner: str) -> str:
             "        runner.run(test)",
             "    assert runner.summarize(verbose=False).failed == 0",
         ]
-    if not sig.required and not sig.owner and not sig.is_async and not sig.decorated:
+    if _callable_bare(sig):
         lines += ["", "", f"def test_{fn}_runs_without_arguments():", f"    {fn}()"]
     return "\n".join(lines) + "\n"
+
+
+def _callable_bare(sig: Signature) -> bool:
+    """A plain module-level function that needs no argument: the test may call it."""
+    return not sig.required and not sig.owner and not sig.is_async and not sig.decorated
+
+
+def test_checks(sig: Signature) -> list[str]:
+    """What test_source's file checks, in words."""
+    checks = [
+        f"its parameters ({', '.join(sig.parameters) or 'none'})",
+        f"that it is {'' if sig.is_async else 'not '}async",
+    ]
+    if sig.doctest:
+        checks.append("its doctests")
+    if _callable_bare(sig):
+        checks.append("that it runs without arguments")
+    return checks

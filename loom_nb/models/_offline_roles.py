@@ -28,7 +28,15 @@ from typing import Any
 
 from ._intents import Intent, IntentError, parse_intent, task_part
 from ._messages import Message, TextPart, ToolCallPart, ToolResultPart
-from ._offline_code import Edit, find_signature, module_candidates, read_lines, rename_edits, test_source
+from ._offline_code import (
+    Edit,
+    find_signature,
+    module_candidates,
+    read_lines,
+    rename_edits,
+    test_checks,
+    test_source,
+)
 
 __all__ = ["ROLES", "Conversation", "pick_role", "play"]
 
@@ -296,6 +304,12 @@ def _rename_round(conv: Conversation, intent: Intent, prefix: str, *, per_line: 
             changed.append(edit.path)
         else:
             failed.append(f"{edit.path}:{edit.line}: {(conv.error(_cid(key)) or '').splitlines()[0][:160]}")
+    if not edits:
+        return Done(
+            summary=f"`{intent.symbol}` appears in {len(files)} file(s), but never as the name `{intent.qualified}`"
+            + (f" (defined in class {intent.owner} or reached through it)" if intent.owner else "")
+            + ": nothing was renamed."
+        )
     changed = list(dict.fromkeys(changed))
     lines = [
         f"Renamed `{intent.qualified}` to `{intent.new}`: {len(edits) - len(failed)} edit(s) in {len(changed)} file(s)."
@@ -352,6 +366,7 @@ def _write_test(conv: Conversation, intent: Intent) -> Calls | Done:
             _call("t_def", "content_search", pattern=pattern, output_mode="files_with_matches", max_results=200),
             _call("t_tests", "file_search", pattern="**/*test*.py", max_results=500),
             _call("t_pkgs", "file_search", pattern="**/__init__.py", max_results=2000),
+            _call("t_imports", "content_search", pattern=_from_import(intent), glob="*.py", max_results=200),
         )
     sources = [p for p in _file_rows(conv.ok(_cid("t_def"))) if p.endswith(".py") and not _TEST_NAME.search(p)][:5]
     tests = [p for p in _file_rows(conv.ok(_cid("t_tests"))) if _TEST_NAME.search(p)]
@@ -360,8 +375,7 @@ def _write_test(conv: Conversation, intent: Intent) -> Calls | Done:
             summary=f"No definition of `{intent.qualified}` was found (def {intent.symbol}); no test was written.",
             open_questions=(f"Where is `{intent.qualified}` defined?",),
         )
-    style = tests[:1]
-    read = _read_whole(conv, "t_", [*sources, *style])
+    read = _read_whole(conv, "t_", sources)
     if isinstance(read, tuple):
         return read
     sig = next((s for p in sources if (s := find_signature(p, read[p], intent)) is not None), None)
@@ -376,8 +390,13 @@ def _write_test(conv: Conversation, intent: Intent) -> Calls | Done:
         )
     packages = {str(PurePosixPath(p).parent) for p in _file_rows(conv.ok(_cid("t_pkgs")))}
     candidates = module_candidates(sig.path, packages)
-    imports = "\n".join(read[style[0]].values()) if style else ""
-    module = _imported_from(imports, sig.owner or sig.name, candidates) or candidates[0]
+    rows = _content_rows(conv.ok(_cid("t_imports")))  # how the project's tests import it, else its code
+    in_tests = "\n".join(t for p, _, t in rows if _TEST_NAME.search(p))
+    module = (
+        _imported_from(in_tests, sig.owner or sig.name, candidates)
+        or _imported_from("\n".join(t for _, _, t in rows), sig.owner or sig.name, candidates)
+        or candidates[0]
+    )
     folder = Counter(str(PurePosixPath(t).parent) for t in tests).most_common(1)[0][0] if tests else "tests"
     suffix_style = bool(tests) and all(t.endswith("_test.py") for t in tests)
     stem = f"{intent.owner.lower()}_{intent.symbol}" if intent.owner else intent.symbol
@@ -394,16 +413,20 @@ def _write_test(conv: Conversation, intent: Intent) -> Calls | Done:
     error = conv.error(_cid("t_write"))
     if error:
         return Done(summary=f"Writing {path} failed: {error.splitlines()[0][:200]}", open_questions=(error[:200],))
-    checks = ["its parameters", "whether it is async"]
-    checks += ["its doctests"] * sig.doctest
-    checks += ["a call without arguments"] * (not sig.required and not sig.owner and not sig.is_async)
     return Done(
         summary=(
-            f"Wrote {path}: imports `{sig.owner or sig.name}` from `{module}` and checks {', '.join(checks)} "
-            f"of `{intent.qualified}` as defined at {sig.path}:{sig.line} (`{sig.text.splitlines()[0][:100]}`)."
+            f"Wrote {path} for `{intent.qualified}` (defined at {sig.path}:{sig.line}: "
+            f"`{sig.text.splitlines()[0][:100]}`): it imports `{sig.owner or sig.name}` from `{module}` and checks "
+            + "; ".join(test_checks(sig))
+            + "."
         ),
         files_changed=(path,),
     )
+
+
+def _from_import(intent: Intent) -> str:
+    name = re.escape((intent.owner or intent.symbol).split(".")[-1])
+    return rf"^\s*from\s+[\w.]+\s+import\s.*\b{name}\b"
 
 
 # researcher ------------------------------------------------------------------------------------

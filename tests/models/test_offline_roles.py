@@ -322,6 +322,30 @@ async def test_repeated_lines_get_context_or_one_replace_all_and_no_edit_fails(t
     assert (ws.path / "test_calc.py").read_text() == repeated.replace("add", "plus")
 
 
+async def test_rename_of_a_method_follows_instances_fixtures_and_annotations_only(tmp_path: Path) -> None:
+    shop = (
+        "class Shelf:\n    def __init__(self):\n        self.items = []\n\n"
+        "    def put(self, item):\n        self.items.append(item)\n\n"
+        "    def fill(self, items):\n        for i in items:\n            self.put(i)\n\n\n"
+        "class Queue:\n    def put(self, item):\n        return item\n\n\n"
+        "def restock(shelf: Shelf, queue: Queue):\n    shelf.put(queue.put(1))\n"
+    )
+    tests = (
+        "import pytest\n\nfrom shop import Queue, Shelf\n\n\n@pytest.fixture\ndef shelf():\n    return Shelf()\n\n\n"
+        "def test_put(shelf):\n    shelf.put(1)\n    assert shelf.items == [1]\n\n\n"
+        "def test_queue():\n    assert Queue().put(2) == 2\n"
+    )
+    ws = project(tmp_path, {"shop.py": shop, "tests/test_shop.py": tests, "README.md": "Call `Shelf.put`.\n"})
+    await play(ws, tmp_path, "implementer", "rename Shelf.put to place", implementer_tools(Recorder()))
+    shop_after = (ws.path / "shop.py").read_text()
+    assert "    def place(self, item):" in shop_after and "self.place(i)" in shop_after
+    assert "class Queue:\n    def put(self, item):" in shop_after and "shelf.place(queue.put(1))" in shop_after
+    tests_after = (ws.path / "tests/test_shop.py").read_text()
+    assert "shelf.place(1)" in tests_after and "Queue().put(2)" in tests_after
+    assert (ws.path / "README.md").read_text() == "Call `Shelf.place`.\n"
+    assert pytest_in(ws.path).returncode == 0
+
+
 async def test_two_runs_make_the_same_calls(tmp_path: Path) -> None:
     runs = []
     for k in range(2):
