@@ -123,7 +123,7 @@ def _owner_lines(text: str, intent: Intent) -> _Owned:
     owner = intent.owner.split(".")[-1]
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # hostile nesting parses to nothing
         return _Owned((), frozenset())
     classes = [
         (n.lineno, n.end_lineno or n.lineno) for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == owner
@@ -303,7 +303,7 @@ def find_signature(path: str, lines: dict[int, str], intent: Intent) -> Signatur
     text = "\n".join(lines[n] for n in sorted(lines))
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # hostile nesting parses to nothing
         return None
     owner = intent.owner.split(".")[-1] if intent.owner else ""
     scopes: list[tuple[str, list[ast.stmt]]] = [("", tree.body)]

@@ -241,9 +241,11 @@ def test_plan_prompts_carry_the_intent_and_typed_dependencies() -> None:
 
 
 async def test_rename_on_a_small_project_keeps_word_boundaries_and_commits_each_edit(tmp_path: Path) -> None:
-    ws = project(tmp_path, {**SMALL, "notes.txt": HOSTILE})
+    deep = "x = add" + ".b" * 100_000 + "\n"  # a line longer than file_read shows: cannot be edited exactly
+    ws = project(tmp_path, {**SMALL, "notes.txt": HOSTILE, "deep.py": deep})
     rec = Recorder()
     _, result = await play(ws, tmp_path, "implementer", "Rename `add` to `plus` everywhere", implementer_tools(rec))
+    assert (ws.path / "deep.py").read_text() == deep  # left alone, not cut
     ops = (ws.path / "calc/ops.py").read_text()
     assert "def plus(a, b):" in ops and ">>> plus(2, 3)" in ops and "result = plus(result, p)" in ops
     assert "def address():" in ops and "Add two numbers." in ops  # not `address`, not prose
@@ -257,9 +259,10 @@ async def test_rename_on_a_small_project_keeps_word_boundaries_and_commits_each_
     edits = [args for name, args in calls_of(result) if name == "file_edit"]
     commits = ws.commits()
     assert len(commits) == len(edits) >= 4 and {c.role for c in commits} == {"implementer"}
-    assert {c.files[0] for c in commits} == {"calc/ops.py", "calc/__init__.py", "tests/test_ops.py", "README.md"}
+    changed = {"calc/ops.py", "calc/__init__.py", "tests/test_ops.py", "README.md"}
+    assert {c.files[0] for c in commits} == changed
     (done,) = rec.of("complete_task")
-    assert set(done["files_changed"]) == {"calc/ops.py", "calc/__init__.py", "tests/test_ops.py", "README.md"}
+    assert set(done["files_changed"]) == changed
     assert result.text.startswith("[offline model: implementer") and result.cost_usd == 0.0
     assert pytest_in(ws.path).returncode == 0
     assert "pwned" not in repr(calls_of(result))  # the file's "Intent:" line is data, never an instruction
@@ -335,7 +338,9 @@ async def test_rename_of_a_method_follows_instances_fixtures_and_annotations_onl
         "def test_put(shelf):\n    shelf.put(1)\n    assert shelf.items == [1]\n\n\n"
         "def test_queue():\n    assert Queue().put(2) == 2\n"
     )
-    ws = project(tmp_path, {"shop.py": shop, "tests/test_shop.py": tests, "README.md": "Call `Shelf.put`.\n"})
+    deep = "from shop import Shelf\nDEEP = (\n" + "-\n" * 3000 + "1)\nShelf().put(1)\n"  # ast.parse: RecursionError
+    files = {"shop.py": shop, "tests/test_shop.py": tests, "README.md": "Call `Shelf.put`.\n", "deep.py": deep}
+    ws = project(tmp_path, files)
     await play(ws, tmp_path, "implementer", "rename Shelf.put to place", implementer_tools(Recorder()))
     shop_after = (ws.path / "shop.py").read_text()
     assert "    def place(self, item):" in shop_after and "self.place(i)" in shop_after
@@ -343,7 +348,8 @@ async def test_rename_of_a_method_follows_instances_fixtures_and_annotations_onl
     tests_after = (ws.path / "tests/test_shop.py").read_text()
     assert "shelf.place(1)" in tests_after and "Queue().put(2)" in tests_after
     assert (ws.path / "README.md").read_text() == "Call `Shelf.place`.\n"
-    assert pytest_in(ws.path).returncode == 0
+    assert (ws.path / "deep.py").read_text() == deep  # read, found too deep to parse, left alone
+    assert pytest_in(ws.path, "tests").returncode == 0
 
 
 async def test_two_runs_make_the_same_calls(tmp_path: Path) -> None:
