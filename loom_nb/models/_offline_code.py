@@ -9,6 +9,7 @@ docs) change only where they show the name as code: in backticks, called, or aft
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import keyword
 import re
@@ -196,7 +197,14 @@ def rename_edits(path: str, lines: dict[int, str], intent: Intent, *, per_line: 
     """The file_edit calls that rename the symbol in one file, read whole as `lines`. Lines that the
     read could not show exactly (undecodable, cut) are left alone. `per_line`: one edit per changed
     line (the fallback when a multi-line edit did not match, e.g. in a CRLF file)."""
+    return list(_rename_edits(path, tuple(sorted(lines.items())), intent, per_line))
+
+
+@functools.lru_cache(maxsize=256)
+def _rename_edits(path: str, numbered: tuple[tuple[int, str], ...], intent: Intent, per_line: bool) -> tuple[Edit, ...]:
+    """Cached: the model sees the same reads again at every turn of a rename (its state is the conversation)."""
     assert intent.new is not None
+    lines = dict(numbered)
     numbers = sorted(lines)
     text = "\n".join(lines[n] for n in numbers)
     spans = _python_spans(text, intent) if path.endswith((".py", ".pyi")) else None
@@ -224,7 +232,7 @@ def rename_edits(path: str, lines: dict[int, str], intent: Intent, *, per_line: 
             groups[-1].append(n)
         else:
             groups.append([n])
-    return _edits_for(path, lines, changed, groups, widen=not per_line)
+    return tuple(_edits_for(path, lines, changed, groups, widen=not per_line))
 
 
 def _edits_for(
