@@ -308,7 +308,8 @@ class Signature:
 
 def find_signature(path: str, lines: dict[int, str], intent: Intent) -> Signature | None:
     """The definition of the intent's function in this file (inside the owner's class if it names one)."""
-    text = "\n".join(lines[n] for n in sorted(lines))
+    numbers = sorted(lines)
+    text = "\n".join(lines[n] for n in numbers)
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):  # hostile nesting parses to nothing
@@ -328,9 +329,9 @@ def find_signature(path: str, lines: dict[int, str], intent: Intent) -> Signatur
                 required = [p.arg for p in positional[: len(positional) - len(a.defaults)]]
                 required += [p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is None]
                 doc = ast.get_docstring(node) or ""
-                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                first = numbers[min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1]
                 body_start = node.body[0].lineno if node.body else node.lineno
-                shown = "\n".join(lines.get(k, "") for k in range(node.lineno, max(node.lineno, body_start - 1) + 1))
+                shown = "\n".join(_numbers_text(lines, numbers, node.lineno, max(node.lineno, body_start - 1)))
                 return Signature(
                     path=path,
                     line=first,
@@ -344,6 +345,11 @@ def find_signature(path: str, lines: dict[int, str], intent: Intent) -> Signatur
                     text=shown.strip(),
                 )
     return None
+
+
+def _numbers_text(lines: dict[int, str], numbers: list[int], a: int, b: int) -> list[str]:
+    """Lines a..b of a parsed text (1-based in the text) as read from the file."""
+    return [lines[numbers[k - 1]] for k in range(a, b + 1) if 0 < k <= len(numbers)]
 
 
 def module_candidates(path: str, packages: set[str]) -> list[str]:

@@ -453,7 +453,14 @@ def _research(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Do
         return (_call("find", "content_search", pattern=_word_pattern(intent.symbol), max_results=500),)
     rows = _content_rows(conv.ok(_cid("find")))
     defs = [(p, n) for p, n, t in rows if _kind_of(p, t, intent.symbol) == "definition" and p.endswith(".py")]
-    if "file_read" in tools and defs and not conv.done(_cid("read_0")):
+    def_files = list(dict.fromkeys(p for p, _ in defs))[:3]
+    whole: dict[str, dict[int, str]] = {}
+    if "file_read" in tools and intent.kind == "add_test":  # the signature needs the whole definition
+        read = _read_whole(conv, "def_", def_files)
+        if isinstance(read, tuple):
+            return read
+        whole = read
+    elif "file_read" in tools and defs and not conv.done(_cid("read_0")):
         return tuple(
             _call(f"read_{k}", "file_read", path=p, offset=max(1, n - 2), limit=25) for k, (p, n) in enumerate(defs[:3])
         )
@@ -470,10 +477,9 @@ def _research(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Do
             shown = groups[kind][:12]
             more = f" and {len(groups[kind]) - 12} more" if len(groups[kind]) > 12 else ""
             lines.append(f"{names[kind]}: " + "; ".join(shown) + more)
-    for k in range(3):
-        lines_read, _ = read_lines(conv.ok(_cid(f"read_{k}")) or "")
-        if lines_read and intent.kind == "add_test":
-            sig = find_signature(defs[k][0], lines_read, intent)
+    for path, lines_read in whole.items():
+        if lines_read:
+            sig = find_signature(path, lines_read, intent)
             if sig is not None:
                 lines.append(
                     f"Signature ({sig.path}:{sig.line}): parameters {', '.join(sig.parameters) or 'none'}; "

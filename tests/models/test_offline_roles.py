@@ -449,6 +449,9 @@ async def test_researcher_cites_definition_import_test_and_doc(tmp_path: Path) -
     assert "Imported: calc/__init__.py:3" in text and "tests/test_ops.py:1" in text
     assert "README.md:3" in text and "address" not in text.split("Defined")[0]
     assert rec.of("complete_task")[0]["summary"].startswith("`add` occurs as a whole word")
+    prompt = plan_for(parse_intent("add a test for add"))[0].prompt  # type: ignore[arg-type]
+    _, result = await play(ws, tmp_path, "researcher", prompt, list(READ_ONLY_TOOLS))
+    assert "Signature (calc/ops.py:4): parameters a, b; required a, b; has doctests." in result.text
     # without an Intent line a researcher stays the keyword researcher
     _, plain = await play(ws, tmp_path, "researcher", "Where is add defined?", list(READ_ONLY_TOOLS))
     assert plain.text.startswith("[offline model: keyword search")
