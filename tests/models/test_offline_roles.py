@@ -421,6 +421,28 @@ async def test_implementer_answers_an_ask_by_fixing_leftovers_or_saying_it_canno
     assert messages[-1].text.startswith("[offline model: implementer")
 
 
+async def test_other_roles_answer_an_ask_honestly(tmp_path: Path) -> None:
+    ws = project(tmp_path, SMALL)
+    rec = Recorder()
+    send = rec.tool(
+        "send_message",
+        {"to": {"type": "string"}, "text": {"type": "string"}, "reply_to": {"type": "string", "default": ""}},
+        ["to", "text"],
+        lambda a: "sent",
+    )
+    prompt = plan_for(parse_intent("add a test for add"))[1].prompt  # type: ignore[arg-type]
+    agent, result = await play(ws, tmp_path, "architect", prompt, [*READ_ONLY_TOOLS, decision_log, send])
+    messages = await resume(agent, [*result.messages, Message.user(letters(("m9", "lead", "Why 75%?")))])
+    (reply,) = rec.of("send_message")
+    assert reply == {
+        "to": "lead",
+        "text": "The offline architect cannot reason about this message; it only carries out its own steps for the "
+        "intent. A real model or a human must answer it. [offline model]",
+        "reply_to": "m9",
+    }
+    assert messages[-1].text.startswith("[offline model: architect")
+
+
 async def resume(agent: Agent, messages: list[Message]) -> list[Message]:
     """Continue a finished conversation as the swarm's resumable agents do: turns until a final text."""
     model = OfflineModel()
