@@ -143,16 +143,27 @@ def _write_test(conv: Conversation, intent: Intent) -> Calls | Done:
         or _imported_from("\n".join(t for _, _, t in rows), sig.owner or sig.name, candidates)
         or candidates[0]
     )
-    folder = Counter(str(PurePosixPath(t).parent) for t in tests).most_common(1)[0][0] if tests else "tests"
+    importing = sorted(p for p, _, _ in rows if TEST_NAME.search(p))  # the tests that already import it
+    folder = (
+        str(PurePosixPath(importing[0]).parent)
+        if importing
+        else Counter(str(PurePosixPath(t).parent) for t in tests).most_common(1)[0][0]
+        if tests
+        else "tests"
+    )
+    folder = "" if folder == "." else folder
     suffix_style = bool(tests) and all(t.endswith("_test.py") for t in tests)
     stem = f"{intent.owner.lower()}_{intent.symbol}" if intent.owner else intent.symbol
-    existing = set(tests)
-    for n in range(1, 100):
+    if not conv.done(cid("t_free")):  # never overwrite a file: list what is there under that name
+        pattern = f"{stem}*_test.py" if suffix_style else f"test_{stem}*.py"
+        return (call("t_free", "file_search", pattern=pattern, path=folder or ".", max_results=1000),)
+    taken = {PurePosixPath(p).name for p in file_rows(conv.ok(cid("t_free")))}
+    for n in range(1, 1000):
         tag = "" if n == 1 else f"_{n}"
         name = f"{stem}{tag}_test.py" if suffix_style else f"test_{stem}{tag}.py"
-        path = name if folder in (".", "") else f"{folder}/{name}"
-        if path not in existing:
+        if name not in taken:
             break
+    path = f"{folder}/{name}" if folder else name
     if not conv.done(cid("t_write")):
         content = test_source(sig, module, banner="Written by the offline model of loom-nb (rules, not an LLM).")
         return (call("t_write", "file_write", path=path, content=content),)

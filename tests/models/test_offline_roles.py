@@ -377,6 +377,10 @@ async def test_add_test_writes_a_passing_test_beside_the_project_tests(tmp_path:
     out = pytest_in(ws.path, "tests/test_address.py")
     assert out.returncode == 0 and "3 passed" in out.stdout, out.stdout
 
+    again = await play(ws, tmp_path, "implementer", "add a test for address", implementer_tools(rec))
+    assert (ws.path / "tests/test_address.py").read_text() == text  # never overwritten: a new name instead
+    assert rec.of("complete_task")[-1]["files_changed"] == ["tests/test_address_2.py"], again[1].text
+
     await play(ws, tmp_path, "implementer", "write tests for `add`", implementer_tools(rec))
     text = (ws.path / "tests/test_add.py").read_text()
     assert "doctest" in text and "['a', 'b']" in text and "add()" not in text  # it needs arguments
