@@ -92,7 +92,10 @@ def _clean(raw: str) -> str:
 
 def _check_name(name: str, what: str) -> None:
     if not name.isidentifier() or not name.isascii():
-        raise IntentError(f"{what} {name!r} is not a Python identifier; write it as letters, digits and _")
+        raise IntentError(
+            f"{what} {name!r} is not a Python identifier; write it with ASCII letters, digits and _ "
+            "(not starting with a digit)"
+        )
     if keyword.iskeyword(name):
         raise IntentError(f"{what} {name!r} is a Python keyword; choose another name")
 
