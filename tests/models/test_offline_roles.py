@@ -646,7 +646,8 @@ async def test_a_refused_intent_and_a_last_turn_are_said_plainly(tmp_path: Path)
     _, result = await play(ws, tmp_path, "implementer", "rename `add` to `a-b`", implementer_tools(rec))
     (done,) = rec.of("complete_task")
     assert done["open_questions"] == [
-        "the new name 'a-b' is not a Python identifier; write it as letters, digits and _"
+        "the new name 'a-b' is not a Python identifier; write it with ASCII letters, digits and _ "
+        "(not starting with a digit)"
     ]
     assert [n for n, _ in calls_of(result)] == ["complete_task"] and not ws.commits()
     r = await model.request(
