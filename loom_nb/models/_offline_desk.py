@@ -22,7 +22,8 @@ DEFAULT_FIX_ROUNDS = 2
 _DEFINES = r"^\s*(?:async\s+def|def|class)\s+{name}\b|^\s*{name}\s*(?::[^=]*)?=[^=]"
 
 
-def kind_of(path: str, text: str, symbol: str) -> str:
+def _kind_of(path: str, text: str, symbol: str) -> str:
+    """What a line that names the symbol is: its definition, an import, a test, a doc, or a use."""
     if re.match(_DEFINES.format(name=re.escape(symbol)), text):
         return "definition"
     if re.match(r"\s*(?:from\s+\S+\s+)?import\b", text):
@@ -35,12 +36,13 @@ def kind_of(path: str, text: str, symbol: str) -> str:
 
 
 def research(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done:
+    """Every whole-word use of the symbol, grouped and cited path:line; for add_test, its signature."""
     if "content_search" not in tools:
         return Done(summary="I was not offered content_search, so I could not search.")
     if not conv.done(cid("find")):
         return (call("find", "content_search", pattern=word_pattern(intent.symbol), max_results=500),)
     rows = content_rows(conv.ok(cid("find")))
-    defs = [(p, n) for p, n, t in rows if kind_of(p, t, intent.symbol) == "definition" and p.endswith(".py")]
+    defs = [(p, n) for p, n, t in rows if _kind_of(p, t, intent.symbol) == "definition" and p.endswith(".py")]
     def_files = list(dict.fromkeys(p for p, _ in defs))[:3]
     whole: dict[str, dict[int, str]] = {}
     if "file_read" in tools and intent.kind == "add_test":  # the signature needs the whole definition
@@ -56,7 +58,7 @@ def research(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Don
         return Done(summary=f"No whole-word use of `{intent.symbol}` was found in the project.")
     groups: dict[str, list[str]] = {}
     for p, n, t in rows:
-        groups.setdefault(kind_of(p, t, intent.symbol), []).append(f"{p}:{n} (`{' '.join(t.split())[:90]}`)")
+        groups.setdefault(_kind_of(p, t, intent.symbol), []).append(f"{p}:{n} (`{' '.join(t.split())[:90]}`)")
     files = list(dict.fromkeys(p for p, _, _ in rows))
     lines = [f"`{intent.symbol}` occurs as a whole word {len(rows)} time(s) in {len(files)} file(s)."]
     names = {"definition": "Defined", "import": "Imported", "test": "In tests", "doc": "In docs", "reference": "Used"}
@@ -105,6 +107,8 @@ def _options(intent: Intent) -> list[tuple[str, str]]:
 
 
 def architect(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done:
+    """The researcher's reading, then a decision with its confidence and the rejected options (edge
+    'rejected') in the graph, and concrete steps for the implementer."""
     found = research(conv, intent, tools)
     if isinstance(found, tuple):
         return found
@@ -120,7 +124,7 @@ def architect(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Do
         ]
         confidence = 60 if intent.owner else 85
     else:
-        defs = [p for p, _, t in rows if kind_of(p, t, intent.symbol) == "definition"]
+        defs = [p for p, _, t in rows if _kind_of(p, t, intent.symbol) == "definition"]
         title = f"Test {x} from its signature and doctests in a new test file beside the tests"
         steps = [
             f"1. Read the definition of {x} ({', '.join(defs[:3]) or 'not found'}).",
@@ -175,11 +179,13 @@ _FAILED = re.compile(r"\b[1-9]\d* (?:failed|errors?)\b|\bfailed \(exit code|\bki
 
 
 def failed_run(result: ToolResultPart) -> bool:
+    """Whether a run_tests result says the tests did not pass (or could not run)."""
     first = result.content.strip().splitlines()[0] if result.content.strip() else ""
     return result.is_error or bool(_FAILED.search(first))
 
 
 def check_tests(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done:
+    """run_tests; while they fail and rounds are left, ask the implementer named in the prompt, then again."""
     if "run_tests" not in tools:
         return Done(summary="I was not offered run_tests, so the tests were not run.", test_results="not run")
     rounds_m = re.search(r"^Fix rounds: (\d+)$", conv.task, re.M)

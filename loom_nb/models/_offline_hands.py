@@ -72,6 +72,7 @@ def rename_round(conv: Conversation, intent: Intent, prefix: str, *, per_line: b
 
 
 def implement(conv: Conversation, intent: Intent, tools: set[str]) -> Calls | Done:
+    """Rename (a second, line-by-line pass when a multi-line edit did not match), or write the test."""
     if intent.kind == "add_test":
         if "file_write" not in tools:
             return Done(summary="I was not offered file_write, so I could not write the test.")
