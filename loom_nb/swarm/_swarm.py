@@ -347,7 +347,7 @@ class Swarm:
                 lead.spawn("following the user's plan")
                 tasks = self._check_given(self.given_plan)
             else:
-                tasks = await lead.plan(self.intent, self.max_tasks)
+                tasks = await lead.plan(self.intent, self.max_tasks, fix_rounds=self.fix_rounds)
             await self._announce(tasks)
             results = await self._work(tasks, scope, graph, lead)
             findings = tuple(
