@@ -149,6 +149,83 @@ def session_end(directory: Path, events: int = 2000, repeats: int = 9) -> dict:
     }
 
 
+def swarm_events(directory: Path, n: int = 20_000, tasks: int = 100, project: bool = False) -> dict:
+    """Per-event cost of the specialist swarm's kinds (messages, test runs, task statuses, commits): n events
+    of each kind into a session with a plan of `tasks` tasks, as fast as they come; CPU of the whole process
+    (the writer thread's DuckDB work included) per event, and wall time until on disk."""
+    import os
+
+    from loom_nb.events import CommitMade, MessageSent, PlanMade, PlannedTask, TaskStatus, TestRun
+
+    def make(kind: str, i: int, session: str):
+        agent, task = f"agent-{i % tasks}", f"t{i % tasks}"
+        if kind == "message":
+            return MessageSent(
+                session_id=session,
+                agent=agent,
+                message_id=f"m{i}",
+                to=f"agent-{(i + 1) % tasks}",
+                text="the tests fail in test_session.py: " + "x" * 80,
+                task=task,
+            )
+        if kind == "test_run":
+            return TestRun(
+                session_id=session,
+                agent=agent,
+                command="pytest -q",
+                passed=40,
+                failed=i % 3,
+                failing=("tests/test_a.py::test_b",) * (i % 3),
+                task=task,
+                round=1 + i % 3,
+            )
+        if kind == "task_status":
+            status = ("running", "done")[i // tasks % 2]
+            return TaskStatus(
+                session_id=session,
+                agent=agent,
+                task=task,
+                role="implementer",
+                status=status,
+                summary="renamed it",
+                files_changed=("a.py",),
+                cost_usd=0.01,
+            )
+        return CommitMade(
+            session_id=session,
+            agent=agent,
+            sha=f"{i:040x}",
+            message="edit",
+            files=("a.py",),
+            insertions=1,
+            deletions=1,
+            task=task,
+        )
+
+    out = {}
+    store = GraphStore(directory / f"swarm-{project}.duckdb")
+    for kind in ("message", "test_run", "task_status", "commit"):
+        session = f"{kind}-{project}"
+        bus = EventBus()
+        rec = Recorder(store, project_decisions=project).attach(bus)
+        bus.emit(SessionStarted(session_id=session, agent="", intent="bench"))
+        plan = tuple(PlannedTask(id=f"t{i}", role="implementer", prompt=f"part {i}") for i in range(tasks))
+        bus.emit(PlanMade(session_id=session, agent="lead", tasks=plan))
+        rec.flush()
+        events = [make(kind, i, session) for i in range(n)]
+        cpu = os.times()
+        started = time.perf_counter()
+        for e in events:
+            bus.emit(e)
+        rec.flush(timeout=600)
+        wall = time.perf_counter() - started
+        after = os.times()
+        rec.close()
+        cpu_s = after.user + after.system - cpu.user - cpu.system
+        out[kind] = {"events": n, "cpu_us_per_event": cpu_s / n * 1e6, "wall_us_per_event": wall / n * 1e6}
+    return out
+
+
 def nodes_over_a_million(directory: Path, repeats: int = 5) -> dict:
     store = GraphStore(directory / "million.duckdb")
     with store.connect() as con:
@@ -227,14 +304,35 @@ def pyvis_rendering(directory: Path, sizes: tuple[int, ...] = (100, 1000, 5000))
     return out
 
 
+def _swarm(results: dict, d: Path) -> None:
+    for project in (False, True):
+        results[f"swarm_events_project_{project}"] = sw = swarm_events(d, project=project)
+        for kind, v in sw.items():
+            print(
+                f"{kind} events{' with project_decisions' if project else ''}: "
+                f"{v['cpu_us_per_event']:.1f} µs CPU, {v['wall_us_per_event']:.1f} µs wall per event",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=500_000)
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "graph.json")
+    parser.add_argument("--swarm-only", action="store_true", help="only the specialist swarm's event kinds")
+    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    args.json = args.json or Path(__file__).parent / "results" / (
+        "graph_swarm.json" if args.swarm_only else "graph.json"
+    )
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
+        if args.swarm_only:
+            _swarm(results, d)
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2))
+            print(f"results: {args.json}")
+            return
         results["recording"] = r = recording_rate(args.events, d)
         print(
             f"recording: {r['events']:,} events on disk in {r['to_disk_s']:.2f} s = {r['events_per_s']:,.0f} "
@@ -256,6 +354,7 @@ def main() -> None:
             f"max {end['close_ms_max']:.1f} ms; {end['cpu_ms_per_session']:.0f} ms CPU per session",
             flush=True,
         )
+        _swarm(results, d)
         results["nodes_1M"] = nodes = nodes_over_a_million(d)
         for label, v in nodes.items():
             print(f"g.nodes({label}) over 1,000,000 nodes: {v['median_ms']:.0f} ms", flush=True)

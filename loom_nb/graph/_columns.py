@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import events as _events
 
-__all__ = ["TS", "Shape", "doc", "shape", "timestamp"]
+__all__ = ["TS", "Shape", "doc", "plain", "rows_doc", "shape", "table", "timestamp"]
 
 _HEADER = ("session_id", "agent", "kind", "ts")
 
@@ -87,13 +87,41 @@ def _finite(value: Any) -> Any:
         return None
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
     return value
+
+
+def plain(value: Any) -> Any:
+    """json.dumps' default: a nested dataclass (a plan's PlannedTask) as its fields, anything else as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 def doc(shape: Shape, events: list[Any]) -> str:
     """The events of one class as one JSON object of columns (C code all the way: attrgetter, zip, dumps)."""
     doc = dict(zip(shape.fields, zip(*map(shape.get, events), strict=True), strict=True))
     try:
-        return json.dumps(doc, default=str, allow_nan=False)
+        return json.dumps(doc, default=plain, allow_nan=False)
     except ValueError:  # NaN or infinity from a model or tool: not JSON, so NULL
-        return json.dumps({k: _finite(list(v)) for k, v in doc.items()}, default=str)
+        return json.dumps({k: _finite(list(v)) for k, v in doc.items()}, default=plain)
+
+
+def table(types: dict[str, str], alias: str = "b") -> str:
+    """A subquery of rows from the JSON of columns bound to `$alias` (see rows_doc), one column per name."""
+    schema = json.dumps({n: [t] for n, t in types.items()})
+    cols = ", ".join(f'unnest(d."{n}") AS "{n}"' for n in types)
+    return f"(SELECT {cols} FROM (SELECT from_json(${alias}, '{schema}') AS d))"
+
+
+def rows_doc(names: tuple[str, ...], rows: Any) -> str:
+    """Rows (tuples in the order of `names`) as one JSON object of columns: DuckDB binds one string,
+    where a list parameter per column costs microseconds per value."""
+    rows = list(rows)
+    columns = zip(*rows, strict=True)
+    try:
+        return json.dumps(dict(zip(names, columns, strict=True)), default=plain, allow_nan=False)
+    except ValueError:  # NaN or infinity: NULL
+        columns = zip(*rows, strict=True)
+        return json.dumps({n: _finite(list(c)) for n, c in zip(names, columns, strict=True)}, default=plain)

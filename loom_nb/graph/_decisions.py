@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ._schema import DEPENDENCY_TYPES, EDGE_TYPES, NODE_STATUSES, NODE_TYPES
+from ._schema import EDGE_TYPES, NODE_STATUSES, NODE_TYPES, TASK_DEPENDENCY_TYPES
 from ._store import GraphError, GraphStore, dumps, utcnow
 
 __all__ = ["DecisionGraph", "Edge", "Node", "Pulse"]
@@ -193,6 +193,19 @@ class DecisionGraph:
         if row is None:
             raise GraphError(f"no node {node_id}")
         return _node(row)
+
+    def task_node(self, task: str, session_id: str | None = None) -> Node | None:
+        """The action node of a plan's task (a recorder with project_decisions writes it), or None."""
+        from ._project import task_id
+
+        sid = session_id or self.session_id
+        if not sid or not task:
+            return None
+        with self.store.connect() as con:
+            row = con.execute(
+                f"SELECT {_NODE_COLUMNS} FROM decision_nodes WHERE change_id = ?", [task_id(sid, task)]
+            ).fetchone()
+        return _node(row) if row is not None else None
 
     def update_node(
         self,
@@ -500,8 +513,8 @@ class DecisionGraph:
     def add_task_dependency(
         self, from_task: str, to_task: str, dependency_type: str = "blocks", *, session_id: str | None = None
     ) -> None:
-        """from_task blocks (or requires) to_task: for agents' tasks within a session."""
-        dependency_type = _check_choice("dependency type", dependency_type, DEPENDENCY_TYPES)
+        """from_task blocks (requires, informs, requires_output) to_task: for agents' tasks within a session."""
+        dependency_type = _check_choice("dependency type", dependency_type, TASK_DEPENDENCY_TYPES)
         sid = session_id or self.session_id
         if not sid:
             raise GraphError("a task dependency belongs to a session: pass session_id")

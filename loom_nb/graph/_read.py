@@ -101,6 +101,48 @@ class Graph(DecisionGraph):
         df["files"] = _json_column(df["files"])
         return df
 
+    def plans(self, session: str | None = None) -> pd.DataFrame:
+        """Every plan the lead made (revision 0) and revised: why, how many tasks, and the cost it expected
+        before they started (estimate_usd NaN: a model's price was unknown; estimate_basis: the priors used)."""
+        where, params = _where([("session_id = ?", session)])
+        return self._frame(f"SELECT * FROM plans{where} ORDER BY ts, revision", params)
+
+    def tasks(self, session: str | None = None) -> pd.DataFrame:
+        """Every planned task: role, title, prompt, acceptance, status, the agent on it, its completion
+        (summary, files_changed, decisions, tests, open_questions, cost_usd, error), start and end; `deps`
+        lists what it depends on as {"task", "kind"} (blocks, informs, requires_output) from
+        task_dependencies. Tasks a revision dropped are 'cancelled' with the revision in `summary`."""
+        where, params = _where([("t.session_id = ?", session)])
+        df = self._frame(
+            f"""SELECT t.*, (SELECT to_json(list({{'task': d.from_task, 'kind': d.dependency_type}} ORDER BY d.id))
+                    FROM task_dependencies d WHERE d.session_id = t.session_id AND d.to_task = t.task_id) AS deps
+                FROM tasks t{where} ORDER BY t.created_at, t.position NULLS LAST, t.task_id""",
+            params,
+        )
+        for col in ("files_changed", "decisions", "open_questions"):
+            df[col] = _json_column(df[col])
+        df["deps"] = [d or [] for d in _json_column(df["deps"])]
+        return df
+
+    def messages(self, session: str | None = None, agent: str | None = None) -> pd.DataFrame:
+        """Every message agents sent: sender, recipient ('*' for a broadcast), kind (message, ask, reply,
+        broadcast), urgent, reply_to, the sender's task, text. `agent`: those it sent or received
+        (broadcasts included)."""
+        clauses: list[tuple[str, Any]] = [("session_id = ?", session)]
+        where, params = _where(clauses)
+        if agent is not None:
+            where += (" AND " if where else " WHERE ") + "(sender = ? OR recipient = ? OR recipient = '*')"
+            params += [agent, agent]
+        return self._frame(f"SELECT * FROM messages{where} ORDER BY ts", params)
+
+    def tests(self, session: str | None = None) -> pd.DataFrame:
+        """Every test run: the command, passed / failed / errors / skipped, the failing test ids, exit code,
+        the task and its fix round."""
+        where, params = _where([("session_id = ?", session)])
+        df = self._frame(f"SELECT * FROM tests{where} ORDER BY ts", params)
+        df["failing"] = [f or [] for f in _json_column(df["failing"])]
+        return df
+
     def shell_runs(self, session: str | None = None, agent: str | None = None) -> pd.DataFrame:
         """Every shell command agents ran: its full output, exit code, time, and whether a sandbox held it."""
         where, params = _where([("session_id = ?", session), ("agent = ?", agent)])
@@ -122,6 +164,8 @@ class Graph(DecisionGraph):
         return df
 
     def task_dependencies(self, session: str | None = None) -> pd.DataFrame:
+        """Typed dependencies between tasks: from_task (the predecessor) blocks, informs or requires_output of
+        to_task (revision: the plan revision that gave it; NULL for ones added with add_task_dependency)."""
         where, params = _where([("session_id = ?", session)])
         return self._frame(f"SELECT * FROM task_dependencies{where} ORDER BY id", params)
 
@@ -169,8 +213,22 @@ class Graph(DecisionGraph):
 
         nodes = self.nodes(session=session)
         title = f"session {session}" if session else "decision graph"
-        page = render_graph(nodes, self.edges(session=session), title=title, height=height)
+        page = render_graph(
+            nodes, self.edges(session=session), title=title, height=height, tasks=self._task_labels(session)
+        )
         return GraphView(page, height=height, nodes=len(nodes))
+
+    def _task_labels(self, session: str | None) -> dict[tuple[str, str], str]:
+        """The plans' tasks, in order, as the drawing labels their bands: "title · role · status" (and the
+        session, when several are drawn)."""
+        rows = self.tasks(session).to_dict("records")
+        several = len({r["session_id"] for r in rows}) > 1
+        labels: dict[tuple[str, str], str] = {}
+        for row in rows:
+            name = row["title"] or (str(row["prompt"] or "").strip().splitlines() or [""])[0] or row["task_id"]
+            label = f"{name} · {row['role']} · {row['status']}" + (f" · {row['session_id']}" if several else "")
+            labels[(row["session_id"], row["task_id"])] = label
+        return labels
 
     def save_html(self, path: str | os.PathLike[str], session: str | None = None) -> Path:
         """Write the drawing as a standalone HTML file (opens offline in any browser)."""
@@ -215,7 +273,7 @@ def _json(value: str) -> Any:
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Integer columns that hold NULLs come back as floats: make them nullable Int64. Timestamps: UTC-aware
     (the TIMESTAMP columns hold naive UTC; a TIMESTAMPTZ an SQL query makes is converted to UTC)."""
-    for col in ("confidence", "writer_pid", "retries", "restarts"):
+    for col in ("confidence", "writer_pid", "retries", "restarts", "exit_code", "role_version", "position"):
         if col in df.columns and df[col].dtype.kind == "f":
             df[col] = df[col].astype("Int64")
     for col in df.columns:

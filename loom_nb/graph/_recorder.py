@@ -17,6 +17,10 @@ raises GraphFileError there), keeps the connection while events keep coming (ope
 another process asks for the file (see _store.py). `close()` commits what is pending and returns at
 once; the checkpoint of letting go happens after it has returned.
 
+A specialist swarm's plans, task statuses, messages and test runs land in their tables (_tasks.py) in the
+same transaction; with `project_decisions=True` the batch also draws them, with commits and approvals,
+into the decision graph (_project.py: ~15-25 us more per such event).
+
 A write that keeps failing (a read-only `.loom/`, a full disk) is retried `max_attempts` times, then
 the recorder gives up: every event not written, and every later one, goes to a JSONL spool file in a
 writable cache directory (_spool.py), `failure` says where, and `load_spool()` puts it into a graph
@@ -49,14 +53,20 @@ from ..events import (
     CommitMade,
     EventBus,
     LLMCall,
+    MessageSent,
+    PlanMade,
     SessionEnded,
     SessionStarted,
     ShellRun,
+    TaskStatus,
+    TestRun,
     ToolCallEvent,
 )
 from ._columns import TS, doc, shape, timestamp
+from ._project import project
 from ._spool import new_spool, spool_lines
 from ._store import GraphBusy, GraphStore, file_error, transaction_conflict
+from ._tasks import write_messages, write_tasks, write_tests
 
 __all__ = ["Recorder"]
 
@@ -91,6 +101,9 @@ _SHELL_COLUMNS = "session_id, agent, command, exit_code, output, duration_s, san
 _ASKED_COLUMNS = "session_id, request_id, agent, role, tool, arguments, rule, reason, call_id"
 
 
+_PROJECTED = frozenset({PlanMade, TaskStatus, CommitMade, TestRun, MessageSent, ApprovalDecided})
+"""The event classes project_decisions turns into decision nodes."""
+
 _closing: set[threading.Thread] = set()
 
 
@@ -119,12 +132,16 @@ class Recorder:
         max_attempts: int = 5,
         busy_timeout: float = 60.0,
         spool_dir: str | os.PathLike[str] | None = None,
+        project_decisions: bool = False,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be > 0; got {flush_interval}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1; got {max_attempts}")
         self.store = store
+        self.project_decisions = project_decisions
+        """Also write what the swarm did as decision nodes and edges (tasks, outcomes, commits, tests, messages,
+        approvals; see _project.py), in the same transaction as the events."""
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         """Wake the writer early once this many events wait (keeps latency flat under a flood)."""
@@ -452,6 +469,14 @@ class Recorder:
                     {"b": docs[ApprovalDecided]},
                 )
             self._write_agents(con, groups.get(AgentSpawned, []), groups.get(AgentStatus, []))
+            if PlanMade in docs or TaskStatus in docs:  # in emission order: a revision may drop a started task
+                write_tasks(con, [e for e in batch if type(e) is PlanMade or type(e) is TaskStatus])
+            if MessageSent in docs:
+                write_messages(con, docs[MessageSent])
+            if TestRun in docs:
+                write_tests(con, docs[TestRun])
+            if self.project_decisions and not _PROJECTED.isdisjoint(groups):
+                project(con, groups)
             for e in groups.get(SessionEnded, []):
                 con.execute(
                     "UPDATE sessions SET status = ?, error = ?, ended_at = make_timestamp(?::BIGINT) WHERE id = ?",
@@ -516,16 +541,33 @@ class Recorder:
             for (sid, name), evs in by_agent.items():
                 restarts = sum(bool(e.restart) for e in evs) if flagged else len(evs) - 1  # type: ignore[attr-defined]
                 first = evs[0]
-                rows.append((f"{sid}/{name}", sid, name, first.role, first.model, first.parent, restarts, evs[-1].ts))
+                last = evs[-1]
+                rows.append(
+                    (
+                        f"{sid}/{name}",
+                        sid,
+                        name,
+                        first.role,
+                        first.model,
+                        first.parent,
+                        restarts,
+                        last.ts,
+                        getattr(last, "task", None) or None,
+                        getattr(last, "role_version", None),
+                    )
+                )
             cols = list(zip(*rows, strict=True))
             con.execute(
-                """INSERT INTO agents (id, session_id, name, role, model, parent, status, restarts, started_at)
-                SELECT id, sid, name, role, model, parent, 'running', restarts, make_timestamp(ts)
+                """INSERT INTO agents (id, session_id, name, role, model, parent, status, restarts, started_at, task,
+                    role_version)
+                SELECT id, sid, name, role, model, parent, 'running', restarts, make_timestamp(ts), task, role_version
                 FROM (SELECT unnest($1) id, unnest($2) sid, unnest($3) name, unnest($4) role, unnest($5) model,
-                             unnest($6) parent, unnest($7::INTEGER[]) restarts, unnest($8::BIGINT[]) ts)
+                             unnest($6) parent, unnest($7::INTEGER[]) restarts, unnest($8::BIGINT[]) ts,
+                             unnest($10::VARCHAR[]) task, unnest($11::INTEGER[]) role_version)
                 ON CONFLICT (id) DO UPDATE SET restarts = agents.restarts + excluded.restarts + $9,
-                    status = 'running', model = excluded.model, ended_at = NULL""",
-                [*cols[:7], [int(t * 1_000_000) for t in cols[7]], 0 if flagged else 1],
+                    status = 'running', model = excluded.model, ended_at = NULL,
+                    task = coalesce(excluded.task, agents.task), role_version = excluded.role_version""",
+                [*cols[:7], [int(t * 1_000_000) for t in cols[7]], 0 if flagged else 1, list(cols[8]), list(cols[9])],
             )
         if statuses:
             latest: dict[tuple[str, str], AgentStatus] = {}

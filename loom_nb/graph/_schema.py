@@ -17,6 +17,7 @@ __all__ = [
     "NODE_STATUSES",
     "NODE_TYPES",
     "SESSION_STATUSES",
+    "TASK_DEPENDENCY_TYPES",
     "Migration",
 ]
 
@@ -25,6 +26,9 @@ EDGE_TYPES = ("leads_to", "chosen", "rejected", "requires", "blocks", "enables",
 NODE_STATUSES = ("active", "superseded", "abandoned")
 SESSION_STATUSES = ("running", "done", "failed", "cancelled", "interrupted")
 DEPENDENCY_TYPES = ("blocks", "requires")
+"""Loom's task dependency types (migration 1's CHECK)."""
+TASK_DEPENDENCY_TYPES = (*DEPENDENCY_TYPES, "informs", "requires_output")
+"""Since migration 4: a plan's kinds too (blocks, informs, requires_output; see events.PlannedTask)."""
 
 
 def _in(values: Sequence[str]) -> str:
@@ -201,9 +205,97 @@ def _v3(con: Any) -> None:
     """)
 
 
+def _v4(con: Any) -> None:
+    # The specialist swarm: plans (with their cost estimate), tasks, messages, test runs; the plan's typed
+    # dependencies in Loom's task_dependencies (from_task is the predecessor, to_task the dependent), whose
+    # CHECK admitted only blocks/requires: DuckDB cannot drop a CHECK, so the table is made again with the
+    # same rows and ids. No CHECK on what events fill: one unexpected value must not fail a whole batch.
+    con.execute("""
+        CREATE TABLE task_dependencies_v4 (
+            id BIGINT PRIMARY KEY DEFAULT nextval('task_dependencies_id'),
+            session_id VARCHAR NOT NULL,
+            from_task VARCHAR NOT NULL,
+            to_task VARCHAR NOT NULL,
+            dependency_type VARCHAR NOT NULL,
+            revision INTEGER,
+            created_at TIMESTAMP NOT NULL
+        );
+        INSERT INTO task_dependencies_v4 (id, session_id, from_task, to_task, dependency_type, created_at)
+            SELECT id, session_id, from_task, to_task, dependency_type, created_at FROM task_dependencies;
+        DROP TABLE task_dependencies;
+        ALTER TABLE task_dependencies_v4 RENAME TO task_dependencies;
+        ALTER TABLE agents ADD COLUMN task VARCHAR;
+        ALTER TABLE agents ADD COLUMN role_version INTEGER;
+        CREATE TABLE plans (
+            session_id VARCHAR NOT NULL,
+            revision INTEGER NOT NULL,
+            agent VARCHAR,
+            reason VARCHAR,
+            tasks INTEGER,
+            estimate_usd DOUBLE,
+            estimate_tokens BIGINT,
+            estimate_basis VARCHAR,
+            ts TIMESTAMP NOT NULL,
+            PRIMARY KEY (session_id, revision)
+        );
+        CREATE TABLE tasks (
+            session_id VARCHAR NOT NULL,
+            task_id VARCHAR NOT NULL,
+            position INTEGER,
+            revision INTEGER,
+            role VARCHAR,
+            title VARCHAR,
+            prompt VARCHAR,
+            acceptance VARCHAR,
+            status VARCHAR NOT NULL,
+            agent VARCHAR,
+            summary VARCHAR,
+            files_changed JSON,
+            decisions JSON,
+            tests VARCHAR,
+            open_questions JSON,
+            cost_usd DOUBLE,
+            error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            started_at TIMESTAMP,
+            ended_at TIMESTAMP,
+            PRIMARY KEY (session_id, task_id)
+        );
+        CREATE TABLE messages (
+            session_id VARCHAR NOT NULL,
+            message_id VARCHAR,
+            sender VARCHAR,
+            recipient VARCHAR,
+            kind VARCHAR,
+            urgent BOOLEAN,
+            reply_to VARCHAR,
+            task VARCHAR,
+            text VARCHAR,
+            ts TIMESTAMP NOT NULL
+        );
+        CREATE TABLE tests (
+            session_id VARCHAR NOT NULL,
+            agent VARCHAR,
+            task VARCHAR,
+            round INTEGER,
+            command VARCHAR,
+            passed INTEGER,
+            failed INTEGER,
+            errors INTEGER,
+            skipped INTEGER,
+            failing JSON,
+            exit_code INTEGER,
+            duration_s DOUBLE,
+            summary VARCHAR,
+            ts TIMESTAMP NOT NULL
+        );
+    """)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "decision graph and run history", _v1),
     Migration(2, "sessions.error: why a session failed or was cancelled", _v2),
     Migration(3, "commits, shell_runs and approvals: what agents changed, ran and were allowed", _v3),
+    Migration(4, "plans, tasks, messages and tests: the specialist swarm; typed plan dependencies", _v4),
 )
 """In order; never edit one that has shipped, append a new one."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import events as _events
 from ..events import EventBus
+from ._columns import plain
 from ._store import GraphStore
 
 __all__ = ["default_spool_dir", "load_spool", "new_spool", "spool_lines"]
@@ -45,7 +46,7 @@ def new_spool(stem: str, tag: str, preferred: Path | None) -> Path | None:
 
 
 def spool_lines(events: Iterable[Any]) -> str:
-    return "".join(json.dumps(_event_dict(e), default=str) + "\n" for e in events)
+    return "".join(json.dumps(_event_dict(e), default=plain) + "\n" for e in events)
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
@@ -67,8 +68,14 @@ def _read_spool(lines: Iterable[str]) -> Iterable[Any]:
         if event_type is None:
             raise ValueError(f"line {n}: unknown event kind {data.get('kind')!r}")
         names = {f.name for f in dataclasses.fields(event_type)}
-        if "models" in data and isinstance(data["models"], list):
-            data["models"] = tuple(data["models"])
+        for name, value in data.items():  # JSON arrays back to the tuples the events hold
+            if isinstance(value, list):
+                data[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        if event_type is _events.PlanMade:
+            data["tasks"] = tuple(
+                _events.PlannedTask(**{**t, "deps": tuple(tuple(d) for d in t.get("deps", ()))})
+                for t in data.get("tasks", ())
+            )
         yield event_type(**{k: v for k, v in data.items() if k in names})
 
 

@@ -23,14 +23,16 @@ in an inert <template> until then.
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._layout import MAX_W, MIN_W, NODE_H, PAD_L, PAD_R, Box, Layout, clip, place, text_width
+from ._layout import LAYER_GAP, MAX_W, MIN_W, NODE_H, PAD_L, PAD_R, Box, Layout, clip, place, text_width
 from ._view_page import PAGE_HEAD, SCRIPT
 
 if TYPE_CHECKING:
@@ -192,8 +194,89 @@ def _node_markup(row: dict[str, Any], box: Box, styles: _Styles, label: str, met
     )
 
 
-def _drawing(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _Styles) -> tuple[str, Layout]:
-    """SVG markup (edges, then nodes, then layer names) and its layout, for these nodes."""
+def _task_of(row: dict[str, Any]) -> str:
+    meta = row.get("metadata")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return ""
+    task = meta.get("task") if isinstance(meta, dict) else None
+    return str(task) if task else ""
+
+
+GROUP_HEAD, GROUP_PAD = 24, 10
+"""A task's band: the height of its title line, and room around its boxes."""
+
+
+TaskKey = tuple[str, str]
+"""(session id, task id): task ids are unique within a session only."""
+
+
+def _group(
+    boxes: list[Box], links: list[tuple[str, str]], tasks: Mapping[TaskKey, str], task_of: dict[str, TaskKey]
+) -> tuple[Layout, list[tuple[TaskKey, str, Box]]]:
+    """Nodes of a plan's tasks in a band per task (its title on top, its nodes in layers inside), the bands
+    packed in rows under the nodes that belong to no task; returns the layout and (task, label, band)."""
+    order = {t: i for i, t in enumerate(tasks)}
+    members: dict[TaskKey, list[Box]] = defaultdict(list)
+    free = []
+    for b in boxes:
+        (members[task_of[b.key]] if b.key in task_of else free).append(b)
+    sessions = len({session for session, _ in members}) > 1
+    keys = {b.key for b in free}
+    top = place(free, [(a, b) for a, b in links if a in keys and b in keys], LAYER_NAMES)
+    bands, inner = [], []
+    ranked = sorted(members, key=lambda t: (order.get(t, len(order)), _natural(t[0]), _natural(t[1])))
+    for i, task in enumerate(ranked):
+        group = members[task]
+        keys = {b.key for b in group}
+        sub = place(group, [(a, b) for a, b in links if a in keys and b in keys], [])
+        label = _short(tasks.get(task) or (f"{task[1]} · {task[0]}" if sessions else task[1]), 80)
+        x, y, w, h = sub.bounds
+        w = max(w, min(text_width(label, 11) + 2 * GROUP_PAD, MAX_W + 2 * GROUP_PAD))
+        while text_width(label, 11) + 2 * GROUP_PAD > w and len(label) > 2:
+            label = label[:-2] + "…"
+        band = Box(f"g{i}", 0, w, h + GROUP_HEAD)
+        bands.append(band)
+        inner.append((task, label, band, sub, group))
+    where = {b.key: band.key for _, _, band, _, group in inner for b in group}
+    between = {(where[a], where[b]) for a, b in links if a in where and b in where and where[a] != where[b]}
+    place(bands, sorted(between), [""])  # the bands as boxes: packed in rows, never overlapping
+    below = (top.bounds[1] + top.bounds[3] + LAYER_GAP) if free else 0.0
+    for _, _, band, sub, group in inner:
+        band.y += below
+        x, y, _, _ = sub.bounds
+        for b in group:  # into its band: under the title line
+            b.x += band.x - x
+            b.y += band.y + GROUP_HEAD - y
+    everything = [*free, *bands]
+    x1 = min(min(b.x for b in everything), top.bounds[0] if free else math.inf)
+    x2 = max(b.x + b.w for b in everything)
+    y1 = top.bounds[1] if free else min(b.y for b in bands) - 16
+    y2 = max(b.y + b.h for b in everything) + 16
+    layout = Layout({b.key: b for b in boxes}, top.layers if free else [], (x1 - 16, y1, x2 - x1 + 32, y2 - y1))
+    return layout, [(task, label, band) for task, label, band, _, _ in inner]
+
+
+def _bands(bands: list[tuple[TaskKey, str, Box]]) -> str:
+    """Each task's band: a tinted frame with the task's title (escaped text) on top, under everything else."""
+    return "".join(
+        f"<svg id={band.key} x={_n(band.x)} y={_n(band.y)} width={round(band.w)} height={round(band.h)} "
+        f"data-session='{_e(task[0])}' data-task='{_e(task[1])}'>"
+        f"<rect width={round(band.w)} height={round(band.h)} rx=6 />"
+        f"<text x={GROUP_PAD} y=16>{_e(label)}</text></svg>"
+        for task, label, band in bands
+    )
+
+
+def _drawing(
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    styles: _Styles,
+    tasks: Mapping[TaskKey, str] | None = None,
+) -> tuple[str, Layout]:
+    """SVG markup (task bands, edges, nodes, layer names) and its layout, for these nodes."""
     boxes, labels = [], {}
     for row in nodes:
         agent = str(row["agent_name"]) if _is_set(row.get("agent_name")) else ""
@@ -218,8 +301,15 @@ def _drawing(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _
         for e in edges
         if f"n{int(e['from_node_id'])}" in ids and f"n{int(e['to_node_id'])}" in ids
     ]
-    layout = place(boxes, [(a, b) for a, b, _ in drawn], LAYER_NAMES)
-    parts = ["<g class=E>"]
+    links = [(a, b) for a, b, _ in drawn]
+    task_of = {f"n{int(row['id'])}": (str(row.get("session_id") or ""), t) for row in nodes if (t := _task_of(row))}
+    parts = []
+    if task_of:
+        layout, bands = _group(boxes, links, tasks or {}, task_of)
+        parts.append(f"<g class=G>{_bands(bands)}</g>")
+    else:
+        layout = place(boxes, links, LAYER_NAMES)
+    parts.append("<g class=E>")
     for a, b, e in drawn:
         if a == b:
             continue
@@ -272,7 +362,10 @@ def _clusters(nodes: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str
 
 
 def _overview(
-    nodes: list[dict[str, Any]], edges: list[dict[str, Any]], styles: _Styles
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    styles: _Styles,
+    tasks: Mapping[TaskKey, str] | None = None,
 ) -> tuple[str, Layout, list[str]]:
     """One box per cluster, edges between clusters counted; each cluster's own drawing in a
     <template> that the page's script opens on a click."""
@@ -337,7 +430,7 @@ def _overview(
             f"<rect class=b x=.5 y=.5 width={w - 1} height={box.h - 1:g} rx=6 />{stripe}"
             f"<text>{_e(title)}</text><text class=m>{_e(meta)}</text></svg>"
         )
-        markup, sub = _drawing(members, inside[i], styles)
+        markup, sub = _drawing(members, inside[i], styles, tasks)
         heading = f"{label}: {len(members):,} nodes, {len(inside[i]):,} edges (and {outside[i]:,} to other boxes)"
         x, y, w_, h = sub.bounds
         templates.append(
@@ -348,18 +441,27 @@ def _overview(
     return "".join(parts), layout, templates
 
 
-def render_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str = "decision graph", height: int = 620) -> str:
-    """A standalone HTML page (no network access needed) drawing these nodes and edges."""
+def render_graph(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    *,
+    title: str = "decision graph",
+    height: int = 620,
+    tasks: Mapping[TaskKey, str] | None = None,
+) -> str:
+    """A standalone HTML page (no network access needed) drawing these nodes and edges. Nodes whose
+    metadata names a task are drawn in a band per task and session, labelled `tasks[(session, task)]` (in
+    the mapping's order), else the task's id."""
     rows = nodes.to_dict("records")
     edge_rows = edges.to_dict("records")
     agents = sorted({str(a) for a in nodes["agent_name"].tolist() if _is_set(a)}, key=_natural)
     styles = _Styles(agents)
     templates: list[str] = []
     if len(rows) > MAX_DRAWN:
-        markup, layout, templates = _overview(rows, edge_rows, styles)
+        markup, layout, templates = _overview(rows, edge_rows, styles, tasks)
         note = f"{len(rows):,} nodes: one box per agent; click one to open it"
     else:
-        markup, layout = _drawing(rows, edge_rows, styles)
+        markup, layout = _drawing(rows, edge_rows, styles, tasks)
         note = f"{len(rows):,} nodes, {len(edge_rows):,} edges" if rows else "no nodes recorded yet"
     x, y, w, h = layout.bounds
     types_present = {str(t) for t in nodes["node_type"].tolist()}

@@ -28,7 +28,8 @@ text{font-size:12px;fill:#1b1f24}text.m{font-size:10px;fill:#57606a}text.L{text-
 [data-s=a] .b{stroke-dasharray:1.5 2.5}.cl .b{fill:#f6f8fa;stroke-width:1.5}.cl{cursor:pointer}
 .E path{fill:none;stroke-width:1.4;vector-effect:non-scaling-stroke}.E path.hl{stroke-width:3.5}
 .E path.hit{stroke:transparent;stroke-width:9;marker-end:none;stroke-dasharray:none}
-.N svg.hl .b{stroke:#000;stroke-width:2}$CSS
+.N svg.hl .b{stroke:#000;stroke-width:2}.G rect{fill:#f6f8fa;stroke:#afb8c1;stroke-dasharray:5 3}
+.G text{font-size:11px;font-weight:bold;fill:#57606a}$CSS
 </style></head>"""
 
 SCRIPT = r"""
@@ -151,6 +152,13 @@ SCRIPT = r"""
       return Array.prototype.map.call(content.querySelectorAll(".N > svg"), function (n) {
         var r = n.querySelector("rect.b").getBoundingClientRect();
         return [n.id, r.left, r.top, r.width, r.height];
+      });
+    },
+    bands: function () {  // each task's band on screen: [id, left, top, width, height, task, label]
+      return Array.prototype.map.call(content.querySelectorAll(".G > svg"), function (g) {
+        var r = g.querySelector("rect").getBoundingClientRect();
+        var label = g.querySelector("text").textContent;
+        return [g.id, r.left, r.top, r.width, r.height, g.getAttribute("data-task"), label];
       });
     }
   };

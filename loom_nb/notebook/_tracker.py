@@ -1,13 +1,16 @@
-"""Live state of a session's agents, folded from its events (for `%loom agents` and the live view).
+"""Live state of a session's agents and plan, folded from its events (for `%loom agents` and the live view).
 
-Events arrive on the swarm thread; readers (cells, the widget timer) take copies under a lock.
+Events arrive on the swarm thread, thousands a second with 100 agents; readers (cells, the widget
+timer) come at most 10 times a second. So the fold changes its rows in place (no new row per event)
+and readers take copies under a lock.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import (
@@ -17,18 +20,23 @@ from ..events import (
     Event,
     EventBus,
     LLMCall,
+    MessageSent,
+    PlanMade,
     SessionEnded,
+    TaskStatus,
+    TestRun,
     ToolCallEvent,
     ToolStarted,
     Warning,
 )
+from ._board import Board, BoardFold
 
 __all__ = ["AgentRow", "SessionTracker"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class AgentRow:
-    """One agent as the live view shows it."""
+    """One agent as the live view shows it (readers get a copy: changing it changes nothing)."""
 
     name: str
     role: str = ""
@@ -51,10 +59,11 @@ class _State:
     feed: list[str] = field(default_factory=list)
     version: int = 0
     ended: str | None = None
+    board: BoardFold = field(default_factory=BoardFold)
 
 
 class SessionTracker:
-    """Subscribe with `SessionTracker(bus)`; read with rows(), feed(), totals()."""
+    """Subscribe with `SessionTracker(bus)`; read with rows(), feed(), board(), totals()."""
 
     FEED_LENGTH = 8
 
@@ -74,6 +83,11 @@ class SessionTracker:
 
     def _apply(self, e: Event) -> None:
         st = self._state
+        if isinstance(e, (PlanMade, TaskStatus, MessageSent, TestRun)):  # the board's alone
+            note = st.board.apply(e)
+            if note:
+                self._note(note)
+            return
         if isinstance(e, SessionEnded):
             st.ended = e.status
             self._note(f"session {e.status}" + (f": {e.error}" if e.error else ""))
@@ -82,35 +96,33 @@ class SessionTracker:
             if isinstance(e, Warning):  # the session's own warnings (stale workspaces, unknown prices)
                 self._note(f"note: {e.message}")
             return
-        row = st.agents.get(e.agent) or AgentRow(name=e.agent)
-        if isinstance(e, AgentSpawned):
-            restarts = row.restarts + e.restart  # a new turn or a re-announced agent is no restart
-            row = replace(row, role=e.role, model=e.model, status="idle", restarts=restarts)
-            self._note(f"{e.agent} ({e.role}) started" + (f" — restart {restarts}" if e.restart else ""))
+        row = st.agents.get(e.agent)
+        if row is None:
+            row = st.agents[e.agent] = AgentRow(name=e.agent)
+        if isinstance(e, LLMCall):  # the most frequent first
+            row.input_tokens += e.input_tokens + e.cache_read_tokens
+            row.output_tokens += e.output_tokens
+            row.cost_usd += e.cost_usd or 0.0
+            row.unpriced_calls += e.cost_usd is None and e.error is None
+            st.board.apply(e)  # the cost of the agent's task
         elif isinstance(e, AgentStatus):
-            row = replace(
-                row,
-                status=e.status,
-                iterations=max(row.iterations, e.iteration),
-                tool="" if e.status != "executing" else row.tool,
-            )
+            row.status = e.status
+            row.iterations = max(row.iterations, e.iteration)
+            if e.status != "executing":
+                row.tool = ""
             if e.status in ENDED_STATUSES:
                 self._note(f"{e.agent} {e.status}" + (f": {e.reason}" if e.reason and e.status != "done" else ""))
-        elif isinstance(e, LLMCall):
-            row = replace(
-                row,
-                input_tokens=row.input_tokens + e.input_tokens + e.cache_read_tokens,
-                output_tokens=row.output_tokens + e.output_tokens,
-                cost_usd=row.cost_usd + (e.cost_usd or 0.0),
-                unpriced_calls=row.unpriced_calls + (e.cost_usd is None and e.error is None),
-            )
         elif isinstance(e, ToolStarted):
-            row = replace(row, tool=f"{e.tool}({e.args_summary})"[:80])
+            row.tool = f"{e.tool}({e.args_summary})"[:80]
         elif isinstance(e, ToolCallEvent):
-            row = replace(row, tool_calls=row.tool_calls + 1)
+            row.tool_calls += 1
             if e.outcome != "ok":
                 self._note(f"{e.agent}: {e.tool} {e.outcome}" + (f" — {e.error[:60]}" if e.error else ""))
-        st.agents[e.agent] = row
+        elif isinstance(e, AgentSpawned):
+            row.restarts += e.restart  # a new turn or a re-announced agent is no restart
+            row.role, row.model, row.status = e.role, e.model, "idle"
+            st.board.spawned(e.agent, e.task)
+            self._note(f"{e.agent} ({e.role}) started" + (f" — restart {row.restarts}" if e.restart else ""))
 
     def _note(self, line: str) -> None:
         feed = self._state.feed
@@ -133,11 +145,16 @@ class SessionTracker:
 
     def rows(self) -> list[AgentRow]:
         with self._lock:
-            return list(self._state.agents.values())
+            return [copy.copy(r) for r in self._state.agents.values()]
 
     def feed(self) -> list[str]:
         with self._lock:
             return list(self._state.feed)
+
+    def board(self) -> Board:
+        """The plan's tasks (status, agent, cost, result) and the newest messages and test runs."""
+        with self._lock:
+            return self._state.board.snapshot()
 
     def totals(self) -> dict[str, Any]:
         rows = self.rows()

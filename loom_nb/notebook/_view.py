@@ -1,18 +1,27 @@
 """The live view of a session: ipywidgets, updated at most 10 times a second, with a stop button.
 
+It shows the header (status, tokens, cost, budget), the plan as a task board with its estimate, the
+agents, the messages and test runs between them, the activity notes and the approval cards.
 Updates come from a refresher task on the swarm thread that redraws only when the session changed
 (the notebook server pauses output above 1000 messages a second; a flood of events here still means
-at most 10 redraws a second). Nothing is printed from that thread. While the run lasts, the display
-carries a static HTML/text summary beside the widget; when it ends, the display is replaced by that
-summary, so nbconvert, nbval and terminals (no widget front end) show the outcome as well.
+at most 10 redraws a second, each one message per widget that changed). `poll()` is the coalescer;
+its clock is a constructor argument, so a test drives it through simulated seconds. Nothing is
+printed from that thread. While the run lasts, the display carries a static HTML/text summary beside
+the widget; when it ends, the display is replaced by that summary, so nbconvert, nbval and terminals
+(no widget front end) show the outcome, the board included, as well.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._safe import CONTAINER_CLASS, escape, pre, terminal
+from ._board import HEAD, NUMBER, TABLE, Board, board_html, board_lines, feed_html
 
 if TYPE_CHECKING:
     from ._runner import SwarmHandle
@@ -32,8 +41,6 @@ STATUS_COLORS = {
 MAX_RATE_HZ = 10.0
 TICK_S = 1.0
 """Redraw at least this often while the run lasts, so the elapsed time moves when no event comes."""
-CELL = "padding:2px 10px;text-align:left;white-space:nowrap"
-NUMBER = "padding:2px 10px;text-align:right;white-space:nowrap"
 
 
 def _money(x: float) -> str:
@@ -43,12 +50,18 @@ def _money(x: float) -> str:
 class LiveView:
     """Shows one SwarmHandle; `display(view)` in a cell (the magic does it)."""
 
-    def __init__(self, handle: SwarmHandle) -> None:
+    def __init__(self, handle: SwarmHandle, *, clock: Callable[[], float] = time.monotonic) -> None:
         import ipywidgets as w
 
         self.handle = handle
+        self.clock = clock
+        """Seconds, monotonic: when the coalescer last drew and whether a redraw is due (tests inject one)."""
         self.redraws = 0
         """How many times the widgets were redrawn (the benchmark reads it)."""
+        self._seen = -1
+        self._drawn = -math.inf
+        self._lock = threading.RLock()
+        """One drawing at a time: the refresher (swarm thread) and a cell (main thread) both end it."""
         self.budget = w.FloatProgress(min=0.0, max=1.0, value=0.0, description="budget", layout=w.Layout(width="260px"))
         self.budget.layout.visibility = "visible" if handle.swarm.budget is not None else "hidden"
         self.stop_button = w.Button(
@@ -61,8 +74,8 @@ class LiveView:
         self.stop_button.on_click(self._on_stop)
         _let_clicks_through(self.stop_button)
         self.body = w.HTML()
-        """The header, the agents table, the activity feed and, at the end, the answer: one widget, so
-        one redraw sends one message."""
+        """The header, the task board, the agents table, the messages, the activity feed and, at the
+        end, the answer: one widget, so one redraw sends one message for all of them."""
         from ._cards import ApprovalCards
 
         self.cards = ApprovalCards(handle)
@@ -79,16 +92,35 @@ class LiveView:
 
     # drawing -------------------------------------------------------------------------------
 
+    def poll(self, period: float = 1.0 / MAX_RATE_HZ, tick: float = TICK_S) -> bool:
+        """The coalescer: redraw when the session changed and the last redraw is `period` old, or
+        when `tick` passed (the elapsed time must move, or a quiet run looks hung). Returns whether it
+        drew. However many events came meanwhile, that is at most 1/period redraws a second."""
+        since = self.clock() - self._drawn
+        if since >= tick or (since >= period and self.handle.tracker.version != self._seen):
+            self.redraw()
+            return True
+        return False
+
     def redraw(self) -> None:
+        with self._lock:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._seen = self.handle.tracker.version  # read first: an event during the drawing draws again
+        self._drawn = self.clock()
         if self.handle.swarm.budget is not None:  # USD or tokens, whichever cap is closer
-            share = min(self.handle.swarm.budget.share, 1.0)
-            self.budget.value = share
-            self.budget.bar_style = "danger" if share >= 1.0 else ("warning" if share >= 0.8 else "success")
+            share = round(min(self.handle.swarm.budget.share, 1.0), 2)  # a 1 % step is 2.6 px of the bar
+            with self.budget.hold_sync():  # value and colour in one message
+                self.budget.value = share
+                self.budget.bar_style = "danger" if share >= 1.0 else ("warning" if share >= 0.8 else "success")
         answer = ""
         if self.handle.done and self.handle.text:
             answer = pre(self.handle.text, self.handle.links())
         self.cards.sync()
-        body = self._header_html() + self._table_html() + self._feed_html() + answer
+        board = self.handle.tracker.board()
+        body = self._header_html() + self._board_html(board) + self._table_html() + feed_html(board)
+        body += self._feed_html() + answer
         self.body.value = f'<div class="{CONTAINER_CLASS}">{body}</div>'  # ipywidgets typesets math
         done = self.handle.done or self.handle.tracker.ended is not None
         if done:
@@ -140,7 +172,7 @@ class LiveView:
             rows.append(
                 "<tr>"
                 + "".join(
-                    f'<td style="{CELL}">{c}</td>'
+                    f"<td>{c}</td>"
                     for c in (
                         escape(r.name),
                         escape(r.role),
@@ -160,27 +192,46 @@ class LiveView:
                 )
                 + "</tr>"
             )
-        head = "".join(f'<th style="{CELL}">{c}</th>' for c in ("agent", "role", "model", "status", "tool")) + "".join(
+        head = "".join(f'<th style="{HEAD}">{c}</th>' for c in ("agent", "role", "model", "status", "tool")) + "".join(
             f'<th style="{NUMBER}">{c}</th>' for c in ("iter", "in", "out", "cost")
         )
         return (
-            f'<table class="loom-agents" style="border-collapse:collapse;font-size:12px">'
+            f'<table class="loom-agents" style="{TABLE};margin-top:6px">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
+
+    def _board_html(self, board: Board) -> str:
+        t = self.handle.tracker.totals()
+        return board_html(board, **self._money(t))
+
+    def _money(self, totals: dict[str, Any]) -> dict[str, Any]:
+        """What the board's estimate line compares: spent so far, unknown prices, the session's budget."""
+        return {
+            "spent_usd": totals["cost_usd"],
+            "unpriced": bool(totals["unpriced_calls"]),
+            "budget_usd": self.handle.swarm.budget_usd,
+        }
 
     def _feed_html(self) -> str:
         lines = self.handle.tracker.feed()
         if not lines:
             return ""
-        return '<div style="font:11px monospace;color:#555">' + "<br>".join(escape(x) for x in lines) + "</div>"
+        return (
+            '<div style="font:11px monospace;color:#555;margin-top:6px">'
+            + "<br>".join(escape(x) for x in lines)
+            + "</div>"
+        )
 
     # display -------------------------------------------------------------------------------
 
     def summary_html(self) -> str:
         """The same information without widgets (for nbconvert, nbval, terminals)."""
         answer = self.handle.text if self.handle.done else ""
+        board = self.handle.tracker.board()
         return (
-            f'<div class="loom-summary {CONTAINER_CLASS}">{self._header_html()}<br>{self._table_html()}'
+            f'<div class="loom-summary {CONTAINER_CLASS}">{self._header_html()}<br>{self._board_html(board)}'
+            + self._table_html()
+            + feed_html(board)
             + (pre(answer, self.handle.links(), style="") if answer else "")
             + "</div>"
         )
@@ -195,6 +246,7 @@ class LiveView:
             f"  {r.name:<14} {r.role:<11} {r.status:<10} iter {r.iterations:<3} {_money(r.cost_usd)}"
             for r in self.handle.tracker.rows()
         ]
+        lines += board_lines(self.handle.tracker.board(), **self._money(t))
         if self.handle.done and self.handle.text:
             lines += ["", self.handle.text]
         return terminal("\n".join(lines))  # text/plain reaches terminals (jupyter console): no escapes obeyed
@@ -213,24 +265,18 @@ class LiveView:
     def finish(self) -> None:
         """Last redraw; then the display becomes the static summary (a finished session needs no Stop
         button, and every front end, with widgets or without, can show static HTML)."""
-        self.redraw()
-        if self._display is not None:
-            self._display.update(_Static(self.summary_html(), self.summary_text()))
+        with self._lock:  # the refresher's end and the cell's: the later one draws the later state
+            self.redraw()
+            if self._display is not None:
+                self._display.update(_Static(self.summary_html(), self.summary_text()))
 
     async def refresh(self, period: float = 1.0 / MAX_RATE_HZ, tick: float = TICK_S) -> None:
         """Run on the swarm thread until the session ends: redraw when something changed, and at
         least every `tick` seconds (the elapsed time must move, or a quiet run looks hung)."""
-        seen = -1
-        drawn = 0.0
-        loop = asyncio.get_running_loop()
         try:
             while not self.handle.done:
-                version = self.handle.tracker.version
-                if version != seen or loop.time() - drawn >= tick:
-                    seen = version
-                    drawn = loop.time()
-                    self.redraw()
-                await asyncio.sleep(period)  # the coalescing period: at most 10 redraws a second
+                self.poll(period, tick)
+                await asyncio.sleep(period)  # look again a period later: what came meanwhile is one redraw
         finally:
             self.finish()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -429,9 +430,30 @@ class Policy:
         return ""
 
     def _resolves_inside(self, path: str) -> bool:
-        """With a root: the path, symlinks followed, stays inside it (a link leading out is outside)."""
+        """With a root: the path, symlinks followed, stays inside it (a link leading out is outside).
+
+        The root is resolved already, so only the components below it are looked at, one lstat each,
+        until one does not exist (nothing below a missing name can lead out); a symlink among them, or
+        anything unusual, gets the full resolution."""
         if self.root is None:
             return True
+        parts = path.split("/")
+        if not posixpath.isabs(path) and ".." not in parts:
+            current = str(self.root)
+            for part in parts:
+                if part in ("", "."):
+                    continue
+                current = current + os.sep + part
+                try:
+                    mode = os.lstat(current).st_mode
+                except (FileNotFoundError, NotADirectoryError):
+                    return True
+                except OSError:
+                    break
+                if stat.S_ISLNK(mode):
+                    break
+            else:
+                return True
         target = os.path.realpath(os.path.join(self.root, path))
         return target == str(self.root) or target.startswith(str(self.root) + os.sep)
 

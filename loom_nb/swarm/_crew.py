@@ -439,7 +439,10 @@ class Crew:
             inbox=(lambda: _letters(post, name)) if post is not None else None,
             context=ToolContext(
                 scope=scope,
-                project=swarm.root,
+                # in the workspace, paths (and citations) are relative to its root, which mirrors the project's
+                project=self.workspace.path
+                if self.workspace is not None and _within(scope.root, self.workspace.path)
+                else swarm.root,
                 session_id=swarm.session_id,
                 graph=self.graph.for_agent(name) if self.graph is not None else None,
                 workspace=self.workspace,
@@ -478,8 +481,9 @@ class Crew:
             if self.workspace is not None:
                 findings = _in_repository(findings, self.workspace)
             result.findings = findings
-            if desk.completion is None:
-                desk.completion = Completion(summary=findings.text)
+            if desk.completion is None:  # its findings are its report (a banner line says who, not what)
+                said = [line for line in findings.text.splitlines() if not line.startswith("[")]
+                desk.completion = Completion(summary="\n".join(said).strip() or findings.text)
             result.completion = desk.completion
             return
         reply = await agent.run(prompt)
@@ -503,6 +507,10 @@ class Crew:
                 self.post.send(
                     name, letter.sender, reply.text.strip() or "(no answer)", kind="reply", reply_to=letter.id
                 )
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 class _TaskCrashed(RuntimeError):

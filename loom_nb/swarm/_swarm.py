@@ -9,7 +9,7 @@ kernel's swarm thread that the notebook face provides).
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import os
 import time
 import uuid
@@ -316,7 +316,7 @@ class Swarm:
             store = GraphStore(self.db) if self.db is not None else GraphStore(project=self.root)
             self.store = store
             try:
-                recorder = Recorder(store).attach(self.bus)
+                recorder = Recorder(store, project_decisions=True).attach(self.bus)
                 graph = DecisionGraph(store, session_id=self.session_id, agent_name="lead")
             except (GraphError, SchemaTooNew) as exc:  # a damaged or unwritable file: fail, say why, touch nothing
                 unusable = exc
@@ -348,17 +348,16 @@ class Swarm:
                 lead.spawn("following the user's plan")
                 tasks = self._check_given(self.given_plan)
             else:
-                tasks = await lead.plan(self.intent, self.max_tasks)
+                tasks = await lead.plan(self.intent, self.max_tasks, fix_rounds=self.fix_rounds)
             await self._announce(tasks)
-            goal_and_actions = await self._log_plan(graph, tasks)
             results = await self._work(tasks, scope, graph, lead)
             findings = tuple(
                 r.findings if r.findings is not None else _failed_findings(r, self.session_id)
                 for r in results
                 if r.task.role == "researcher" and r.status not in ("skipped", "pending")
             )
-            reverted = await self._settle_outcomes(results)  # first: the outcomes' answers are decisions too
-            await self._log_findings(graph, goal_and_actions, tasks, results)
+            await self._log_findings(graph, recorder, results)
+            reverted = await self._settle_outcomes(results)
             text = await lead.answer(self.intent, results, workspace=self.workspace, reverted=reverted)
         except asyncio.CancelledError:
             status, error = "cancelled", self._stop_reason or "cancelled"
@@ -375,6 +374,9 @@ class Swarm:
             if recorder is not None and recorder.failure is not None and status == "done":
                 status, error = "failed", recorder.failure  # recording stopped mid-run: say so in the event too
             self.gate.close()  # what still waits for a human is denied: the run is over
+            if self.workspace is not None:  # kept for diff / merge / undo / discard; no longer live
+                with contextlib.suppress(OSError):
+                    self.workspace.release()
             self._end_open_agents(status, error)
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
@@ -516,7 +518,9 @@ class Swarm:
         from ..workspace import Workspace, WorkspaceError
 
         try:
-            return await asyncio.to_thread(Workspace.create, self.root, self.session_id)
+            ws = await asyncio.to_thread(Workspace.create, self.root, self.session_id)
+            await asyncio.to_thread(ws.hold)
+            return ws
         except WorkspaceError as exc:
             self.bus.emit(Warning(session_id=self.session_id, agent="", code="no_workspace", message=str(exc)))
             return None
@@ -539,87 +543,35 @@ class Swarm:
 
     # the decision graph -------------------------------------------------------------------
 
-    async def _log_plan(self, graph: Any, tasks: list[Task]) -> tuple[int, list[int]] | None:
-        if graph is None:
-            return None
-
-        def write() -> tuple[int, list[int]]:
-            goal = graph.add_node(
-                "goal",
-                self.intent.splitlines()[0][:200],
-                self.intent,
-                metadata={"models": [self.model.name, self.weak.name]},
-            )
-            actions = [
-                graph.add_node(
-                    "action",
-                    f"{t.role}: {t.title}"[:200],
-                    t.prompt,
-                    parent_id=goal.id,
-                    metadata={"role": t.role, "task": t.id},
-                ).id
-                for t in tasks
-            ]
-            return goal.id, actions
-
-        return await asyncio.to_thread(write)
-
-    async def _log_findings(
-        self, graph: Any, ids: tuple[int, list[int]] | None, tasks: list[Task], results: list[TaskResult]
-    ) -> None:
-        if graph is None or ids is None:
+    async def _log_findings(self, graph: Any, recorder: Any, results: list[TaskResult]) -> None:
+        """A researcher's findings, with their checked citations, as an observation under its task's node
+        (the recorder projects the plan, task outcomes, commits, tests, messages and approvals itself)."""
+        if graph is None or recorder is None:
             return
-        _, actions = ids
-        action_of_task = {t.id: a for t, a in zip(tasks, actions, strict=True)}
+        researched = [r for r in results if r.findings is not None]
+        if not researched:
+            return
 
         def write() -> None:
-            for r in results:
-                action_id = action_of_task.get(r.task.id)
-                if action_id is None or r.status in ("pending", "skipped"):
-                    continue
+            recorder.flush(timeout=30.0)  # the plan's task nodes are written by the recorder's thread
+            for r in researched:
                 f = r.findings
-                if f is not None:
-                    confidence = 20 if f.error else (40 if f.partial or not f.evidence else 70)
-                    title = str(f.evidence[0]) if f.evidence else _first_line(f.text)
-                    body, evidence = f.text, [str(e) for e in f.evidence[:20]]
-                else:
-                    confidence = 70 if r.status == "done" else 20
-                    body = r.output or (r.error or "")
-                    title, evidence = _first_line(body), []
+                assert f is not None
+                node = graph.task_node(r.task.id)
+                confidence = 20 if f.error else (40 if f.partial or not f.evidence else 70)
+                title = str(f.evidence[0]) if f.evidence else _first_line(f.text)
                 graph.for_agent(r.agent or "lead").add_node(
                     "observation",
                     title[:200],
-                    body[:4000],
+                    f.text[:4000],
                     confidence=confidence,
-                    parent_id=action_id,
+                    parent_id=node.id if node is not None else None,
                     metadata={
                         "task": r.task.id,
-                        "evidence": evidence,
-                        "partial": bool(f.partial) if f is not None else False,
-                        "error": r.error,
-                        "model": f.model if f is not None else None,
-                        "status": r.status,
-                    },
-                )
-            # A human's answer is a decision of the run: linked to the task (action) it allowed or refused.
-            action_of = {r.agent: action_of_task.get(r.task.id) for r in results if r.agent}
-            for request, answer in self.gate.queue.decided:
-                target = json.dumps(dict(request.arguments), default=str)
-                graph.for_agent(request.agent).add_node(
-                    "decision",
-                    f"{answer.action} {request.tool} {target}"[:200],
-                    (request.decision.explain if request.decision is not None else "")
-                    + (f"\n{answer.message}" if answer.message else ""),
-                    confidence=100,
-                    parent_id=action_of.get(request.agent),
-                    edge_type="chosen" if answer.action == "allow" else "rejected",
-                    metadata={
-                        "approval": request.id,
-                        "tool": request.tool,
-                        "decision": answer.action,
-                        "by": answer.by,
-                        "always": answer.always,
-                        "rule_added": answer.rule.describe() if answer.rule is not None else None,
+                        "evidence": [str(e) for e in f.evidence[:20]],
+                        "partial": f.partial,
+                        "error": f.error,
+                        "model": f.model,
                     },
                 )
 

@@ -38,11 +38,15 @@ async def _decision_log(args: dict[str, Any], ctx: ToolContext) -> str:
 
     def write() -> str:
         parent = args.get("parent_id")
+        if parent is None and ctx.task:  # an agent on a plan's task: its node hangs under the task's
+            task_node = graph.task_node(ctx.task)
+            parent = task_node.id if task_node is not None else None
         node = graph.add_node(
             args["node_type"],
             args["title"],
             args.get("description"),
             confidence=args.get("confidence"),
+            metadata={"task": ctx.task} if ctx.task else None,
             parent_id=parent,
             edge_type=args["edge_type"],
         )

@@ -107,6 +107,37 @@ MODELS = textwrap.dedent("""
                 return [tool_call(corpus.splitlines()[0], x=corpus), tool_call("file_read", path=corpus)]
             return "load_settings is at inject.py:1; see inject.py:3\\n" + corpus
         return ScriptedModel(fn, name="scripted:weak")
+
+    def board_events(session_id, corpus):  # a plan, its revision, results, messages, test runs: all payloads
+        from loom_nb.events import AgentSpawned, LLMCall, MessageSent, PlanMade, PlannedTask, TaskStatus, TestRun
+
+        payloads = corpus.splitlines()
+        ids = [f"{i}{p[:12]}" for i, p in enumerate(payloads)]
+        kinds = ("blocks", "informs", "requires_output")
+        tasks = tuple(
+            PlannedTask(id=t, role=p[:20], prompt=p, title=p, deps=((ids[i - 1], kinds[i % 3]),) if i else ())
+            for i, (t, p) in enumerate(zip(ids, payloads))
+        )
+        agent, role, sid = corpus[:40], corpus[:20], {"session_id": session_id}
+        events = [
+            PlanMade(**sid, agent="lead", tasks=tasks, estimate_usd=0.5, estimate_basis=corpus),
+            PlanMade(**sid, agent="lead", tasks=tasks, revision=1, reason=corpus, estimate_usd=None),
+            AgentSpawned(**sid, agent=agent, role=role, model=corpus[:30], task=ids[0]),
+            LLMCall(**sid, agent=agent, model=corpus[:30], cost_usd=0.01),
+            TaskStatus(**sid, agent=agent, task=ids[0], role=role, status="done", summary=corpus,
+                       files_changed=tuple(payloads), tests=corpus),
+            TaskStatus(**sid, agent=agent, task=ids[1], role=role, status="failed", summary=corpus, error=corpus),
+            TaskStatus(**sid, agent=agent, task=ids[2], role=role, status="done", tests=corpus),
+            TestRun(**sid, agent=agent, command=corpus, failed=len(payloads), failing=tuple(payloads), task=ids[1],
+                    summary=corpus, exit_code=1),
+            TestRun(**sid, agent=agent, command=corpus, failed=1, failing=tuple(payloads), task=ids[3], round=2),
+        ]
+        events += [
+            MessageSent(**sid, agent=p[:30], message_id=f"m{i}", to=payloads[-1 - i][:30], text=p, task=ids[i],
+                        urgent=i % 2 == 0, message_kind=("message", "ask", "reply", "broadcast")[i % 4])
+            for i, p in enumerate(payloads)
+        ]
+        return events + [MessageSent(**sid, agent=agent, message_id="all", to="*", text=corpus)]
 """)
 
 
@@ -188,8 +219,11 @@ def outputs_in_process(project: Path, db: Path) -> list[tuple[str, str, str]]:
         )
         assert done.status == "done" and failed.status == "failed", (done.status, failed.status)
         assert done.links(), "the answer's checked citations should be links"
+        for event in ns["board_events"](done.session_id, CORPUS):  # the task board and the message feed
+            done.swarm.bus.emit(event)
         view = LiveView(done)
         view.finish()
+        assert 'class="loom-tasks"' in view.summary_html() and 'class="loom-messages"' in view.body.value
         objects = {
             "handle": _HandleOutput(done),  # what the handle displays (it shows itself through a display id)
             "failed handle": _HandleOutput(failed),
@@ -341,6 +375,8 @@ def test_the_nbconvert_export_of_an_executed_notebook_is_inert(tmp_path):
                 Swarm(CORPUS, project="proj", scope="src", model=hostile_lead(CORPUS),
                       weak=hostile_researcher(CORPUS)),
                 on_submit=lambda h: views.append(start_live_view(h)))
+            for e in board_events(h.session_id, CORPUS):  # a plan after the run's own: the last word
+                h.swarm.bus.emit(e)
             views[0].finish()
             h
         """),
@@ -370,6 +406,7 @@ def test_the_nbconvert_export_of_an_executed_notebook_is_inert(tmp_path):
     assert browser.dialogs == []
     assert set(browser.requests) - template_requests - {(here / "export.html").as_uri()} == set()
     assert PAYLOADS[0] in text and PAYLOADS[2] in text  # shown, as text
+    assert "plan revised: " in text  # the board is in the export
     assert "src/inject.py:" in text  # the offline run's evidence: the injected lines, cited from the project root
 
 
@@ -414,7 +451,9 @@ def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):
         + f"from loom_nb.swarm import Swarm\nCORPUS = {CORPUS!r}\n"
         + "views = []\nh = "
         + run.format(fail="", view=", on_submit=lambda h: views.append(start_live_view(h))")
-        + "\nviews[0].finish()",
+        + "\nfor e in board_events(h.session_id, CORPUS):  # the board and the feed, written by the corpus\n"
+        + "    h.swarm.bus.emit(e)\n"
+        + "views[0].finish()",
         "h2 = " + run.format(fail="", view="") + "\nh2",
         "h2.result.findings[1]",  # the researcher that failed with the corpus as its error
         "h3 = " + run.format(fail=", fail=True", view="") + "\nh3",
@@ -440,6 +479,7 @@ def test_in_jupyterlab_outputs_stay_text_and_citations_open_the_file(lab):
             scan = page.evaluate(LAB_SCAN, DENY)
             assert scan["bad"] == [], scan["bad"]
             assert PAYLOADS[0] in scan["text"] and PAYLOADS[19] in scan["text"]  # shown, as text
+            assert page.locator(".jp-OutputArea-output table.loom-tasks").count() >= 1  # the board was scanned too
             link = page.locator(".jp-OutputArea-output a:has-text('inventory/sessions.py:')").first
             cited = link.inner_text()
             line = int(cited.rsplit(":", 1)[1])

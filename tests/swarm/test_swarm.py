@@ -53,10 +53,14 @@ async def test_offline_research_swarm_on_a_real_tree(tmp_path):
     assert len(registry) == 0
     g = open_graph(tmp_path / "g.duckdb")
     nodes = g.nodes(session=result.session_id)
-    assert nodes["node_type"].tolist() == ["goal", "action", "action", "observation", "observation"]
-    assert nodes["agent_name"].tolist() == ["lead", "lead", "lead", "researcher-1", "researcher-2"]
+    # the plan's goal, a task (action) each, its outcome, and the findings with their checked citations
+    types = ["goal", "action", "action", "outcome", "outcome", "observation", "observation"]
+    assert nodes["node_type"].tolist() == types
+    assert nodes["agent_name"].tolist() == ["lead", *(["researcher-1", "researcher-2"] * 3)]
+    assert not nodes["title"].str.contains("offline model").any()  # titles say what was found, not who
     edges = g.edges(session=result.session_id)
-    assert sorted(zip(edges["from_node_id"], edges["to_node_id"], strict=True)) == [(1, 2), (1, 3), (2, 4), (3, 5)]
+    pairs = [(1, 2), (1, 3), (2, 4), (2, 6), (3, 5), (3, 7)]
+    assert sorted(zip(edges["from_node_id"], edges["to_node_id"], strict=True)) == pairs
     agents = g.agents(result.session_id).set_index("name")
     assert agents.loc["researcher-1", "parent"] == "lead" and set(agents["status"]) == {"done"}
     session = g.sessions().iloc[0]
