@@ -204,13 +204,16 @@ def results_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("loom-tests-*"))
 
 
-async def test_nothing_lands_in_the_worktree(tmp_path: Path) -> None:
+async def test_nothing_lands_in_the_worktree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No junit file, no .pytest_cache, no __pycache__: `git status` is as the agents left it."""
     ctx = context(project(tmp_path, {"tests/test_app.py": PASSING, "tests/test_bad.py": FAILING}))
-    before = results_folders()
+    private = tmp_path / "tmp"  # this test's own temporary folder: other processes' runs do not show in it
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    log = EventLog(ctx.bus)
     await run_tests({}, ctx)
     assert status(ctx) == ""
-    assert results_folders() <= before  # its results folder is removed
+    assert log.of_kind("test_run") and results_folders() == set()  # it ran, and its results folder is removed
 
 
 async def test_an_unreadable_results_file_is_an_error_result(tmp_path: Path) -> None:
