@@ -51,6 +51,8 @@ test: $(STAMP) ripgrep chromium bubblewrap lint
 bench: $(STAMP) ripgrep chromium bubblewrap
 	$(PY) benchmarks/bench_agents.py
 	$(PY) benchmarks/bench_messages.py
+	$(PY) benchmarks/bench_plan.py
+	$(PY) benchmarks/bench_swarm.py
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_graph.py
 	$(PY) benchmarks/bench_view.py

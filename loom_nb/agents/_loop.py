@@ -129,7 +129,9 @@ class Agent:
         cut = [t for t in self._tool_tasks if not t.done()]
         for t in cut:
             self._interrupted.add(t)
-            t.cancel(reason)
+            # A step later: a call made but not started yet would be cancelled before `_interruptible`
+            # could turn the cancel into its "interrupted" result (the task's first step comes first).
+            t.get_loop().call_soon(t.cancel, reason)
         return len(cut)
 
     def __repr__(self) -> str:

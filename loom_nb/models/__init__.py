@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._base import DEFAULT_LIMITER, Model, ModelSpec, ProviderLimiter, parse_model_string
 from ._budget import Budget, BudgetReached, Reservation, current_budget, worst_case
 from ._errors import MissingAPIKey, ModelError, ModelRequestBlocked, UnknownModel
+from ._intents import Intent, IntentError, PlanStep, parse_intent, plan_for
 from ._messages import (
     Message,
     ModelSettings,
@@ -36,6 +37,8 @@ __all__ = [
     "DEFAULT_LIMITER",
     "Budget",
     "BudgetReached",
+    "Intent",
+    "IntentError",
     "Message",
     "MissingAPIKey",
     "Model",
@@ -45,6 +48,7 @@ __all__ = [
     "ModelSpec",
     "OfflineModel",
     "Part",
+    "PlanStep",
     "Price",
     "ProviderLimiter",
     "Reservation",
@@ -63,7 +67,9 @@ __all__ = [
     "current_budget",
     "get_model",
     "lookup_price",
+    "parse_intent",
     "parse_model_string",
+    "plan_for",
     "tool_call",
     "worst_case",
 ]

@@ -1,6 +1,8 @@
 """The offline model: no key, no network, deterministic, and real work with the read-only tools.
 
-It is a keyword researcher, not an LLM. Given a task it works out what the question asks (an
+For the intents of _intents.py ("rename SYMBOL to NEW", "add a test for FUNCTION") it plays every
+role of the coding workflow (_offline_roles.py picks the role from the tools offered). Otherwise
+it is a keyword researcher, not an LLM. Given a task it works out what the question asks (an
 environment variable, a duration, where something is stored, defined or called; see _asks.py),
 picks search terms, counts matches per term (content_search), searches the scope for the kind of
 line the question asks for, ranks files by how many rare terms they hold, finds the best lines,
@@ -29,6 +31,7 @@ from ._messages import (
     ToolResultPart,
     estimate_usage,
 )
+from ._offline_roles import play
 from ._pricing import Price
 
 __all__ = ["OfflineModel", "answer_sentences", "choose_terms"]
@@ -182,10 +185,16 @@ class OfflineModel(Model):
         tools: Sequence[ToolDefinition] = (),
         settings: ModelSettings = ModelSettings(),
     ) -> Response:
+        available = {t.name for t in tools}
+        forced = settings.tool_choice == "none"
+        role_parts = play(messages, available, forced=forced)
+        if role_parts is not None:  # a specialist of the coding workflow (see _offline_roles.py)
+            usage = estimate_usage(messages, system, role_parts)
+            stop = "tool_use" if any(isinstance(p, ToolCallPart) for p in role_parts) else "end_turn"
+            return Response(parts=role_parts, usage=usage, model=self.name, cost_usd=0.0, stop_reason=stop)
         task = next((m.text for m in messages if m.role == "user" and m.text), "")
         terms = choose_terms(task)
         state = _read_state(messages, terms)
-        available = {t.name for t in tools}
         may_call = settings.tool_choice != "none" and all(t in available for t in NEEDED_TOOLS)
         parts: tuple[TextPart | ToolCallPart, ...]
         if not may_call:

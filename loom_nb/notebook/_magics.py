@@ -329,6 +329,8 @@ class LoomMagics(Magics):
                 "cost_usd": h.swarm.meter.cost,
                 "budget_warning": h.swarm.budget_warning.message if h.swarm.budget_warning else None,
                 "approvals_pending": len(h.swarm.gate.queue.pending()),
+                "tasks": _tasks_done(h),
+                "estimate_usd": h.swarm.estimate_usd,
                 "preset": h.swarm.policy.preset,
                 "shell_sandbox": sandbox_status().detail,
                 "intent": h.swarm.intent[:60],
@@ -343,6 +345,8 @@ class LoomMagics(Magics):
             "cost_usd",
             "budget_warning",
             "approvals_pending",
+            "tasks",
+            "estimate_usd",
             "preset",
             "shell_sandbox",
             "intent",
@@ -642,6 +646,19 @@ class LoomMagics(Magics):
 
     def _help(self, words: list[str]) -> None:
         print(HELP)
+
+
+def _tasks_done(handle: Any) -> str:
+    """ "3/5 done" (with "1 failed" and the like) for the plan of a run, "" before it has one."""
+    board = handle.tracker.board()
+    if not board.planned:
+        return ""
+    counts: dict[str, int] = {}
+    for t in board.tasks:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    said = f"{counts.get('done', 0)}/{len(board.tasks)} done"
+    others = [f"{n} {s}" for s, n in sorted(counts.items()) if s not in ("done", "pending") and n]
+    return ", ".join([said, *others])
 
 
 _FLAGS = frozenset({"--background", "--offline", "--approve-outcomes", "--no-revise"})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -327,8 +327,14 @@ class Crew:
             agent = self._agent(role, name, task, desk, budget, scope, restart=starts > 1)
             if self.post is not None:
                 self.post.open(name, proc, role=role.name, task=task.id)
+                # Deferred a step: a tool task the agent made but that has not started yet would be
+                # cancelled before it can turn the cancel into an "interrupted" result, and the whole
+                # turn would end cancelled (the agent restarted, its conversation lost).
                 self.post.on_urgent(
-                    name, lambda letter: agent.interrupt(f"urgent message {letter.id} from {letter.sender}")
+                    name,
+                    lambda letter: asyncio.get_running_loop().call_soon(
+                        agent.interrupt, f"urgent message {letter.id} from {letter.sender}"
+                    ),
                 )
             try:
                 if not finished.done():
@@ -440,7 +446,10 @@ class Crew:
             inbox=(lambda: _letters(post, name)) if post is not None else None,
             context=ToolContext(
                 scope=scope,
-                project=swarm.root,
+                # in the workspace, paths (and citations) are relative to its root, which mirrors the project's
+                project=self.workspace.path
+                if self.workspace is not None and _within(scope.root, self.workspace.path)
+                else swarm.root,
                 session_id=swarm.session_id,
                 graph=self.graph.for_agent(name) if self.graph is not None else None,
                 workspace=self.workspace,
@@ -476,6 +485,8 @@ class Crew:
             prompt += "\n\n(You were restarted after a crash: check what is already done before redoing it.)"
         if role.name == "researcher":
             findings = await research(agent, prompt, agent.context.scope)
+            if self.workspace is not None:
+                findings = _in_repository(findings, self.workspace)
             result.findings = findings
             if desk.completion is None:  # its findings are its report (a banner line says who, not what)
                 said = [line for line in findings.text.splitlines() if not line.startswith("[")]
@@ -505,8 +516,24 @@ class Crew:
                 )
 
 
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
 class _TaskCrashed(RuntimeError):
     """A task's specialist crashed for good (its reason is the message)."""
+
+
+def _in_repository(findings: Findings, ws: Any) -> Findings:
+    """A researcher that read the worktree cites its files as paths of the repository (what the user
+    opens from the project root, and still true once the worktree is merged or discarded), not as
+    .loom/worktrees/<session>/... paths."""
+    try:
+        prefix = Path(ws.path).resolve().relative_to(Path(ws.project).resolve()).as_posix() + "/"
+    except ValueError:
+        return findings
+    evidence = tuple(replace(e, path=e.path.removeprefix(prefix)) for e in findings.evidence)
+    return replace(findings, text=findings.text.replace(prefix, ""), evidence=evidence)
 
 
 def _letters(post: Any, name: str) -> str:

@@ -139,12 +139,12 @@ class Lead:
             if r.name != "lead"
         )
 
-    async def plan(self, intent: str, max_tasks: int) -> list[Task]:
+    async def plan(self, intent: str, max_tasks: int, *, fix_rounds: int = 2) -> list[Task]:
         """The plan for the intent, checked (at most max_tasks). A model's plan that cannot run gets one
         chance to be fixed; then PlanError ends the run, saying why."""
         if _offline(self.model):
             self.spawn("planning by rule (offline model)")
-            tasks = _offline_plan(intent, max_tasks)
+            tasks = _offline_plan(intent, max_tasks, fix_rounds)
             check_plan(tasks, self.book.names(), max_tasks=max_tasks)
         else:
             prompt = PLAN_PROMPT.format(n=max_tasks, roles=self._roles_text())
@@ -280,29 +280,24 @@ def _failed_findings(result: TaskResult) -> Findings:
     )
 
 
-def _offline_plan(intent: str, max_tasks: int) -> list[Task]:
-    """The offline lead's plan: the documented coding intents get the whole team; anything else is
-    research, one question per task."""
+def _offline_plan(intent: str, max_tasks: int, fix_rounds: int = 2) -> list[Task]:
+    """The offline lead's plan: the documented coding intents (models/_intents.py) get the whole team;
+    anything else is research, one question per task. An intent of the family that cannot be done (a
+    keyword as the new name, ...) is a PlanError saying why."""
+    from ..models._intents import IntentError, parse_intent, plan_for
+
     try:
-        from ..models._intents import parse_intent, plan_for
-    except ImportError:  # pragma: no cover - lands separately
-        parse_intent = None  # type: ignore[assignment]
-    if parse_intent is not None:
-        intent_ = parse_intent(intent)
-        if intent_ is not None and not isinstance(intent_, str) and getattr(intent_, "kind", None):
-            steps = plan_for(intent_)
-            return tasks_from(
-                {
-                    "id": s.id,
-                    "role": s.role,
-                    "title": s.title,
-                    "prompt": s.prompt,
-                    "acceptance": s.acceptance,
-                    "deps": tuple(s.deps),
-                }
-                for s in steps
-            )[:max_tasks]
-    return tasks_from({"role": "researcher", "prompt": q} for q in plan_by_rule(intent, max_tasks))
+        parsed = parse_intent(intent)
+    except IntentError as exc:
+        raise PlanError(f"the offline lead cannot plan this: {exc}") from None
+    if parsed is None:
+        return tasks_from({"role": "researcher", "prompt": q} for q in plan_by_rule(intent, max_tasks))
+    # One implementer works the plan, and the crew names agents role-n in the order they start.
+    steps = plan_for(parsed, implementer="implementer-1", fix_rounds=fix_rounds)
+    return tasks_from(
+        {"id": s.id, "role": s.role, "title": s.title, "prompt": s.prompt, "acceptance": s.acceptance, "deps": s.deps}
+        for s in steps
+    )
 
 
 def _summary_by_rule(intent: str, findings: Sequence[Findings]) -> str:

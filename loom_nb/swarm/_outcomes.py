@@ -78,14 +78,21 @@ async def review_outcomes(swarm: Swarm, results: list[TaskResult]) -> list[str]:
                 subject=r.task.id,
             ),
         )
-        asks.append((r, mine, swarm.gate.queue.ask(request)))
+        # Queued now, all of them: the human sees every outcome of the run at once (awaited one by one,
+        # the second was asked only after the first was answered).
+        asks.append((r, mine, asyncio.ensure_future(swarm.gate.queue.ask(request))))
     reverted: list[str] = []
-    for r, mine, pending in asks:
-        answer = await pending
-        r.outcome = answer.action
-        if answer.action != "allow":
-            await asyncio.to_thread(_revert, ws, mine)
-            reverted += [c.sha for c in mine]
+    try:
+        for r, mine, pending in asks:
+            answer = await pending
+            r.outcome = answer.action
+            if answer.action != "allow":
+                await asyncio.to_thread(_revert, ws, mine)
+                reverted += [c.sha for c in mine]
+    finally:
+        for _, _, pending in asks:  # a stop: what still waits is denied, nothing is left behind
+            pending.cancel()
+        await asyncio.gather(*(p for _, _, p in asks), return_exceptions=True)
     return reverted
 
 

@@ -302,7 +302,13 @@ def role_from_table(name: str, entry: Any, book: RoleBook, *, where: str) -> Rol
         return replace(book.get(base_name), name=name, version=0, **values)
     missing = [k for k in ("description", "system_prompt") if k not in values]
     if missing:
-        raise RoleError(f"{where}: a new role needs {' and '.join(missing)} (or extends = an existing role)")
+        said = {
+            "description": "a description (one line the lead reads)",
+            "system_prompt": "a system prompt (system_prompt = ..., or the body of a %%loom_role cell)",
+        }
+        raise RoleError(
+            f"{where}: a new role needs {' and '.join(said[m] for m in missing)}, or extends = an existing role"
+        )
     return Role(name=name, **values)
 
 

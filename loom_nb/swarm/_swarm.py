@@ -9,6 +9,7 @@ kernel's swarm thread that the notebook face provides).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -350,7 +351,7 @@ class Swarm:
                 lead.spawn("following the user's plan")
                 tasks = self._check_given(self.given_plan)
             else:
-                tasks = await lead.plan(self.intent, self.max_tasks)
+                tasks = await lead.plan(self.intent, self.max_tasks, fix_rounds=self.fix_rounds)
             await self._announce(tasks)
             results = await self._work(tasks, scope, graph, lead)
             findings = tuple(
@@ -376,6 +377,9 @@ class Swarm:
             if recorder is not None and recorder.failure is not None and status == "done":
                 status, error = "failed", recorder.failure  # recording stopped mid-run: say so in the event too
             self.gate.close()  # what still waits for a human is denied: the run is over
+            if self.workspace is not None:  # kept for diff / merge / undo / discard; no longer live
+                with contextlib.suppress(OSError):
+                    self.workspace.release()
             self._end_open_agents(status, error)
             self.bus.emit(SessionEnded(session_id=self.session_id, agent="", status=status, error=error))
             if recorder is not None:
@@ -517,7 +521,9 @@ class Swarm:
         from ..workspace import Workspace, WorkspaceError
 
         try:
-            return await asyncio.to_thread(Workspace.create, self.root, self.session_id)
+            ws = await asyncio.to_thread(Workspace.create, self.root, self.session_id)
+            await asyncio.to_thread(ws.hold)
+            return ws
         except WorkspaceError as exc:
             self.bus.emit(Warning(session_id=self.session_id, agent="", code="no_workspace", message=str(exc)))
             return None

@@ -237,6 +237,10 @@ class Workspace:
         """The run ended: the workspace stays for diff / merge / undo / discard, no longer live."""
         self._write_meta(live=False)
 
+    def hold(self) -> None:
+        """A swarm run works here now: a merge is refused until it has ended (release())."""
+        self._write_meta(live=True, running=True)
+
     def discard(self) -> None:
         """Remove the worktree and its branch (nothing of the user's is touched)."""
         self.wait_ready()
@@ -327,6 +331,12 @@ class Workspace:
         """Merge the session into the user's branch; returns the merge commit. Refused (nothing changed)
         if the user's HEAD is detached, the touched files are dirty, or the merge would conflict."""
         self.wait_ready()
+        meta = json.loads(self._meta.read_text()) if self._meta.is_file() else {}
+        if meta.get("running") and meta.get("live") and _alive(meta.get("pid"), meta.get("host")):
+            raise WorkspaceError(
+                f"session {self.session_id} is still running (its agents may still edit, and approvals of its "
+                "outcomes may be pending): merge once it has ended, or stop it first (%loom stop)"
+            )
         current = git(self.project, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
         if not current:
             raise WorkspaceError("your HEAD is detached: check out the branch to merge into, then merge again")
@@ -385,8 +395,9 @@ class Workspace:
 
     # bookkeeping --------------------------------------------------------------------------------
 
-    def _write_meta(self, *, live: bool) -> None:
+    def _write_meta(self, *, live: bool, running: bool = False) -> None:
         data = {
+            "running": running,
             "session": self.session_id,
             "base": self.base,
             "user_branch": self.user_branch,

@@ -288,11 +288,11 @@ def check_frames(page, sandboxes: list[str]) -> None:
         element.scroll_into_view_if_needed()  # Chromium defers drawing in frames out of view
         frame = element.element_handle().content_frame()
         frame.wait_for_selector("body[data-drawn='1']", state="attached", timeout=30_000)
-        # The drawing's own SVG: the view, its node and cluster boxes (numbered ids), and the legend's icons
-        # (outside <main>, holding only <use>/<path>). Any other element a payload could make counts.
+        # The drawing's own SVG: the view, its node, cluster and task-band boxes (numbered ids), and the
+        # legend's icons (outside <main>, holding only <use>/<path>). Any other element a payload could make counts.
         found = frame.evaluate(
             "() => [document.querySelectorAll('img,iframe,object,embed,a,base,link,form,details,meta[http-equiv]')"
-            ".length + [...document.querySelectorAll('svg')].filter(s => !(/^(view|n\\d+|c\\d+)$/.test(s.id) ||"
+            ".length + [...document.querySelectorAll('svg')].filter(s => !(/^(view|n\\d+|c\\d+|g\\d+)$/.test(s.id) ||"
             " (!s.closest('main') && !s.textContent.trim() &&"
             " [...s.children].every(c => ['use', 'path'].includes(c.localName))))).length,"
             " [...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on')))"

@@ -291,6 +291,7 @@ def test_the_preset_comes_from_the_options_over_config_over_loom_toml(shell, pro
     status = shell.run_line_magic("loom", "status")
     assert status["preset"].tolist() == ["strict", "balanced", "autonomous"]
     assert status["approvals_pending"].tolist() == [0, 0, 0] and status["shell_sandbox"].iloc[0]
+    assert status["tasks"].tolist() == ["1/1 done"] * 3 and status["estimate_usd"].tolist() == [0.0] * 3
     magics.preset = None
     with pytest.raises(UsageError, match="invalid choice: 'yolo'"):
         shell.run_line_magic("loom", "--offline --preset yolo Where is parse_config?")

@@ -188,7 +188,7 @@ restart = "temporary"
         ('[roles.tester]\nmax_iterations = "5"', "[roles.tester]: max_iterations must be an integer; got '5'"),
         ("[roles.tester]\nbudget_usd = true", "[roles.tester]: budget_usd must be a number of USD; got True"),
         ("[roles.tester]\nmodel = 4", "[roles.tester]: model must be a string; got 4"),
-        ('[roles.scout]\ndescription = "x"', "[roles.scout]: a new role needs system_prompt (or extends = an existing"),
+        ('[roles.scout]\ndescription = "x"', "[roles.scout]: a new role needs a system prompt (system_prompt = ..."),
         ('[roles.sec]\nextends = "ghost"', "[roles.sec]: extends 'ghost', which is not a role; the roles are "),
         ('[roles.tester]\ntools = ["file_reed"]', "role 'tester' names an unknown tool 'file_reed': did you mean"),
         ("[roles.tester\nx = 1", ".loom.toml"),

@@ -173,3 +173,16 @@ async def test_a_sandboxed_command_cannot_rewrite_the_git_file(repo: Path) -> No
     before = (ws.path / ".git").read_text()
     out = await shell({"command": "echo gitdir: /tmp/evil > .git"}, ctx)
     assert "Read-only file system" in out and (ws.path / ".git").read_text() == before
+
+
+def test_a_workspace_a_run_holds_is_not_merged_until_the_run_releases_it(repo: Path) -> None:
+    ws = Workspace.create(repo, "s-held")
+    ws.hold()  # what a swarm run does while its agents work (outcome approvals may still be pending)
+    edit(ws, "app.py", "def greet():\n    return 'held'\n")
+    before = user_state(repo)
+    with pytest.raises(WorkspaceError, match=r"session s-held is still running .* merge once it has ended"):
+        Workspace.open(repo, "s-held").merge()
+    assert user_state(repo) == before
+    ws.release()
+    Workspace.open(repo, "s-held").merge()
+    assert (repo / "app.py").read_text().endswith("'held'\n")
