@@ -448,7 +448,11 @@ class Process:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending_calls.add(fut)
         try:
-            await self.send(Call(request, fut))
+            call = Call(request, fut)
+            if self._mailbox.full():
+                await self._mailbox.put(call)  # bounded and full: wait for room
+            else:
+                self._mailbox.put_nowait(call)
             async with asyncio.timeout(timeout) as scope:
                 return await fut
         except TimeoutError:

@@ -150,12 +150,21 @@ class _SupervisorBase:
         """Start as a top-level process; returns once the initial children are started."""
         if self._process is not None and self._process.alive:
             raise RuntimeError(f"{self!r} is already running")
-        self._ready = asyncio.get_running_loop().create_future()
+        ready = self._ready = asyncio.get_running_loop().create_future()
         proc = Process(self._body, name=self.name, trap_exit=True).start()
         assert proc._done is not None
-        await asyncio.wait([self._ready, proc._done], return_when=asyncio.FIRST_COMPLETED)
-        if not self._ready.done():
-            raise RuntimeError(f"{self!r} failed to start: {proc.exit_reason!r}")
+
+        def ended(_: object) -> None:  # the body ended before it was ready
+            if not ready.done():
+                ready.set_exception(RuntimeError(f"{self!r} failed to start: {proc.exit_reason!r}"))
+
+        # A callback, not asyncio.wait() on both futures: that costs a waiter, a set and two callbacks per
+        # start (a swarm starts a supervisor per task, a hundred at once).
+        proc._done.add_done_callback(ended)
+        try:
+            await ready
+        finally:
+            proc._done.remove_done_callback(ended)
         return self
 
     def child_spec(self, id: Hashable | None = None, *, restart: RestartType = "permanent") -> ChildSpec:

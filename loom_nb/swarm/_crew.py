@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,14 +76,14 @@ class _Costs:
         self.unpriced: set[str] = set()
 
     def __call__(self, event: Any) -> None:
-        if isinstance(event, LLMCall):
+        if type(event) is LLMCall:  # events are final classes: an identity check, not isinstance's walk
             if event.cost_usd is None:
                 if event.error is None:
                     self.unpriced.add(event.agent)
             else:
                 self.by_agent[event.agent] = self.by_agent.get(event.agent, 0.0) + event.cost_usd
 
-    def of(self, agents: list[str]) -> float | None:
+    def of(self, agents: Sequence[str]) -> float | None:
         if any(a in self.unpriced for a in agents):
             return None
         return sum(self.by_agent.get(a, 0.0) for a in agents)
@@ -116,6 +116,8 @@ class Crew:
         self._unsubscribe = swarm.bus.subscribe(self._on_event)
         self._names: dict[str, int] = {}
         self._agent_of: dict[str, str] = {}
+        self._agents_on: dict[str, list[str]] = {}
+        """task id -> the agents that worked on it (a status adds up their costs without a scan of every agent)."""
         self._role_budgets: dict[str, Budget] = {}
         self._supervisors: list[DynamicSupervisor] = []
         self._catalog = tool_catalog()
@@ -131,13 +133,18 @@ class Crew:
     # events --------------------------------------------------------------------------------
 
     def _on_event(self, event: Any) -> None:
-        self.costs(event)
-        if isinstance(event, BudgetWarning) and self.post is not None and event.session_id == self.swarm.session_id:
+        kind = type(event)
+        if kind is LLMCall:
+            self.costs(event)
+            return
+        if kind is not BudgetWarning and kind is not TestRun:  # every other event: nothing to do
+            return
+        if kind is BudgetWarning and self.post is not None and event.session_id == self.swarm.session_id:
             said = f"urgent: {event.message}. Finish your task with what you have and call complete_task."
             loop = self.swarm._loop
             if loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(self._tell_everyone, said)
-        if isinstance(event, TestRun):
+        if kind is TestRun:
             for r in self.results.values():
                 if r.agent == event.agent and (not event.task or event.task == r.task.id):
                     r.tests.append(event)
@@ -150,8 +157,7 @@ class Crew:
             kw.setdefault("decisions", c.decisions)
             kw.setdefault("tests", c.test_results)
             kw.setdefault("open_questions", c.open_questions)
-        agents = [n for n, t in self._agent_of.items() if t == result.task.id]
-        result.cost_usd = self.costs.of(agents)
+        result.cost_usd = self.costs.of(self._agents_on.get(result.task.id, ()))
         self.swarm.bus.emit(
             TaskStatus(
                 session_id=self.swarm.session_id,
@@ -302,6 +308,7 @@ class Crew:
         name = self._name(role.name)
         result.agent = name
         self._agent_of[name] = task.id
+        self._agents_on.setdefault(task.id, []).append(name)
         result.started = time.time()
         self._status(result, "running")
         loop = asyncio.get_running_loop()

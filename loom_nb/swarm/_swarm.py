@@ -86,9 +86,11 @@ class _Meter:
         self.unpriced = 0
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, LLMCall) and event.error is not None and event.cost_usd is not None:
+        if type(event) is not LLMCall:  # every event passes here: one identity check for the others
+            return
+        if event.error is not None and event.cost_usd is not None:
             self.cost += event.cost_usd  # a call abandoned in flight, charged at its reserved worst case
-        elif isinstance(event, LLMCall) and event.error is None:
+        elif event.error is None:
             self.usage = self.usage + Usage(
                 input_tokens=event.input_tokens,
                 output_tokens=event.output_tokens,
@@ -109,10 +111,11 @@ class _OpenAgents:
         self._known: set[str] = set()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, AgentSpawned):
+        kind = type(event)
+        if kind is AgentSpawned:
             self._known.add(event.agent)
             self.open[event.agent] = 0
-        elif isinstance(event, AgentStatus) and event.agent in self._known:
+        elif kind is AgentStatus and event.agent in self._known:
             if event.status in ENDED_STATUSES:
                 self.open.pop(event.agent, None)
             else:  # an agent that ended a turn and goes on (the lead, idle between plan and answer) is open again
@@ -291,7 +294,7 @@ class Swarm:
         return tuple(models.values())
 
     def _note_warning(self, event: Event) -> None:
-        if isinstance(event, BudgetWarning) and event.session_id == self.session_id:
+        if type(event) is BudgetWarning and event.session_id == self.session_id:
             self.budget_warning = event
 
     @property

@@ -248,3 +248,16 @@ async def test_start_child_with_a_taken_name_fails_cleanly():
     assert (await dyn.count_children())["specs"] == 1
     assert j.starts.empty()
     await dyn.stop()
+
+
+async def test_a_supervisor_whose_children_cannot_start_says_so_and_leaves_nothing_running():
+    registry = Registry()
+    holder = Process(lambda proc: asyncio.Event().wait()).start()
+    registry.register("taken", holder)
+    sup = Supervisor([ChildSpec(id="a", start=lambda proc: asyncio.Event().wait(), name="taken")], registry=registry)
+    with pytest.raises(RuntimeError, match="failed to start"):
+        await sup.start()
+    assert not sup.process.alive  # its body ended: the start's error says why, nothing waits on it
+    assert registry.lookup("taken") is holder
+    holder.kill()
+    await holder.join()

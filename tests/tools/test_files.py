@@ -19,6 +19,37 @@ async def test_file_read_caps_large_files_with_a_marker(ctx):
         await file_read({"path": "long.txt", "limit": 5000}, ctx)
 
 
+async def test_file_read_reads_small_files_inline_and_large_ones_on_a_thread(ctx):
+    """A small file is read on the loop (no thread hop); one past INLINE_READ_BYTES, or one that grew past it
+    after its stat, on a thread: the same lines either way."""
+    import threading
+
+    from loom_nb.tools import _files
+
+    big = ctx.scope.root / "big.txt"
+    big.write_text("".join(f"line {i} " + "x" * 60 + "\n" for i in range(1, 2001)))
+    assert big.stat().st_size > _files.INLINE_READ_BYTES
+    threads: list[str] = []
+    original = _files._read_lines
+
+    def spy(*args: object) -> object:
+        threads.append(threading.current_thread().name)
+        return original(*args)  # type: ignore[arg-type]
+
+    _files._read_lines = spy  # type: ignore[assignment]
+    try:
+        small = await file_read({"path": "src/pkg/core.py", "limit": 1}, ctx)
+        large = await file_read({"path": "big.txt", "offset": 1999, "limit": 2}, ctx)
+    finally:
+        _files._read_lines = original
+    assert threads[0] == threading.current_thread().name  # inline, on the loop's thread
+    assert threads[1] != threading.current_thread().name  # too big: a worker thread
+    assert small.splitlines()[0] == "src/pkg/core.py (lines 1-1 of 5)"
+    assert large.splitlines()[1:] == ["  1999\tline 1999 " + "x" * 60, "  2000\tline 2000 " + "x" * 60]
+    with pytest.raises(_files._TooBig):  # grown past the limit between the stat and the open
+        original(str(big), 1, 1, _files.INLINE_READ_BYTES)
+
+
 async def test_file_read_errors_are_clear(ctx):
     with pytest.raises(ToolError, match="binary"):
         await file_read({"path": "blob.bin"}, ctx)
