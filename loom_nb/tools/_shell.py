@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,6 +85,9 @@ def _argv(command: str, cwd: str, sandbox: bool, writable: Sequence[str] = ()) -
         return inner
     return [
         "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+        # what the private /tmp would hide that commands need: the Python running loom (a venv made under
+        # /tmp, as a CI clone may be), read-only
+        *(arg for path in _python_under_tmp() for arg in ("--ro-bind", path, path)),
         "--bind", cwd, cwd,
         *(arg for path in writable for arg in ("--bind", path, path)),  # after /tmp's tmpfs: seen through it
         # the worktree's .git file says which repository is ours: commands may not rewrite it
@@ -91,6 +95,20 @@ def _argv(command: str, cwd: str, sandbox: bool, writable: Sequence[str] = ()) -
         "--unshare-net", "--unshare-ipc", "--unshare-pid", "--die-with-parent",
         "--chdir", cwd, *inner,
     ]  # fmt: skip
+
+
+@functools.cache
+def _python_under_tmp() -> tuple[str, ...]:
+    """The interpreter's prefixes and import paths that lie under /tmp (outermost only): the sandbox's
+    private /tmp would hide them, and `python -m pytest` in a worktree needs them."""
+    found: list[str] = []
+    for entry in sorted({sys.prefix, sys.exec_prefix, sys.base_prefix, *sys.path}):
+        if not entry or not os.path.isdir(entry):
+            continue
+        real = os.path.realpath(entry)
+        if (real + os.sep).startswith("/tmp/") and not any((real + os.sep).startswith(f + os.sep) for f in found):
+            found = [f for f in found if not (f + os.sep).startswith(real + os.sep)] + [real]
+    return tuple(sorted(found))
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

@@ -131,3 +131,25 @@ async def test_refused_without_a_workspace(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="no workspace"):
         await shell({"command": "touch x"}, ToolContext(scope=Scope(tmp_path), project=tmp_path))
     assert not (tmp_path / "x").exists()
+
+
+async def test_the_sandbox_shows_a_python_installed_under_tmp(
+    ctx: ToolContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI clone under /tmp has its venv there; the sandbox's private /tmp must not hide it (read-only)."""
+    from loom_nb.tools import _shell
+
+    assert str(tmp_path).startswith("/tmp/"), "pytest's tmp_path is under /tmp on this machine"
+    venv = tmp_path / "venv-under-tmp"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "marker").write_text("here\n")
+    monkeypatch.setattr("sys.prefix", str(venv))
+    _shell._python_under_tmp.cache_clear()
+    try:
+        assert str(venv) in _shell._python_under_tmp()
+        out = await shell({"command": f"cat {venv}/bin/marker; touch {venv}/bin/written || echo refused"}, ctx)
+    finally:
+        _shell._python_under_tmp.cache_clear()
+    assert "here" in out  # seen in the sandbox (and outside one)
+    if sandbox_status().available:  # read-only in it
+        assert "refused" in out and not (venv / "bin" / "written").exists()
