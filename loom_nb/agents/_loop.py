@@ -227,8 +227,9 @@ class Agent:
                     )
                 self._status("executing", iteration, tool=", ".join(c.name for c in calls))
                 self._tool_tasks = [asyncio.ensure_future(self._interruptible(c)) for c in calls]
-                try:
-                    results = await asyncio.gather(*self._tool_tasks)
+                try:  # one call (the common case) is awaited as it is: a gather costs a future and callbacks
+                    tasks = self._tool_tasks
+                    results = [await tasks[0]] if len(tasks) == 1 else await asyncio.gather(*tasks)
                 finally:
                     self._tool_tasks = []
                 tool_calls += len(calls)

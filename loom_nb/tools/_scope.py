@@ -136,6 +136,12 @@ class Scope:
         if "\x00" in path:
             raise ScopeError("the path contains a NUL byte; refused")
         text = path.strip() or "."
+        fast = self._below_root(text)
+        if fast is not None:
+            found, mode = fast
+            if must_exist and mode is not None and (kind := _kind(mode)) is not None:
+                raise ToolError(f"{show_path(path)} is {kind}; tools read regular files and directories only")
+            return found
         candidate = expand(text)
         if not candidate.is_absolute():
             candidate = self.root / candidate
@@ -158,6 +164,26 @@ class Scope:
         if kind is not None:
             raise ToolError(f"{show_path(path)} is {kind}; tools read regular files and directories only")
         return resolved
+
+    def _below_root(self, text: str) -> tuple[Path, int | None] | None:
+        """The common case without resolving the root again: a plain relative path whose every component
+        exists and none is a symlink is the root joined with it (one lstat per component). Anything
+        else (a link, a missing name, `..`, `~`, an absolute path) takes the full resolution."""
+        if text.startswith(("/", "~")) or "\\" in text:
+            return None
+        parts = [part for part in text.split("/") if part not in ("", ".")]
+        if ".." in parts:
+            return None
+        current, mode = str(self.root), None
+        for part in parts:
+            current = current + os.sep + part
+            try:
+                mode = os.lstat(current).st_mode
+            except (OSError, ValueError):
+                return None
+            if stat.S_ISLNK(mode):
+                return None
+        return (Path(current) if parts else self.root), mode
 
     def relative(self, path: Path) -> str:
         rel = path.relative_to(self.root).as_posix()
