@@ -206,6 +206,7 @@ class Swarm:
         self.results: dict[str, TaskResult] = {}
         self.workspace: Any = None
         self.store: Any = None
+        self._planned_roles: set[str] | None = None
         """The graph file the run records to (its earlier runs give the estimate's priors)."""
         self.budget_usd = budget_usd
         self.token_budget = token_budget
@@ -270,8 +271,11 @@ class Swarm:
 
     @property
     def may_run_commands(self) -> bool:
-        """Whether any role of this run may run commands (the live view says then if no OS sandbox holds them)."""
-        return any(t in ("shell", "run_tests") for role in self.book for t in role.tools)
+        """Whether a role of this run may run commands (the live view says then if no OS sandbox holds
+        them): of its plan's roles once there is a plan, of every role it could use before."""
+        names = self._planned_roles
+        roles = [self.book.get(n) for n in names if n in self.book] if names is not None else list(self.book)
+        return any(t in ("shell", "run_tests") for role in roles for t in role.tools)
 
     def model_for(self, role: Role) -> Model:
         """The model of a role's agents: a tier of the run's (strong, default, weak) or its own."""
@@ -459,6 +463,7 @@ class Swarm:
         """Record the plan with its expected cost (per-role priors from earlier runs when there are any)."""
         from ._estimate import estimate
 
+        self._planned_roles = {t.role for t in tasks}
         guess = await asyncio.to_thread(estimate, tasks, self)
         self.estimate_usd = guess.usd
         self.bus.emit(
@@ -494,6 +499,7 @@ class Swarm:
             if revised is None:
                 return None
             revision += 1
+            self._planned_roles = (self._planned_roles or set()) | {t.role for t in revised}
             self.bus.emit(
                 PlanMade(
                     session_id=self.session_id,

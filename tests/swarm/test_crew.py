@@ -580,3 +580,23 @@ async def test_a_stopped_run_leaves_no_task_pending(project):
         ("t2", "cancelled"),
         ("t3", "cancelled"),
     ]
+
+
+async def test_commands_are_expected_only_from_a_plan_whose_roles_run_them(tmp_path):
+    """The live view warns of unconfined commands (no OS sandbox) by this: a research plan runs none."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    research = Swarm("Where is x set in this code?", project=tmp_path, model="offline", weak="offline", record=False)
+    assert research.may_run_commands  # before a plan, any role it could use
+    assert (await research.run()).status == "done"
+    assert not research.may_run_commands  # its plan had researchers only
+    team = Swarm(
+        "x",
+        project=tmp_path,
+        model="offline",
+        weak="offline",
+        record=False,
+        plan=[Task(id="t1", role="tester", prompt="run the tests")],
+        approve="deny",
+    )
+    await team.run()
+    assert team.may_run_commands
