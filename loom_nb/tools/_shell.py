@@ -106,7 +106,8 @@ def _python_under_tmp() -> tuple[str, ...]:
         if not entry or not os.path.isdir(entry):
             continue
         real = os.path.realpath(entry)
-        if (real + os.sep).startswith("/tmp/") and not any((real + os.sep).startswith(f + os.sep) for f in found):
+        # below /tmp only: '/tmp' itself (on sys.path when python -m ran there) would show the host's /tmp
+        if real.startswith("/tmp/") and not any((real + os.sep).startswith(f + os.sep) for f in found):
             found = [f for f in found if not (f + os.sep).startswith(real + os.sep)] + [real]
     return tuple(sorted(found))
 

@@ -153,3 +153,26 @@ async def test_the_sandbox_shows_a_python_installed_under_tmp(
     assert "here" in out  # seen in the sandbox (and outside one)
     if sandbox_status().available:  # read-only in it
         assert "refused" in out and not (venv / "bin" / "written").exists()
+
+
+async def test_a_python_path_entry_of_tmp_itself_keeps_the_sandbox_tmp_private(
+    ctx: ToolContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel started with `python -m` in /tmp has '/tmp' on sys.path: binding that would show the host's
+    whole /tmp to commands (other runs' files) and make the sandbox's /tmp read-only (pytest's tmp_path)."""
+    from loom_nb.tools import _shell
+
+    secret = tmp_path / "other-run-secret.txt"
+    secret.write_text("not for the sandbox\n")
+    monkeypatch.setattr("sys.path", ["/tmp", *__import__("sys").path])
+    _shell._python_under_tmp.cache_clear()
+    try:
+        assert "/tmp" not in _shell._python_under_tmp()
+        out = await shell(
+            {"command": f"cat {secret} 2>/dev/null || echo hidden; echo x > /tmp/probe && echo writable"}, ctx
+        )
+    finally:
+        _shell._python_under_tmp.cache_clear()
+    assert sandbox_status().available, "bubblewrap is installed on this machine"
+    assert "hidden" in out and "not for the sandbox" not in out
+    assert "writable" in out
