@@ -22,7 +22,7 @@ from ..agents._sub_agent import Findings, research
 from ..events import BudgetWarning, LLMCall, TaskStatus, TestRun
 from ..models._budget import Budget, BudgetReached
 from ..runtime import ChildSpec, DynamicSupervisor, Process
-from ..tools import Scope, ToolContext
+from ..tools import Scope, ToolContext, ToolError
 from ._mail import render
 from ._plan import Scheduler, Task
 from ._roles import Role, RoleBook, tool_catalog
@@ -510,10 +510,13 @@ class Crew:
             if letter is None:
                 return
             reply = await agent.run(render([letter]), resume=True)
-            if letter.kind == "ask":
-                self.post.send(
-                    name, letter.sender, reply.text.strip() or "(no answer)", kind="reply", reply_to=letter.id
-                )
+            if letter.kind == "ask" and not self.post.answered(letter.id):  # not with send_message in its turn
+                try:
+                    self.post.send(
+                        name, letter.sender, reply.text.strip() or "(no answer)", kind="reply", reply_to=letter.id
+                    )
+                except ToolError:  # the asker ended meanwhile: nobody to answer, and no crash of this agent
+                    pass
 
 
 def _within(path: Path, root: Path) -> bool:

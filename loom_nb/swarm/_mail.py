@@ -164,6 +164,8 @@ class PostOffice:
         self._asks: dict[str, _Ask] = {}
         self._sent: set[str] = set()
         """Every letter's id: what a reply_to may name."""
+        self._answered: set[str] = set()
+        """The ids some letter has replied to."""
         self._ids = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -230,6 +232,11 @@ class PostOffice:
             self.close(name, "done" if down.reason == "normal" else str(down.reason))
         # a crash leaves the name open: its supervisor restarts it (or the swarm closes it)
 
+    def answered(self, letter_id: str) -> bool:
+        """Whether some letter replied to `letter_id` already (an agent that answered an ask with
+        send_message needs no second answer from its turn's text)."""
+        return letter_id in self._answered
+
     def live(self) -> list[str]:
         """The names letters can go to now, in the order they were opened (an agent waiting for its
         restart is among them: its letters are held for it)."""
@@ -268,6 +275,8 @@ class PostOffice:
         box = self._box_for(to)
         ask = self._answering(sender, to, reply_to) if reply_to else None
         letter = self._letter(sender, to, text, kind=kind, urgent=urgent, reply_to=reply_to, task=task)
+        if reply_to:
+            self._answered.add(reply_to)
         if ask is not None:
             ask.future.set_result(letter)  # the asker's ask() returns it; its mailbox does not get it twice
         else:

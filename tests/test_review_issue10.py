@@ -1,0 +1,57 @@
+"""Bugs found in a second reading of issue 10 (the specialist swarm), each with the test that showed it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from loom_nb.events import EventLog
+from loom_nb.models import tool_call
+from tests.gitrepo import git_project
+from tests.swarm.test_crew import Step, Team, swarm_of, task
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return git_project(tmp_path / "p", {"a.py": "x = 1\n", "tests/test_a.py": "def test_a():\n    assert True\n"})
+
+
+def _ask_id(messages: list) -> str:
+    found = re.findall(r"--- (m\d+) · ask from ", messages[-1].text)
+    assert found, messages[-1].text
+    return found[-1]
+
+
+async def test_an_ask_answered_with_send_message_is_not_answered_a_second_time(project: Path) -> None:
+    """The rendered ask tells the model to answer with send_message(reply_to=...). A specialist woken by
+    it that does so must not have its turn's text sent as a second reply: the asker would get a stray
+    letter (and, idle, a whole extra model turn to read it)."""
+
+    def architect(turn: int, messages: list) -> Step:
+        if turn == 0:
+            return tool_call("complete_task", summary="use a dict")
+        if turn == 1:
+            return "done"
+        if turn == 2:
+            return tool_call("send_message", to="reviewer-1", text="a dict, keyed by name", reply_to=_ask_id(messages))
+        return "answered reviewer-1"
+
+    def reviewer(turn: int, messages: list) -> Step:
+        if turn == 0:
+            return tool_call("ask", to="architect-1", question="dict or list?", timeout_s=30)
+        if turn == 1:
+            return tool_call("complete_task", summary="reviewed")
+        return "done"
+
+    team = Team(
+        [task("t1", "architect"), {**task("t2", "reviewer"), "deps": ["t1"]}], {"t1": architect, "t2": reviewer}
+    )
+    swarm = swarm_of(team, project)
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    assert result.status == "done", result.error
+    [ask] = [e for e in log.of_kind("message_sent") if e.message_kind == "ask"]
+    replies = [e.text for e in log.of_kind("message_sent") if e.reply_to == ask.message_id]
+    assert replies == ["a dict, keyed by name"]
