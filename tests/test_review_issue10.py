@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,57 @@ async def test_an_ask_answered_with_send_message_is_not_answered_a_second_time(p
     [ask] = [e for e in log.of_kind("message_sent") if e.message_kind == "ask"]
     replies = [e.text for e in log.of_kind("message_sent") if e.reply_to == ask.message_id]
     assert replies == ["a dict, keyed by name"]
+
+
+async def test_a_denied_outcome_that_a_later_allowed_task_built_on_leaves_no_revert_half_done(project: Path) -> None:
+    """approve-outcomes: t2 rewrote the line t1 wrote; the human allows t2 and denies t1. Reverting t1's
+    commit alone conflicts: the run must not fail with the worktree left mid-revert (conflict markers in
+    a.py, a revert in progress that breaks the next merge)."""
+    import asyncio
+    import threading
+
+    def writer(content: str) -> Any:
+        def act(turn: int, messages: list) -> Step:
+            if turn == 0:
+                return tool_call("file_write", path="a.py", content=content)
+            if turn == 1:
+                return tool_call("complete_task", summary=f"wrote {content.strip()}", files_changed=["a.py"])
+            return "done"
+
+        return act
+
+    team = Team(
+        [task("t1", "implementer"), {**task("t2", "implementer"), "deps": ["t1"]}],
+        {"t1": writer("x = 2\n"), "t2": writer("x = 3\n")},
+    )
+    swarm = swarm_of(team, project, approve_outcomes=True)
+    log = EventLog(swarm.bus)
+    queue = swarm.gate.queue
+    both = threading.Event()
+    queue.subscribe(lambda request, answer: both.set() if answer is None and len(queue.pending()) == 2 else None)
+
+    def human() -> None:
+        if both.wait(30):
+            for request in queue.pending():
+                queue.answer(request.id, "deny" if request.arguments["task"] == "t1" else "allow")
+
+    thread = threading.Thread(target=human)
+    thread.start()
+    try:
+        result = await asyncio.wait_for(swarm.run(), 60)
+    finally:
+        both.set()
+        thread.join(30)
+    ws = swarm.workspace
+    assert "<<<<<<<" not in (ws.path / "a.py").read_text()
+    assert git_ok(ws.path, "rev-parse", "-q", "--verify", "REVERT_HEAD") is False
+    assert result.status == "done", result.error
+    assert (ws.path / "a.py").read_text() == "x = 3\n" and result.reverted == ()
+    [warning] = [e for e in log.of_kind("warning") if e.code == "revert_failed"]
+    assert "t1 was not reverted" in warning.message and "%loom undo" in warning.message
+
+
+def git_ok(cwd: Path, *args: str) -> bool:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True).returncode == 0

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from ..events import Warning
 from ..permissions import ApprovalRequest
 from ..permissions._policy import Decision
+from ..workspace import WorkspaceError
 from ._crew import TaskResult
 
 if TYPE_CHECKING:
@@ -87,8 +89,17 @@ async def review_outcomes(swarm: Swarm, results: list[TaskResult]) -> list[str]:
             answer = await pending
             r.outcome = answer.action
             if answer.action != "allow":
-                await asyncio.to_thread(_revert, ws, mine)
-                reverted += [c.sha for c in mine]
+                try:
+                    reverted += await asyncio.to_thread(_revert, ws, mine)
+                except WorkspaceError as exc:  # its lines were changed again later: kept, and said so
+                    swarm.bus.emit(
+                        Warning(
+                            session_id=swarm.session_id,
+                            agent="",
+                            code="revert_failed",
+                            message=f"the denied outcome of {r.task.id} was not reverted: {exc}",
+                        )
+                    )
     finally:
         for _, _, pending in asks:  # a stop: what still waits is denied, nothing is left behind
             pending.cancel()
@@ -100,6 +111,17 @@ def _diff_of(ws: Any, commits: list[Any]) -> str:
     return ws.show([c.sha for c in commits])
 
 
-def _revert(ws: Any, commits: list[Any]) -> None:
-    for c in reversed(commits):
-        ws.revert(c.sha)
+def _revert(ws: Any, commits: list[Any]) -> list[str]:
+    """The task's commits reverted, newest first; on a conflict the ones already reverted are undone too
+    (all or nothing: half of a task's outcome is no outcome anyone approved) and WorkspaceError raised."""
+    done: list[str] = []
+    head = ws._git("rev-parse", "HEAD").stdout.strip()
+    try:
+        for c in reversed(commits):
+            ws.revert(c.sha)
+            done.append(c.sha)
+    except WorkspaceError:
+        if done:
+            ws._git("reset", "--hard", head)
+        raise
+    return [c.sha for c in commits]

@@ -385,7 +385,14 @@ class Workspace:
         """Revert one commit of the session as a new commit (by loom-nb)."""
         self.wait_ready()
         env = {**_LOOM_COMMITTER, "GIT_AUTHOR_NAME": "loom-nb", "GIT_AUTHOR_EMAIL": "loom-nb@loom-nb.invalid"}
-        self._git("revert", "--no-edit", sha, env=env)
+        try:
+            self._git("revert", "--no-edit", sha, env=env)
+        except GitError:  # a later commit changed the same lines: never leave conflict markers behind
+            self._git("revert", "--abort", check=False)
+            raise WorkspaceError(
+                f"commit {sha[:10]} cannot be reverted alone (a later commit of the session changed the same "
+                f"lines); nothing was changed: undo the whole session (%loom undo) or discard it"
+            ) from None
 
     def show(self, shas: list[str]) -> str:
         """The commits' own diffs, one after another (what a task changed)."""
