@@ -110,3 +110,29 @@ def git_ok(cwd: Path, *args: str) -> bool:
     import subprocess
 
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True).returncode == 0
+
+
+async def test_a_revised_task_waiting_on_a_task_that_failed_ends_skipped_not_pending_forever(project: Path) -> None:
+    """The lead's revision may add a task that waits on one that already failed (check_plan accepts any
+    known id): the scheduler skips it at once, and the crew must say so (a TaskStatus, a result that
+    is not left 'pending' after the run has ended)."""
+    import json
+
+    from tests.swarm.test_crew import crashes
+
+    def revise(prompt: str) -> str:
+        if prompt.startswith("Task t1 "):
+            return json.dumps({"tasks": [{"id": "t3", "role": "reviewer", "prompt": "review t1", "deps": ["t1"]}]})
+        return "KEEP"
+
+    team = Team(
+        [task("t1", "implementer", "edit a.py"), task("t2", "reviewer")],
+        {"t1": crashes(99, lambda turn, messages: "never"), "t2": lambda turn, m: "x", "t3": lambda turn, m: "x"},
+        revise=revise,
+    )
+    swarm = swarm_of(team, project, max_agents=1)
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    statuses = {r.task.id: r.status for r in result.tasks}
+    assert statuses["t1"] == "failed" and statuses["t3"] == "skipped", statuses
+    assert ("t3", "skipped") in {(e.task, e.status) for e in log.of_kind("task_status")}

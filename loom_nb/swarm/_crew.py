@@ -238,6 +238,15 @@ class Crew:
         for t in tasks:
             if t.id not in self.results or self.results[t.id].status == "pending":
                 self.results[t.id] = TaskResult(task=t)
+        for t in tasks:  # waiting on a task that has failed already: the scheduler skipped it at once
+            r = self.results[t.id]
+            if r.status == "pending" and self.scheduler.state.get(t.id) == "skipped":
+                ended = [
+                    d.task for d in t.deps if self.scheduler.state.get(d.task) in ("failed", "cancelled", "skipped")
+                ]
+                r.status = "skipped"
+                r.error = f"waited on {', '.join(ended) or 'a task'}, which had ended without being done"
+                self._status(r, "skipped")
 
     async def close(self) -> None:
         """End every specialist (the run is over): their processes stop, their mailboxes close."""
