@@ -136,3 +136,44 @@ async def test_a_revised_task_waiting_on_a_task_that_failed_ends_skipped_not_pen
     statuses = {r.task.id: r.status for r in result.tasks}
     assert statuses["t1"] == "failed" and statuses["t3"] == "skipped", statuses
     assert ("t3", "skipped") in {(e.task, e.status) for e in log.of_kind("task_status")}
+
+
+async def test_a_letter_read_in_a_turn_that_crashed_reaches_the_restarted_specialist(project: Path) -> None:
+    """A letter drained into a turn whose model call crashes is gone from the mailbox; the restarted
+    incarnation starts a new conversation. It must still read the letter (a tester's failures, a
+    lead's correction), as it reads the ones its predecessor left unread."""
+    letter = "use the dict in a.py, not a list"
+    crashed = False
+    after_crash: list[bool] = []
+
+    def implementer(turn: int, messages: list) -> Step:
+        nonlocal crashed
+        seen = any(letter in m.text for m in messages)
+        if crashed:
+            after_crash.append(seen)
+            if seen or turn >= 30:
+                return tool_call("complete_task", summary="done") if turn < 40 else "done"
+            return tool_call("file_read", path="a.py")
+        if seen:
+            crashed = True
+            raise RuntimeError("the model call failed")
+        if turn >= 30:
+            return tool_call("complete_task", summary="never got it")
+        return tool_call("file_read", path="a.py")
+
+    def reviewer(turn: int, messages: list) -> Step:
+        if turn == 0:
+            return tool_call("send_message", to="implementer-1", text=letter)
+        if turn == 1:
+            return tool_call("complete_task", summary="told it")
+        return "done"
+
+    team = Team(
+        [task("t1", "implementer", "edit a.py"), task("t2", "reviewer")],
+        {"t1": implementer, "t2": reviewer},
+        latency=0.01,
+    )
+    result = await swarm_of(team, project).run()
+    assert result.status == "done", result.error
+    assert crashed, "the letter reached the first incarnation"
+    assert any(after_crash), "the restarted implementer never read the letter its crashed turn had taken"

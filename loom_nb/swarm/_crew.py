@@ -119,6 +119,9 @@ class Crew:
         self._agents_on: dict[str, list[str]] = {}
         """task id -> the agents that worked on it (a status adds up their costs without a scan of every agent)."""
         self._role_budgets: dict[str, Budget] = {}
+        self._read: dict[str, list[Any]] = {}
+        """agent name -> the letters its current conversation holds: a crash loses that conversation, so
+        the restarted incarnation reads them again first (the mailbox no longer has them)."""
         self._supervisors: list[DynamicSupervisor] = []
         self._catalog = tool_catalog()
         self.scheduler: Scheduler | None = None
@@ -452,7 +455,7 @@ class Crew:
             role_version=role.version,
             task=task.id,
             who_has=who_has,
-            inbox=(lambda: _letters(post, name)) if post is not None else None,
+            inbox=self._inbox(name, restart) if post is not None else None,
             context=ToolContext(
                 scope=scope,
                 # in the workspace, paths (and citations) are relative to its root, which mirrors the project's
@@ -512,12 +515,28 @@ class Crew:
             )
         result.completion = desk.completion
 
+    def _inbox(self, name: str, restart: bool) -> Callable[[], str]:
+        """What arrived for `name` since its last turn, rendered for the model ("" when nothing); a
+        restarted incarnation first gets the letters its crashed predecessor had read."""
+        read = self._read.setdefault(name, [])
+        carried = list(read) if restart else []
+        read.clear()
+
+        def inbox() -> str:
+            letters = [*carried, *self.post.drain(name)]
+            carried.clear()
+            read.extend(letters)
+            return render(letters) if letters else ""
+
+        return inbox
+
     async def _answer_letters(self, agent: Agent, name: str) -> None:
         """After its task, a specialist stays reachable: each letter is a turn; an ask gets its text back."""
         while True:
             letter = await self.post.next(name)
             if letter is None:
                 return
+            self._read.setdefault(name, []).append(letter)
             reply = await agent.run(render([letter]), resume=True)
             if letter.kind == "ask" and not self.post.answered(letter.id):  # not with send_message in its turn
                 try:
@@ -546,9 +565,3 @@ def _in_repository(findings: Findings, ws: Any) -> Findings:
         return findings
     evidence = tuple(replace(e, path=e.path.removeprefix(prefix)) for e in findings.evidence)
     return replace(findings, text=findings.text.replace(prefix, ""), evidence=evidence)
-
-
-def _letters(post: Any, name: str) -> str:
-    """What arrived for `name` since its last turn, rendered for the model ("" when nothing)."""
-    letters = post.drain(name)
-    return render(letters) if letters else ""
