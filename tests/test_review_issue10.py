@@ -177,3 +177,14 @@ async def test_a_letter_read_in_a_turn_that_crashed_reaches_the_restarted_specia
     assert result.status == "done", result.error
     assert crashed, "the letter reached the first incarnation"
     assert any(after_crash), "the restarted implementer never read the letter its crashed turn had taken"
+
+
+@pytest.mark.parametrize("kw", [{"role_budgets": {"implementer": float("nan")}}, {"task_budget_usd": float("nan")}])
+def test_a_nan_budget_of_a_role_or_task_is_refused_before_the_run(project: Path, kw: dict) -> None:
+    """`--role-budget implementer=nan` passed the `<= 0` check and failed every task of the role mid-run
+    (Budget refuses it only when the task starts): refused up front, like the run's own budget."""
+    from loom_nb.models import ScriptedModel
+    from loom_nb.swarm import Swarm
+
+    with pytest.raises(ValueError, match="must be > 0"):
+        Swarm("change", project=project, model=ScriptedModel(["x"]), weak=ScriptedModel(["x"]), record=False, **kw)

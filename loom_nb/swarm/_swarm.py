@@ -161,9 +161,9 @@ class Swarm:
             raise ValueError(f"max_agents must be >= 1; got {max_agents}")
         if max_tasks < 1:
             raise ValueError(f"max_tasks must be >= 1; got {max_tasks}")
-        if budget_usd is not None and budget_usd <= 0:
+        if budget_usd is not None and not budget_usd > 0:
             raise ValueError(f"budget_usd must be > 0 (or None for no budget); got {budget_usd}")
-        if token_budget is not None and token_budget <= 0:
+        if token_budget is not None and not token_budget > 0:
             raise ValueError(f"token_budget must be > 0 (or None for no budget); got {token_budget}")
         self.intent = intent.strip()
         self.root, self.scope_dir = _resolve_scope(project, scope)
@@ -189,10 +189,10 @@ class Swarm:
         for name, cap in (role_budgets or {}).items():
             self.book.get(name)  # an unknown role is an error now, with the roles named
             usd, tokens = cap if isinstance(cap, tuple) else (cap, None)
-            if (usd is not None and usd <= 0) or (tokens is not None and tokens <= 0):
+            if (usd is not None and not usd > 0) or (tokens is not None and not tokens > 0):  # NaN too
                 raise ValueError(f"the budget of role {name!r} must be > 0; got {cap!r}")
             self.role_budgets[name] = (usd, tokens)
-        if task_budget_usd is not None and task_budget_usd <= 0:
+        if task_budget_usd is not None and not task_budget_usd > 0:  # NaN too
             raise ValueError(f"task_budget_usd must be > 0 (or None); got {task_budget_usd}")
         self.task_budget_usd = task_budget_usd
         test = getattr(config, "test", None)
