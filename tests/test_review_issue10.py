@@ -188,3 +188,16 @@ def test_a_nan_budget_of_a_role_or_task_is_refused_before_the_run(project: Path,
 
     with pytest.raises(ValueError, match="must be > 0"):
         Swarm("change", project=project, model=ScriptedModel(["x"]), weak=ScriptedModel(["x"]), record=False, **kw)
+
+
+def test_a_task_id_or_role_name_with_a_trailing_newline_is_refused() -> None:
+    """`^...$` with re.match lets a final newline through: a model's task id "t1\\n" passed the check and
+    went into prompts ("Task t1\\n (reviewer): ...") and the plan's records."""
+    from loom_nb.swarm import Role, Task
+    from loom_nb.swarm._plan import PlanError, check_plan
+    from loom_nb.swarm._roles import RoleBook, RoleError
+
+    with pytest.raises(PlanError, match="must be 1-32 letters"):
+        check_plan([Task(id="t1\n", role="reviewer", prompt="look")], ["reviewer"], max_tasks=4)
+    with pytest.raises(RoleError, match="must be lower-case"):
+        RoleBook().define(Role(name="scout\n", description="looks", system_prompt="You look."))

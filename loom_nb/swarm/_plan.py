@@ -103,7 +103,7 @@ def check_plan(tasks: Sequence[Task], roles: Iterable[str], *, max_tasks: int) -
         problems.append(f"the plan has {len(tasks)} tasks; at most {max_tasks} are allowed: merge some")
     ids: set[str] = set()
     for t in tasks:
-        if not _ID.match(t.id):
+        if not isinstance(t.id, str) or not _ID.fullmatch(t.id):
             problems.append(f"task id {t.id!r} must be 1-32 letters, digits, '.', '_' or '-'")
         if t.id in ids:
             problems.append(f"task id {t.id!r} is used twice")

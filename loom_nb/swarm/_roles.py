@@ -103,7 +103,7 @@ def _optional_tools() -> tuple[Tool, ...]:
 def _check(role: Role) -> Role:
     """Refuse what cannot work, saying how to fix it."""
     where = f"role {role.name!r}"
-    if not isinstance(role.name, str) or not _NAME.match(role.name):
+    if not isinstance(role.name, str) or not _NAME.fullmatch(role.name):
         raise RoleError(
             f"role name {role.name!r} must be lower-case letters, digits, - or _ (at most 32), like 'security-reviewer'"
         )
