@@ -201,3 +201,20 @@ def test_a_task_id_or_role_name_with_a_trailing_newline_is_refused() -> None:
         check_plan([Task(id="t1\n", role="reviewer", prompt="look")], ["reviewer"], max_tasks=4)
     with pytest.raises(RoleError, match="must be lower-case"):
         RoleBook().define(Role(name="scout\n", description="looks", system_prompt="You look."))
+
+
+async def test_workspace_diff_of_a_path_in_a_sub_folder_scope_names_that_file(tmp_path: Path) -> None:
+    """A run scoped to src/ gives its readers (the reviewer) the worktree's src/ as their scope: a path they
+    name is relative to it, and the diff must be of src/a.py, not of the repository's a.py."""
+    from loom_nb.tools import Scope, ToolContext, workspace_diff
+    from loom_nb.workspace import Workspace
+
+    root = git_project(tmp_path / "p", {"a.py": "top = 1\n", "src/a.py": "inner = 1\n"})
+    ws = Workspace.create(root, "sub1", background=False)
+    (ws.path / "src" / "a.py").write_text("inner = 2\n")
+    (ws.path / "a.py").write_text("top = 2\n")
+    ws.commit(None, "two edits", agent="implementer-1", role="implementer")
+    ctx = ToolContext(scope=Scope(ws.path / "src"), project=ws.path, session_id="sub1", workspace=ws)
+    out = await workspace_diff({"path": "a.py"}, ctx)
+    assert out.startswith("1 file changed by the run's commits: src/a.py"), out
+    assert "+inner = 2" in out and "top = 2" not in out

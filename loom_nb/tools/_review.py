@@ -58,6 +58,10 @@ async def _workspace_diff(args: dict[str, Any], ctx: ToolContext) -> str:
     if path and path != ".":
         resolved = ctx.scope.resolve(path, must_exist=False)  # a deleted file's change is still readable
         rel = ctx.scope.relative(resolved)
+        try:  # git reads paths from the repository's root; a reader's scope may be a sub-folder of the worktree
+            rel = resolved.relative_to(ctx.workspace.path).as_posix()  # type: ignore[union-attr]
+        except ValueError:
+            pass
         if any(part.casefold() == ".git" for part in Path(rel).parts):
             raise ToolError(f"{path!r} is inside .git; name a file or folder of the project")
         rel = None if rel == "." else rel
