@@ -218,3 +218,22 @@ async def test_workspace_diff_of_a_path_in_a_sub_folder_scope_names_that_file(tm
     out = await workspace_diff({"path": "a.py"}, ctx)
     assert out.startswith("1 file changed by the run's commits: src/a.py"), out
     assert "+inner = 2" in out and "top = 2" not in out
+
+
+def test_a_test_run_killed_by_its_timeout_is_a_failing_run() -> None:
+    """A run killed at its timeout (an implementer's change that loops forever) has exit_code None and no
+    counts: it was taken for a pass, so the run's commits were kept (not reverted) and the board showed ✓."""
+    from loom_nb.events import TestRun
+    from loom_nb.notebook._board import TestOutcome
+    from loom_nb.swarm import Task
+    from loom_nb.swarm._crew import TaskResult
+    from loom_nb.swarm._outcomes import failing_tests
+
+    killed = TestRun(
+        session_id="s", agent="tester-1", command="python -m pytest -q", exit_code=None, task="t2",
+        summary="killed after 30 s (timeout); the whole process group was stopped",
+    )  # fmt: skip
+    result = TaskResult(task=Task(id="t2", role="tester", prompt="run them"), status="done", tests=[killed])
+    assert failing_tests([result])
+    assert not TestOutcome(exit_code=None, summary=killed.summary).ok
+    assert TestOutcome(passed=3, exit_code=0).ok

@@ -33,7 +33,9 @@ def failing_tests(results: list[TaskResult]) -> bool:
     run = last_test_run(results)
     if run is None:
         return False
-    return bool(run.failed or run.errors or (run.exit_code not in (0, None) and not run.passed))
+    if run.exit_code is None:  # killed at its timeout: the tests did not pass (a change that loops forever)
+        return True
+    return bool(run.failed or run.errors or (run.exit_code != 0 and not run.passed))
 
 
 async def review_outcomes(swarm: Swarm, results: list[TaskResult]) -> list[str]:
