@@ -237,3 +237,28 @@ def test_a_test_run_killed_by_its_timeout_is_a_failing_run() -> None:
     assert failing_tests([result])
     assert not TestOutcome(exit_code=None, summary=killed.summary).ok
     assert TestOutcome(passed=3, exit_code=0).ok
+
+
+async def test_a_stop_while_outcomes_wait_for_approval_reverts_the_unapproved_ones(project: Path) -> None:
+    """approve-outcomes: a stop while a task's outcome waits for its human records it denied ("the run was
+    stopped"); its commits must not stay on the branch for a merge nobody approved."""
+    import asyncio
+
+    def writer(turn: int, messages: list) -> Step:
+        if turn == 0:
+            return tool_call("file_write", path="a.py", content="x = 2\n")
+        if turn == 1:
+            return tool_call("complete_task", summary="wrote x = 2", files_changed=["a.py"])
+        return "done"
+
+    team = Team([task("t1", "implementer")], {"t1": writer})
+    swarm = swarm_of(team, project, approve_outcomes=True)
+    queue = swarm.gate.queue
+    loop = asyncio.get_running_loop()
+    queue.subscribe(lambda request, answer: loop.call_soon_threadsafe(swarm.stop) if answer is None else None)
+    result = await asyncio.wait_for(swarm.run(), 60)
+    assert result.status == "cancelled", result.error
+    ws = swarm.workspace
+    [edit] = [c for c in ws.commits() if c.agent]
+    assert (ws.path / "a.py").read_text() == "x = 1\n", "the unapproved outcome is still on the branch"
+    assert result.reverted == (edit.sha,)

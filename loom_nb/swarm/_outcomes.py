@@ -5,6 +5,7 @@ decisions it implements, its cost) once, and a denied outcome's commits are reve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from ..events import Warning
@@ -102,8 +103,20 @@ async def review_outcomes(swarm: Swarm, results: list[TaskResult]) -> list[str]:
                             message=f"the denied outcome of {r.task.id} was not reverted: {exc}",
                         )
                     )
+    except asyncio.CancelledError:
+        # A stop: what still waits is recorded denied ("the run was stopped"), so its commits go too: they
+        # must not stay on the branch for a merge nobody approved.
+        for _, _, pending in asks:
+            pending.cancel()
+        await asyncio.gather(*(p for _, _, p in asks), return_exceptions=True)
+        undecided = [mine for r, mine, _ in asks if r.outcome != "allow" and mine[0].sha not in reverted]
+        for mine in undecided:
+            with contextlib.suppress(WorkspaceError):
+                reverted += await asyncio.shield(asyncio.to_thread(_revert, ws, mine))
+        swarm._reverted = reverted
+        raise
     finally:
-        for _, _, pending in asks:  # a stop: what still waits is denied, nothing is left behind
+        for _, _, pending in asks:  # nothing is left waiting
             pending.cancel()
         await asyncio.gather(*(p for _, _, p in asks), return_exceptions=True)
     return reverted
