@@ -262,3 +262,26 @@ async def test_a_stop_while_outcomes_wait_for_approval_reverts_the_unapproved_on
     [edit] = [c for c in ws.commits() if c.agent]
     assert (ws.path / "a.py").read_text() == "x = 1\n", "the unapproved outcome is still on the branch"
     assert result.reverted == (edit.sha,)
+
+
+def test_a_held_workspace_is_not_discarded_or_undone_from_outside_the_run(tmp_path: Path) -> None:
+    """Merge is refused while a run holds its workspace; `%loom discard` (the newest session by default:
+    the running one) removed the worktree under the working agents, and `%loom undo` reverted commits
+    while they kept committing. The run itself (the instance that holds it) may still undo its commits."""
+    from loom_nb.workspace import Workspace, WorkspaceError
+
+    root = git_project(tmp_path / "p", {"a.py": "x = 1\n"})
+    ws = Workspace.create(root, "s-run", background=False)
+    ws.hold()
+    (ws.path / "a.py").write_text("x = 2\n")
+    ws.commit(None, "edit", agent="implementer-1", role="implementer")
+    outside = Workspace.open(root, "s-run")
+    with pytest.raises(WorkspaceError, match=r"session s-run is still running .* discard once it has ended"):
+        outside.discard()
+    with pytest.raises(WorkspaceError, match=r"session s-run is still running .* undo once it has ended"):
+        outside.undo()
+    assert ws.path.is_dir() and (ws.path / "a.py").read_text() == "x = 2\n"
+    assert len(ws.undo()) == 1 and (ws.path / "a.py").read_text() == "x = 1\n"  # the run's own revert
+    ws.release()
+    outside.discard()
+    assert not ws.path.exists()

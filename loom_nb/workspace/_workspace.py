@@ -82,6 +82,8 @@ class Workspace:
     _meta: Path = field(repr=False)
     _ready: threading.Event = field(default_factory=threading.Event, repr=False)
     _failed: str | None = field(default=None, repr=False)
+    _holding: bool = field(default=False, repr=False)
+    """This instance is the run's own (hold() was called on it): it may undo while the run goes on."""
 
     @property
     def branch(self) -> str:
@@ -236,14 +238,28 @@ class Workspace:
     def release(self) -> None:
         """The run ended: the workspace stays for diff / merge / undo / discard, no longer live."""
         self._write_meta(live=False)
+        self._holding = False
 
     def hold(self) -> None:
-        """A swarm run works here now: a merge is refused until it has ended (release())."""
+        """A swarm run works here now: merge, undo and discard from elsewhere are refused until it has
+        ended (release())."""
         self._write_meta(live=True, running=True)
+        self._holding = True
+
+    def _refuse_while_running(self, action: str) -> None:
+        if self._holding:
+            return
+        meta = json.loads(self._meta.read_text()) if self._meta.is_file() else {}
+        if meta.get("running") and meta.get("live") and _alive(meta.get("pid"), meta.get("host")):
+            raise WorkspaceError(
+                f"session {self.session_id} is still running (its agents may still edit, and approvals of its "
+                f"outcomes may be pending): {action} once it has ended, or stop it first (%loom stop)"
+            )
 
     def discard(self) -> None:
         """Remove the worktree and its branch (nothing of the user's is touched)."""
         self.wait_ready()
+        self._refuse_while_running("discard")
         if self.path.exists():
             done = git(self.project, "worktree", "remove", "--force", str(self.path), check=False)
             if done.returncode != 0 and self.path.exists():
@@ -331,12 +347,7 @@ class Workspace:
         """Merge the session into the user's branch; returns the merge commit. Refused (nothing changed)
         if the user's HEAD is detached, the touched files are dirty, or the merge would conflict."""
         self.wait_ready()
-        meta = json.loads(self._meta.read_text()) if self._meta.is_file() else {}
-        if meta.get("running") and meta.get("live") and _alive(meta.get("pid"), meta.get("host")):
-            raise WorkspaceError(
-                f"session {self.session_id} is still running (its agents may still edit, and approvals of its "
-                "outcomes may be pending): merge once it has ended, or stop it first (%loom stop)"
-            )
+        self._refuse_while_running("merge")
         current = git(self.project, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
         if not current:
             raise WorkspaceError("your HEAD is detached: check out the branch to merge into, then merge again")
@@ -368,6 +379,7 @@ class Workspace:
         """Revert loom's own commits of this session (the newest `last` of them, or all), newest first,
         as new commits in the workspace; returns what was reverted."""
         self.wait_ready()
+        self._refuse_while_running("undo")
         ours = [c for c in self.commits() if c.agent and not c.message.startswith("Revert ")]
         reverted_shas = set(
             re.findall(r"This reverts commit ([0-9a-f]{40})", self._git("log", f"{self.base}..HEAD").stdout)
