@@ -169,7 +169,10 @@ def _progress(event: object) -> None:
     if isinstance(event, PlanMade):
         cost = "unknown (a price is missing)" if event.estimate_usd is None else f"${event.estimate_usd:.4f}"
         head = "plan" if not event.revision else f"plan revised ({terminal(event.reason)})"
-        lines = [f"{head}: {len(event.tasks)} task(s), estimated {cost} ({event.estimate_basis or 'revision'})"]
+        if event.revision:  # a revision is not estimated: no price is missing
+            lines = [f"{head}: {len(event.tasks)} task(s)"]
+        else:
+            lines = [f"{head}: {len(event.tasks)} task(s), estimated {cost} ({event.estimate_basis})"]
         for t in event.tasks:
             after = ", ".join(d for d, _ in t.deps)
             lines.append(f"  {t.id} {t.role}: {terminal(t.title)}" + (f" (after {after})" if after else ""))

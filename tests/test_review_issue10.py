@@ -285,3 +285,17 @@ def test_a_held_workspace_is_not_discarded_or_undone_from_outside_the_run(tmp_pa
     ws.release()
     outside.discard()
     assert not ws.path.exists()
+
+
+def test_the_cli_progress_of_a_revised_plan_does_not_claim_a_missing_price(capsys: pytest.CaptureFixture[str]) -> None:
+    """A revision's PlanMade carries no estimate (none is made for it): `loom-nb run` printed "estimated
+    unknown (a price is missing)" for every revision, sending the user to look for a price that is there."""
+    from loom_nb._cli import _progress
+    from loom_nb.events import PlanMade
+    from loom_nb.swarm import Task
+
+    planned = (Task(id="t3", role="reviewer", prompt="review the rename").planned(),)
+    _progress(PlanMade(session_id="s", agent="lead", tasks=planned, revision=1, reason="t1 failed"))
+    err = capsys.readouterr().err
+    assert err.startswith("plan revised (t1 failed): 1 task(s)") and "price" not in err
+    assert "  t3 reviewer: review the rename" in err
