@@ -299,3 +299,28 @@ def test_the_cli_progress_of_a_revised_plan_does_not_claim_a_missing_price(capsy
     err = capsys.readouterr().err
     assert err.startswith("plan revised (t1 failed): 1 task(s)") and "price" not in err
     assert "  t3 reviewer: review the rename" in err
+
+
+async def test_an_ask_to_the_lead_is_refused_at_once_not_waited_out(project: Path) -> None:
+    """The ask tool names "lead" as an addressee, but the lead only reads its letters between its own turns
+    (revising, answering) and has no tool to reply: an ask to it always waited out its whole timeout (up
+    to 10 minutes of a specialist's time). It is refused at once, saying what to do instead."""
+    import time
+
+    seen: list[str] = []
+
+    def reviewer(turn: int, messages: list) -> Step:
+        if turn == 0:
+            return tool_call("ask", to="lead", question="should I also review the docs?", timeout_s=3)
+        if turn == 1:
+            seen.append(messages[-1].parts[0].content)
+            return tool_call("complete_task", summary="reviewed")
+        return "done"
+
+    team = Team([task("t1", "reviewer")], {"t1": reviewer})
+    started = time.monotonic()
+    result = await swarm_of(team, project).run()
+    assert result.status == "done", result.error
+    [said] = seen
+    assert "send_message" in said and "open_questions" in said and "did not answer" not in said, said
+    assert time.monotonic() - started < 3, "the ask waited out its timeout"

@@ -317,6 +317,12 @@ class PostOffice:
             raise ToolError(f"an ask to yourself goes nowhere; {self._others(sender)}")
         _check_text(question, "question")
         box = self._box_for(to)
+        if box.role == "lead":  # it reads its letters only between its own turns, and has no tool to reply
+            raise ToolError(
+                "the lead does not answer asks while the team works: send_message to it (it reads its letters "
+                "when it revises the plan and when it answers), or put the question in complete_task's "
+                "open_questions; carry on with your task meanwhile"
+            )
         self._refuse_deadlock(sender, to)
         letter = self._letter(sender, to, question, kind="ask", urgent=False, reply_to="", task=task)
         future: asyncio.Future[Letter] = asyncio.get_running_loop().create_future()
