@@ -519,12 +519,15 @@ class Crew:
         """What arrived for `name` since its last turn, rendered for the model ("" when nothing); a
         restarted incarnation first gets the letters its crashed predecessor had read."""
         read = self._read.setdefault(name, [])
-        carried = list(read) if restart else []
-        read.clear()
+        if not restart:
+            read.clear()
+        carried = list(read)  # kept in `read` until read again: a crash before then carries them on once more
 
         def inbox() -> str:
             letters = [*carried, *self.post.drain(name)]
-            carried.clear()
+            if carried:
+                read.clear()
+                carried.clear()
             read.extend(letters)
             return render(letters) if letters else ""
 
