@@ -324,3 +324,31 @@ async def test_an_ask_to_the_lead_is_refused_at_once_not_waited_out(project: Pat
     [said] = seen
     assert "send_message" in said and "open_questions" in said and "did not answer" not in said, said
     assert time.monotonic() - started < 3, "the ask waited out its timeout"
+
+
+async def test_the_lead_cannot_re_plan_a_failing_task_forever(project: Path) -> None:
+    """Each failed task asks the lead to revise; a lead that answers every failure with a new task that
+    fails again re-planned without end (no budget set: no cap at all). Revisions are bounded."""
+    import json
+
+    from tests.swarm.test_crew import crashes
+
+    revisions = 0
+
+    def revise(prompt: str) -> str:
+        nonlocal revisions
+        if revisions >= 30:  # only so that the test ends on a run that never stops by itself
+            return "KEEP"
+        revisions += 1
+        return json.dumps({"tasks": [{"id": f"r{revisions}", "role": "reviewer", "prompt": "try again"}]})
+
+    fails = crashes(10_000, lambda turn, messages: "never")
+    behaviours = {"t1": fails, **{f"r{i}": fails for i in range(1, 31)}}
+    team = Team([task("t1", "reviewer")], behaviours, revise=revise)
+    swarm = swarm_of(team, project, max_tasks=4)
+    log = EventLog(swarm.bus)
+    result = await swarm.run()
+    assert result.status == "done", result.error
+    adopted = [e for e in log.of_kind("plan_made") if e.revision]
+    assert len(adopted) <= 4, f"{len(adopted)} revisions adopted"
+    assert any(e.code == "revisions_spent" for e in log.of_kind("warning"))

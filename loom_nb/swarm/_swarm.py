@@ -495,6 +495,19 @@ class Swarm:
             nonlocal revision
             if not self.revise or crew.scheduler is None:
                 return None
+            if revision >= self.max_tasks:  # a lead that re-plans every failure anew would never stop
+                if revision == self.max_tasks:
+                    revision += 1  # said once
+                    self.bus.emit(
+                        Warning(
+                            session_id=self.session_id,
+                            agent="",
+                            code="revisions_spent",
+                            message=f"the lead revised the plan {self.max_tasks} times (max_tasks); {result.task.id} "
+                            f"{result.status} and the plan goes on as it is: what failed is in the answer",
+                        )
+                    )
+                return None
             revised = await lead.revise(self.intent, result, crew, self.max_tasks)
             if revised is None:
                 return None
