@@ -352,3 +352,22 @@ async def test_the_lead_cannot_re_plan_a_failing_task_forever(project: Path) -> 
     adopted = [e for e in log.of_kind("plan_made") if e.revision]
     assert len(adopted) <= 4, f"{len(adopted)} revisions adopted"
     assert any(e.code == "revisions_spent" for e in log.of_kind("warning"))
+
+
+async def test_a_letter_to_the_lead_reaches_its_final_answer(project: Path) -> None:
+    """Specialists write to the lead; what it has not read at a revision is read when it answers. The crew's
+    close() closed every live name, the lead's too, which moved its unread letters out of its mailbox
+    before the swarm drained it: the answer never saw them."""
+
+    def reviewer(turn: int, messages: list) -> Step:
+        if turn == 0:
+            return tool_call("send_message", to="lead", text="the docs still describe the old behaviour")
+        if turn == 1:
+            return tool_call("complete_task", summary="reviewed")
+        return "done"
+
+    team = Team([task("t1", "reviewer")], {"t1": reviewer})
+    result = await swarm_of(team, project).run()
+    assert result.status == "done", result.error
+    answer_prompt = team.lead_prompts[-1]
+    assert "the docs still describe the old behaviour" in answer_prompt, answer_prompt[-600:]

@@ -531,8 +531,8 @@ class Swarm:
             self.results = await crew.run(tasks)
         finally:
             self.results = self.results or crew.results
+            lead.letters += post.drain("lead")  # before the crew's close(), which closes the lead's name too
             await _to_the_end(crew.close())
-            lead.letters = post.drain("lead")
             lead_box.kill()
         return list(self.results.values())
 
