@@ -435,7 +435,7 @@ class Agent:
 
         assert self.gate is not None
         category = tool.permission  # read, write or execute: the policy's categories
-        decision = self.gate.policy.decide(call.name, call.arguments, role=self.role, category=category)
+        decision = self.gate.decide(call.name, call.arguments, role=self.role, category=category)
         shown = ""
         if decision.action == "ask":
             shown = await asyncio.to_thread(preview, call.name, call.arguments, self.context)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._approvals import Answer, ApprovalQueue, ApprovalRequest
@@ -52,6 +52,7 @@ class PermissionGate:
         bus: EventBus | None = None,
         session_id: str = "",
         on_ask: OnAsk = "queue",
+        edits_unasked: frozenset[str] = frozenset(),
     ) -> None:
         if on_ask not in ("queue", "deny", "allow"):
             raise ValueError(f"on_ask must be queue, deny or allow; got {on_ask!r}")
@@ -60,11 +61,33 @@ class PermissionGate:
         self.bus = bus
         self.session_id = session_id
         self.on_ask = on_ask
+        self.edits_unasked = edits_unasked
+        """Roles whose writes the preset would ask about are allowed instead (approve-outcomes mode: a human
+        approves each task's outcome). A rule that asks or denies, an unclear input, a command: unchanged."""
         self._unsubscribe = self.queue.subscribe(self._on_queue)
 
     def close(self) -> None:
         self._unsubscribe()
         self.queue.cancel_all("the run ended")
+
+    def decide(
+        self, tool: str, arguments: Mapping[str, Any], *, role: str | None = None, category: Category | None = None
+    ) -> Decision:
+        """The policy's decision, with approve-outcomes applied (what `check` acts on)."""
+        decision = self.policy.decide(tool, arguments, role=role, category=category)
+        if (
+            decision.action == "ask"
+            and role in self.edits_unasked
+            and decision.category == "write"
+            and decision.rule is None
+            and not decision.unclear
+        ):
+            return replace(
+                decision,
+                action="allow",
+                explain=f"allow: approve-outcomes mode (the task's outcome is approved instead); {decision.explain}",
+            )
+        return decision
 
     async def check(
         self,
@@ -82,7 +105,7 @@ class PermissionGate:
     ) -> GateResult:
         """The verdict on one call; `decision`, when the caller already asked the policy, is not asked again."""
         if decision is None:
-            decision = self.policy.decide(tool, arguments, role=role, category=category)
+            decision = self.decide(tool, arguments, role=role, category=category)
         if decision.action == "allow":
             return GateResult(allowed=True, arguments=arguments, decision=decision)
         if decision.action == "deny":

@@ -227,10 +227,6 @@ class Swarm:
         self.policy = policy if policy is not None else Policy.load(self.root, preset=preset)
         """Decides every tool call of the run's agents (default: the project's .loom.toml [permissions])."""
         role_presets = {r.name: r.preset for r in self.book if r.preset is not None}
-        if approve_outcomes:  # a writing role's edits in its worktree need no approval: its outcome will
-            for r in self.book:
-                if r.writes and self.policy.preset_for(r.name) == "strict":
-                    role_presets[r.name] = "balanced"
         self.policy.role_presets = {**role_presets, **self.policy.role_presets}
         self.gate = PermissionGate(
             self.policy,
@@ -238,6 +234,9 @@ class Swarm:
             bus=self.bus,
             session_id=self.session_id,
             on_ask=approve,
+            # approve-outcomes: a writing role's edits need no approval (its task's outcome will); only the
+            # preset's ask on a write is lifted: commands, rules that ask and deny rules stay as they are
+            edits_unasked=frozenset(r.name for r in self.book if r.writes) if approve_outcomes else frozenset(),
         )
         """Where the run's asks wait for a human: `gate.queue.pending()`, `gate.queue.answer(...)`."""
         self._task: asyncio.Task[Any] | None = None

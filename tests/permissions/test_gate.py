@@ -80,3 +80,26 @@ async def test_where_no_human_can_answer() -> None:
     assert (await auto.check("shell", {"command": "npm ci"})).allowed
     assert not (await auto.check("shell", {"command": "rm x"})).allowed  # deny rules still apply
     assert not (await auto.check("shell", {"command": "$X"})).allowed  # unclear is never allowed
+
+
+def test_approve_outcomes_lifts_only_the_presets_ask_on_a_writing_roles_edits(tmp_path):
+    policy = Policy(
+        preset="strict",
+        rules=[
+            Rule(action="ask", path="secrets/**", match=["secrets/a"], not_match=["app.py"]),
+            Rule(action="deny", path="build/**", match=["build/x"], not_match=["app.py"]),
+        ],
+        root=tmp_path,
+        test_command="python -m pytest -q",
+    )
+    gate = PermissionGate(policy, edits_unasked=frozenset({"implementer"}))
+    edit = {"path": "app.py", "old": "a", "new": "b"}
+    said = gate.decide("file_edit", edit, role="implementer", category="write")
+    assert said.action == "allow" and "approve-outcomes" in said.explain
+    assert gate.decide("file_edit", edit, role="researcher", category="write").action == "ask"  # not a writing role
+    asked = gate.decide("file_write", {"path": "secrets/a", "content": ""}, role="implementer", category="write")
+    assert asked.action == "ask" and asked.rule is not None  # a rule that asks still asks
+    denied = gate.decide("file_write", {"path": "build/x", "content": ""}, role="implementer", category="write")
+    assert denied.action == "deny"
+    for command in ("python -m pytest -q", "ls"):  # commands are not edits: strict still asks for each
+        assert gate.decide("shell", {"command": command}, role="implementer", category="execute").action == "ask"
