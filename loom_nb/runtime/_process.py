@@ -169,6 +169,8 @@ class _Mailbox:
     def take_all(self, match: Match, limit: int | None = None) -> list[Any]:
         """The waiting messages `match` accepts (at most `limit`), removed, in arrival order; the rest
         stay in order."""
+        if not self._items:  # the common case between two turns: nothing waits
+            return []
         taken: list[Any] = []
         kept: deque[Any] = deque()
         for message in self._items:
@@ -482,6 +484,8 @@ class Process:
     def take(self, match: Match | None = None, *, limit: int | None = None) -> list[Any]:
         """The messages waiting now that `match` accepts (all, when None; at most `limit`), removed,
         in arrival order; never waits (an empty list when none waits). What it leaves stays in order."""
+        if not self._mailbox._items:  # nothing waits: no matcher to build
+            return []
         return self._mailbox.take_all(lambda m: m is not _STOP and (match is None or match(m)), limit)
 
     # monitors --------------------------------------------------------------------------------

@@ -220,10 +220,8 @@ class Swarm:
         self.db = Path(db) if db is not None else None
         self.record = record
         self.meter = _Meter()
-        self.bus.subscribe(self.meter)
-        self.bus.subscribe(self._note_warning)
         self._open_agents = _OpenAgents()
-        self.bus.subscribe(self._open_agents)
+        self.bus.subscribe(self._on_event)  # one subscriber for the three: every event of the run passes here
         self.policy = policy if policy is not None else Policy.load(self.root, preset=preset)
         """Decides every tool call of the run's agents (default: the project's .loom.toml [permissions])."""
         role_presets = {r.name: r.preset for r in self.book if r.preset is not None}
@@ -296,9 +294,14 @@ class Swarm:
             models.setdefault(m.name, m)
         return tuple(models.values())
 
-    def _note_warning(self, event: Event) -> None:
-        if type(event) is BudgetWarning and event.session_id == self.session_id:
-            self.budget_warning = event
+    def _on_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is LLMCall:
+            self.meter(event)
+        elif kind is AgentSpawned or kind is AgentStatus:
+            self._open_agents(event)
+        elif kind is BudgetWarning and event.session_id == self.session_id:
+            self.budget_warning = event  # type: ignore[assignment]
 
     @property
     def stop_reason(self) -> str | None:
