@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..agents._loop import Agent
 from ..agents._sub_agent import Findings, research
-from ..events import BudgetWarning, LLMCall, TaskStatus, TestRun
+from ..events import BudgetWarning, TaskStatus, TestRun
 from ..models._budget import Budget, BudgetReached
 from ..runtime import ChildSpec, DynamicSupervisor, Process
 from ..tools import Scope, ToolContext, ToolError
@@ -68,27 +68,6 @@ class TaskResult:
         return self.error or ""
 
 
-class _Costs:
-    """Cost per agent from LLMCall events (tasks and roles add their agents' up)."""
-
-    def __init__(self) -> None:
-        self.by_agent: dict[str, float] = {}
-        self.unpriced: set[str] = set()
-
-    def __call__(self, event: Any) -> None:
-        if type(event) is LLMCall:  # events are final classes: an identity check, not isinstance's walk
-            if event.cost_usd is None:
-                if event.error is None:
-                    self.unpriced.add(event.agent)
-            else:
-                self.by_agent[event.agent] = self.by_agent.get(event.agent, 0.0) + event.cost_usd
-
-    def of(self, agents: Sequence[str]) -> float | None:
-        if any(a in self.unpriced for a in agents):
-            return None
-        return sum(self.by_agent.get(a, 0.0) for a in agents)
-
-
 class Crew:
     """Runs one plan for a swarm; `await crew.run(tasks)` -> {task id: TaskResult} in plan order."""
 
@@ -112,7 +91,6 @@ class Crew:
         self.on_ended = on_ended
         """Called when a task ends (the lead may revise the plan: it returns the new pending tasks)."""
         self.results: dict[str, TaskResult] = {}
-        self.costs = _Costs()
         self._unsubscribe = swarm.bus.subscribe(self._on_event)
         self._names: dict[str, int] = {}
         self._agent_of: dict[str, str] = {}
@@ -137,9 +115,6 @@ class Crew:
 
     def _on_event(self, event: Any) -> None:
         kind = type(event)
-        if kind is LLMCall:
-            self.costs(event)
-            return
         if kind is not BudgetWarning and kind is not TestRun:  # every other event: nothing to do
             return
         if kind is BudgetWarning and self.post is not None and event.session_id == self.swarm.session_id:
@@ -160,7 +135,7 @@ class Crew:
             kw.setdefault("decisions", c.decisions)
             kw.setdefault("tests", c.test_results)
             kw.setdefault("open_questions", c.open_questions)
-        result.cost_usd = self.costs.of(self._agents_on.get(result.task.id, ()))
+        result.cost_usd = self.swarm.meter.of(self._agents_on.get(result.task.id, ()))
         self.swarm.bus.emit(
             TaskStatus(
                 session_id=self.swarm.session_id,

@@ -13,7 +13,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,16 +78,29 @@ class SwarmResult:
 
 
 class _Meter:
-    """Adds up tokens and cost from LLMCall events (the budget guard reads it)."""
+    """Adds up tokens and cost from LLMCall events, for the session and per agent (tasks and roles add
+    their agents' up)."""
 
     def __init__(self) -> None:
         self.usage = Usage()
         self.cost = 0.0
         self.unpriced = 0
+        self.by_agent: dict[str, float] = {}
+        self.unpriced_agents: set[str] = set()
+
+    def of(self, agents: Sequence[str]) -> float | None:
+        """What these agents' calls cost (None when a price of theirs is unknown)."""
+        if any(a in self.unpriced_agents for a in agents):
+            return None
+        return sum(self.by_agent.get(a, 0.0) for a in agents)
 
     def __call__(self, event: Event) -> None:
         if type(event) is not LLMCall:  # every event passes here: one identity check for the others
             return
+        if event.cost_usd is not None:
+            self.by_agent[event.agent] = self.by_agent.get(event.agent, 0.0) + event.cost_usd
+        elif event.error is None:
+            self.unpriced_agents.add(event.agent)
         if event.error is not None and event.cost_usd is not None:
             self.cost += event.cost_usd  # a call abandoned in flight, charged at its reserved worst case
         elif event.error is None:
