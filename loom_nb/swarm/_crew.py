@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +66,30 @@ class TaskResult:
         if self.findings is not None:
             return self.findings.text
         return self.error or ""
+
+
+def research_findings(results: Sequence[TaskResult], session_id: str = "") -> tuple[Findings, ...]:
+    """The researchers' findings of a plan, in plan order; a researcher's task that failed or was
+    cancelled answers with why (one skipped or never started has nothing to say)."""
+    out = []
+    for r in results:
+        if r.task.role != "researcher" or r.status in ("skipped", "pending"):
+            continue
+        if r.findings is not None:
+            out.append(r.findings)
+            continue
+        err = r.error or r.status
+        out.append(
+            Findings(
+                task=r.task.prompt,
+                text=f"failed: {err}",
+                partial=True,
+                agent=r.agent,
+                session_id=session_id,
+                error=err,
+            )
+        )
+    return tuple(out)
 
 
 class Crew:

@@ -6,6 +6,7 @@ cannot plan, so the lead does it by rule and says so.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -238,8 +239,9 @@ class Lead:
         if items and not isinstance(items[0], Findings):
             task_results: list[TaskResult] = items  # type: ignore[assignment]
             if all(r.task.role == "researcher" for r in task_results):
-                findings = [r.findings or _failed_findings(r) for r in task_results if r.status != "skipped"]
-                return await self.answer(intent, findings)
+                from ._crew import research_findings
+
+                return await self.answer(intent, research_findings(task_results, self.session_id))
             return await self._coding_answer(intent, task_results, workspace, reverted)
         findings: list[Findings] = items  # type: ignore[assignment]
         if _offline(self.model):
@@ -257,27 +259,11 @@ class Lead:
     ) -> str:
         from ._report import report
 
-        facts = await _to_thread(report, intent, results, workspace, reverted)
+        facts = await asyncio.to_thread(report, intent, results, workspace, reverted)
         if _offline(self.model):
             self._status("done", "final")
             return "[offline lead: plan by rule, work by the offline model; no LLM was used]\n" + facts
         return await self._turn(CODING_SUMMARY_PROMPT, facts + self._mail())
-
-
-async def _to_thread(fn: Any, *args: Any) -> Any:
-    import asyncio
-
-    return await asyncio.to_thread(fn, *args)
-
-
-def _failed_findings(result: TaskResult) -> Findings:
-    return Findings(
-        task=result.task.prompt,
-        text=f"failed: {result.error}",
-        partial=True,
-        agent=result.agent,
-        error=result.error or result.status,
-    )
 
 
 def _offline_plan(intent: str, max_tasks: int, fix_rounds: int = 2) -> list[Task]:

@@ -41,7 +41,7 @@ from ..permissions import ApprovalQueue, OnAsk, PermissionGate, Policy
 from ..runtime import Registry
 from ..tools import Scope
 from . import _roles
-from ._crew import Crew, TaskResult
+from ._crew import Crew, TaskResult, research_findings
 from ._lead import Lead
 from ._plan import Task, check_plan
 from ._roles import Role, RoleBook
@@ -373,11 +373,7 @@ class Swarm:
                 tasks = await lead.plan(self.intent, self.max_tasks, fix_rounds=self.fix_rounds)
             await self._announce(tasks)
             results = await self._work(tasks, scope, graph, lead)
-            findings = tuple(
-                r.findings if r.findings is not None else _failed_findings(r, self.session_id)
-                for r in results
-                if r.task.role == "researcher" and r.status not in ("skipped", "pending")
-            )
+            findings = research_findings(results, self.session_id)
             await self._log_findings(graph, recorder, results)
             reverted = await self._settle_outcomes(results)
             text = await lead.answer(self.intent, results, workspace=self.workspace, reverted=reverted)
@@ -646,18 +642,6 @@ async def _to_the_end(step: Any, *, then_cancel: bool = True) -> Any:
 async def _hold(process: Any) -> None:
     """A mailbox with nobody reading it until asked: the lead's, between its turns."""
     await asyncio.Event().wait()
-
-
-def _failed_findings(result: TaskResult, session_id: str) -> Findings:
-    err = result.error or result.status
-    return Findings(
-        task=result.task.prompt,
-        text=f"failed: {err}",
-        partial=True,
-        agent=result.agent,
-        session_id=session_id,
-        error=err,
-    )
 
 
 def _first_line(text: str) -> str:
