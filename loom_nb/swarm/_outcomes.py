@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ..events import Warning
 from ..permissions import ApprovalRequest
 from ..permissions._policy import Decision
 from ..workspace import WorkspaceError
@@ -95,14 +94,7 @@ async def review_outcomes(swarm: Swarm, results: list[TaskResult]) -> list[str]:
                 try:
                     reverted += await asyncio.to_thread(_revert, ws, mine)
                 except WorkspaceError as exc:  # its lines were changed again later: kept, and said so
-                    swarm.bus.emit(
-                        Warning(
-                            session_id=swarm.session_id,
-                            agent="",
-                            code="revert_failed",
-                            message=f"the denied outcome of {r.task.id} was not reverted: {exc}",
-                        )
-                    )
+                    swarm.warn("revert_failed", f"the denied outcome of {r.task.id} was not reverted: {exc}")
     except asyncio.CancelledError:
         # A stop: what still waits is recorded denied ("the run was stopped"), so its commits go too: they
         # must not stay on the branch for a merge nobody approved.

@@ -307,6 +307,10 @@ class Swarm:
             models.setdefault(m.name, m)
         return tuple(models.values())
 
+    def warn(self, code: str, message: str) -> None:
+        """Tell the user something about the run that did not stop it (recorded; the live view shows it)."""
+        self.bus.emit(Warning(session_id=self.session_id, agent="", code=code, message=message))
+
     def _on_event(self, event: Event) -> None:
         kind = type(event)
         if kind is LLMCall:
@@ -403,14 +407,7 @@ class Swarm:
                     kept = error is None or error.startswith("recording to ")
                     status, error = "failed", recorder.failure if kept else f"{error}; {recorder.failure}"
         if self.meter.unpriced:
-            self.bus.emit(
-                Warning(
-                    session_id=self.session_id,
-                    agent="",
-                    code="unknown_price",
-                    message=f"{self.meter.unpriced} calls had no known price; cost is a lower bound",
-                )
-            )
+            self.warn("unknown_price", f"{self.meter.unpriced} calls had no known price; cost is a lower bound")
         return SwarmResult(
             session_id=self.session_id,
             status=status,
@@ -434,14 +431,10 @@ class Swarm:
         except Exception:  # a listing that fails must not stop a run
             return
         if stale:
-            self.bus.emit(
-                Warning(
-                    session_id=self.session_id,
-                    agent="",
-                    code="stale_worktrees",
-                    message=f"{len(stale)} workspace(s) of killed runs ({', '.join(stale[:5])}): %loom worktrees "
-                    "--clean (or loom-nb worktrees --clean) removes them, %loom diff SESSION shows what they hold",
-                )
+            self.warn(
+                "stale_worktrees",
+                f"{len(stale)} workspace(s) of killed runs ({', '.join(stale[:5])}): %loom worktrees "
+                "--clean (or loom-nb worktrees --clean) removes them, %loom diff SESSION shows what they hold",
             )
 
     def _end_agent(self, name: str, status: Literal["cancelled", "crashed"], reason: str) -> None:
@@ -509,14 +502,10 @@ class Swarm:
             if revision >= self.max_tasks:  # a lead that re-plans every failure anew would never stop
                 if revision == self.max_tasks:
                     revision += 1  # said once
-                    self.bus.emit(
-                        Warning(
-                            session_id=self.session_id,
-                            agent="",
-                            code="revisions_spent",
-                            message=f"the lead revised the plan {self.max_tasks} times (max_tasks); {result.task.id} "
-                            f"{result.status} and the plan goes on as it is: what failed is in the answer",
-                        )
+                    self.warn(
+                        "revisions_spent",
+                        f"the lead revised the plan {self.max_tasks} times (max_tasks); {result.task.id} "
+                        f"{result.status} and the plan goes on as it is: what failed is in the answer",
                     )
                 return None
             revised = await lead.revise(self.intent, result, crew, self.max_tasks)
@@ -555,7 +544,7 @@ class Swarm:
             await asyncio.to_thread(ws.hold)
             return ws
         except WorkspaceError as exc:
-            self.bus.emit(Warning(session_id=self.session_id, agent="", code="no_workspace", message=str(exc)))
+            self.warn("no_workspace", str(exc))
             return None
 
     async def _settle_outcomes(self, results: list[TaskResult]) -> list[str]:
