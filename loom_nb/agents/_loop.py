@@ -366,19 +366,7 @@ class Agent:
                 raise
             self._interrupted.discard(me)  # type: ignore[arg-type]
             why = f"interrupted: {exc.args[0] if exc.args else 'an urgent message arrived'}; read it and go on"
-            self.bus.emit(
-                ToolCallEvent(
-                    session_id=self.session_id,
-                    agent=self.name,
-                    tool=call.name,
-                    call_id=call.id,
-                    args_summary=summarize_args(call.arguments),
-                    duration_s=0.0,
-                    outcome="error",
-                    error=why,
-                )
-            )
-            return ToolResultPart(tool_call_id=call.id, name=call.name, content=why, is_error=True)
+            return self._tool_ended(call, summarize_args(call.arguments), 0.0, "error", why, "")
 
     async def _run_tool(self, call: ToolCallPart) -> ToolResultPart:
         bus, sid, name = self.bus, self.session_id, self.name
@@ -388,6 +376,7 @@ class Agent:
         tool = self.tools.get(call.name)
         outcome: Literal["ok", "error", "refused"] = "ok"
         error: str | None = None
+        content = ""
         if tool is None:
             outcome = "refused"
             error = (
@@ -413,14 +402,26 @@ class Agent:
                 outcome, error = "error", str(exc)
             except Exception as exc:  # a tool that raises becomes an error result; the loop goes on
                 outcome, error = "error", f"{call.name} failed: {type(exc).__name__}: {exc}"
-        bus.emit(
+        return self._tool_ended(call, summary, time.perf_counter() - started, outcome, error, content)
+
+    def _tool_ended(
+        self,
+        call: ToolCallPart,
+        summary: str,
+        duration_s: float,
+        outcome: Literal["ok", "error", "refused"],
+        error: str | None,
+        content: str,
+    ) -> ToolResultPart:
+        """Record the call's end (ToolCallEvent) and make the result the model reads: the error if any."""
+        self.bus.emit(
             ToolCallEvent(
-                session_id=sid,
-                agent=name,
+                session_id=self.session_id,
+                agent=self.name,
                 tool=call.name,
                 call_id=call.id,
                 args_summary=summary,
-                duration_s=time.perf_counter() - started,
+                duration_s=duration_s,
                 outcome=outcome,
                 error=error,
             )
