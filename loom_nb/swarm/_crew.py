@@ -338,14 +338,10 @@ class Crew:
             agent = self._agent(role, name, task, desk, budget, scope, restart=starts > 1)
             if self.post is not None:
                 self.post.open(name, proc, role=role.name, task=task.id)
-                # Deferred a step: a tool task the agent made but that has not started yet would be
-                # cancelled before it can turn the cancel into an "interrupted" result, and the whole
-                # turn would end cancelled (the agent restarted, its conversation lost).
+                # Agent.interrupt cancels a step later itself, so a tool call not started yet still ends
+                # "interrupted" rather than ending the whole turn cancelled.
                 self.post.on_urgent(
-                    name,
-                    lambda letter: asyncio.get_running_loop().call_soon(
-                        agent.interrupt, f"urgent message {letter.id} from {letter.sender}"
-                    ),
+                    name, lambda letter: agent.interrupt(f"urgent message {letter.id} from {letter.sender}")
                 )
             try:
                 if not finished.done():
